@@ -1,0 +1,57 @@
+//! The event log (stored with every change, in its transaction) and the sink that delivers events
+//! to connected clients.
+
+use async_trait::async_trait;
+use domain::{EventType, OrderStatus, PaymentStatus};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::orders::Actor;
+
+/// An event as stored. Ids are given in commit order (see the adapter), so "every event after N"
+/// is complete for a client that has seen N.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub kind: EventType,
+    pub order_id: Uuid,
+    /// The order's owner: who, besides admins, may see this event.
+    pub user_id: i64,
+    pub from_status: Option<OrderStatus>,
+    pub to_status: OrderStatus,
+    pub payment_status: PaymentStatus,
+    pub total_amount: i64,
+    pub actor: Option<Actor>,
+    pub note: Option<String>,
+    pub occurred_at: OffsetDateTime,
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Events with id greater than `after_id`, id ascending, at most `limit`; only those of orders
+    /// owned by `user_id` when it is given (a customer), all otherwise (an admin).
+    async fn events_after(
+        &self,
+        after_id: i64,
+        user_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The smallest id still stored (`None` when the log is empty), to tell whether a `since` is
+    /// older than the retention.
+    async fn oldest_id(&self) -> Result<Option<i64>, StoreError>;
+
+    /// The greatest id stored, 0 when none.
+    async fn latest_id(&self) -> Result<i64, StoreError>;
+
+    /// Deletes events that occurred before `cutoff`; returns how many.
+    async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// Where committed events go to reach connected clients (the real-time hub).
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait EventSink: Send + Sync {
+    fn publish(&self, event: &StoredEvent);
+}

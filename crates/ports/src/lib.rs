@@ -1,0 +1,42 @@
+//! The traits the core needs from the world, and the types that cross them.
+//!
+//! Every trait is `Send + Sync` and dyn-compatible (`Arc<dyn UserRepository>`), written with
+//! `async_trait`; with the `mock` feature (dev-dependencies only) each also has a `mockall` mock
+//! (`MockUserRepository`, ...).
+//!
+//! Errors: each operation has its own error enum; the "something outside broke" case of every one of
+//! them is [`StoreError`], which adapters build from their driver's errors in one place.
+
+pub mod clock;
+pub mod error;
+pub mod events;
+pub mod idempotency;
+pub mod orders;
+pub mod passwords;
+pub mod payments;
+pub mod products;
+pub mod revocations;
+pub mod users;
+
+pub use clock::{Clock, SystemClock};
+pub use error::StoreError;
+pub use events::{EventLog, EventSink, StoredEvent};
+pub use idempotency::{IdempotencyBegin, IdempotencyStore, StoredResponse};
+pub use orders::{
+    Actor, ChangeStatusError, ExportRow, NewOrder, Order, OrderCursor, OrderFilter, OrderItem,
+    OrderRepository, PaymentUpdateError, PlaceOrderError, Shortage, StatusChange, Tracking,
+    UnknownProduct,
+};
+pub use passwords::{HashError, PasswordHasher};
+pub use payments::{ChargeOutcome, ChargeRequest, ChargeState, PaymentError, PaymentGateway};
+pub use products::{Product, ProductQuery, ProductRepository, ProductWriteError};
+pub use revocations::TokenRevocations;
+pub use users::{CreateUserError, User, UserCredentials, UserRepository};
+
+#[cfg(feature = "mock")]
+pub use {
+    clock::MockClock, events::MockEventLog, events::MockEventSink,
+    idempotency::MockIdempotencyStore, orders::MockOrderRepository, passwords::MockPasswordHasher,
+    payments::MockPaymentGateway, products::MockProductRepository,
+    revocations::MockTokenRevocations, users::MockUserRepository,
+};

@@ -1,0 +1,272 @@
+//! Orders: placing them (stock reserved atomically), moving them through the state machine,
+//! finding them.
+
+use async_trait::async_trait;
+use domain::order::placement::{OrderLine, ShippingAddress};
+use domain::{InvalidTransition, OrderStatus, PaymentStatus, PricingError, PricingRules, Role};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::events::StoredEvent;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderItem {
+    pub product_id: i64,
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price: i64,
+    pub line_total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracking {
+    pub carrier: String,
+    pub tracking_number: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub id: Uuid,
+    pub user_id: i64,
+    pub status: OrderStatus,
+    pub payment_status: PaymentStatus,
+    pub payment_collected: bool,
+    /// The provider's reference of the charge, once captured.
+    pub payment_reference: Option<String>,
+    pub subtotal: i64,
+    pub shipping_amount: i64,
+    pub tax_amount: i64,
+    pub total_amount: i64,
+    pub currency: String,
+    pub shipping_address: ShippingAddress,
+    pub tracking: Option<Tracking>,
+    pub items: Vec<OrderItem>,
+    /// Goes up by one on every change: the `ETag`.
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// Who made a change; `None` in an event means the system (payment, expiry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub id: i64,
+    pub role: Role,
+}
+
+/// An order to place. The repository prices it with `rules` from the prices it reads under lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    /// A UUID v7, made by the caller.
+    pub id: Uuid,
+    pub user_id: i64,
+    pub lines: Vec<OrderLine>,
+    pub address: ShippingAddress,
+    pub currency: String,
+    pub rules: PricingRules,
+    /// `Unpaid`, or `Processing` when a charge is attempted right after placement (so that a crash
+    /// between the charge and `PAID` leaves an order the reconciler asks the provider about).
+    pub payment_status: PaymentStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortage {
+    pub product_id: i64,
+    /// The index of the first line sent for this product.
+    pub first_index: usize,
+    pub requested: u32,
+    pub available: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownProduct {
+    pub product_id: i64,
+    pub first_index: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlaceOrderError {
+    /// Products that do not exist or are archived. Nothing was written.
+    #[error("unknown products")]
+    UnknownProducts(Vec<UnknownProduct>),
+    /// Every line that lacks stock, with what is available. Nothing was written.
+    #[error("insufficient stock")]
+    InsufficientStock(Vec<Shortage>),
+    #[error(transparent)]
+    Pricing(#[from] PricingError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A move of an order through the state machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub order_id: Uuid,
+    pub to: OrderStatus,
+    /// Only the order of this user (a customer cancelling their own order); another user's order
+    /// is `NotFound`.
+    pub owner: Option<i64>,
+    /// `None` for the system (payment, expiry).
+    pub actor: Option<Actor>,
+    pub note: Option<String>,
+    pub tracking: Option<Tracking>,
+    /// `If-Match`: refuse with `PreconditionFailed` unless the order has this version.
+    pub expected_version: Option<i64>,
+    /// The provider's charge reference, for `PENDING` → `PAID` by payment.
+    pub payment_reference: Option<String>,
+    /// Refuse with `InvalidTransition` unless the current payment status is one of these (e.g. the
+    /// reconciler cancels only orders whose charge is not in flight). Empty: any.
+    pub payment_status_in: Vec<PaymentStatus>,
+}
+
+impl StatusChange {
+    pub fn new(order_id: Uuid, to: OrderStatus) -> StatusChange {
+        StatusChange {
+            order_id,
+            to,
+            owner: None,
+            actor: None,
+            note: None,
+            tracking: None,
+            expected_version: None,
+            payment_reference: None,
+            payment_status_in: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeStatusError {
+    #[error("order not found")]
+    NotFound,
+    #[error(transparent)]
+    InvalidTransition(#[from] InvalidTransition),
+    #[error("the order changed meanwhile")]
+    PreconditionFailed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentUpdateError {
+    #[error("order not found")]
+    NotFound,
+    /// The order is not `PENDING` or its payment status is not one of those expected.
+    #[error("the order is {status} with payment {payment_status}")]
+    NotPayable {
+        status: OrderStatus,
+        payment_status: PaymentStatus,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The admin's order filters; every one given must match.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OrderFilter {
+    /// Any of these (empty: any status).
+    pub statuses: Vec<OrderStatus>,
+    pub user_id: Option<i64>,
+    /// Exact, case-insensitive.
+    pub email: Option<String>,
+    /// Inclusive.
+    pub created_from: Option<OffsetDateTime>,
+    /// Exclusive.
+    pub created_to: Option<OffsetDateTime>,
+    /// Inclusive.
+    pub min_total: Option<i64>,
+    /// Inclusive.
+    pub max_total: Option<i64>,
+}
+
+/// Keyset position in a newest-first list: the last row seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderCursor {
+    pub created_at: OffsetDateTime,
+    pub id: Uuid,
+}
+
+/// One row of the CSV export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRow {
+    pub id: Uuid,
+    pub user_id: i64,
+    pub email: String,
+    pub status: OrderStatus,
+    pub payment_status: PaymentStatus,
+    pub subtotal: i64,
+    pub shipping_amount: i64,
+    pub tax_amount: i64,
+    pub total_amount: i64,
+    pub currency: String,
+    pub payment_collected: bool,
+    /// Number of units.
+    pub item_count: i64,
+    pub shipping_name: String,
+    pub shipping_city: String,
+    pub shipping_country: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait OrderRepository: Send + Sync {
+    /// In one transaction: locks the products in id order, checks and takes the stock, prices the
+    /// order from the locked prices, inserts the order, its items and its `order.created` event.
+    /// On any error nothing is written.
+    async fn place(&self, order: &NewOrder) -> Result<Order, PlaceOrderError>;
+
+    async fn get(&self, id: Uuid) -> Result<Option<Order>, StoreError>;
+
+    /// Locks the order, checks the move with the domain, releases stock on cancel (exactly once),
+    /// applies the payment effect, appends the event; all in one transaction.
+    async fn change_status(&self, change: &StatusChange) -> Result<Order, ChangeStatusError>;
+
+    /// Sets the payment status of a `PENDING` order whose payment status is one of `from`, without
+    /// moving the order (no event). Used when a charge starts, fails or times out.
+    async fn set_payment_status(
+        &self,
+        order_id: Uuid,
+        from: Vec<PaymentStatus>,
+        to: PaymentStatus,
+    ) -> Result<Order, PaymentUpdateError>;
+
+    /// A user's own orders, newest first (`created_at`, then id, descending).
+    async fn list_for_user(
+        &self,
+        user_id: i64,
+        status: Option<OrderStatus>,
+        after: Option<OrderCursor>,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError>;
+
+    /// Every order matching `filter`, newest first.
+    async fn list(
+        &self,
+        filter: &OrderFilter,
+        after: Option<OrderCursor>,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError>;
+
+    /// One batch of the export, newest first, after `after`.
+    async fn export_page(
+        &self,
+        filter: &OrderFilter,
+        after: Option<OrderCursor>,
+        limit: u32,
+    ) -> Result<Vec<ExportRow>, StoreError>;
+
+    /// The order's events, oldest first.
+    async fn history(&self, order_id: Uuid) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// `PENDING` orders created before `before` (expiry) or whose payment is `processing` (to ask
+    /// the provider), up to `limit`, skipping rows other instances have locked.
+    async fn pending_to_reconcile(
+        &self,
+        created_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError>;
+}

@@ -1,0 +1,57 @@
+//! The payment provider.
+//!
+//! Every call is keyed by the order id, so a retried charge never charges twice. The caller puts a
+//! timeout around each call and never makes one inside a database transaction.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeRequest {
+    /// The idempotency key at the provider.
+    pub order_id: Uuid,
+    pub token: String,
+    pub amount: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeOutcome {
+    Captured { reference: String },
+    Declined { reason: String },
+}
+
+/// What the provider knows of an order's charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeState {
+    /// No charge was made (or it failed without charging).
+    NotCharged,
+    Captured {
+        reference: String,
+    },
+    Declined,
+    Refunded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentError {
+    /// The provider did not answer in time; the charge may or may not have happened.
+    #[error("payment provider timed out")]
+    Timeout,
+    /// The provider failed; the charge may or may not have happened.
+    #[error("payment provider failed: {0}")]
+    Provider(String),
+}
+
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    /// Charges once per order id: a repeated call for the same order returns the first outcome.
+    async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, PaymentError>;
+
+    /// What happened to the order's charge.
+    async fn lookup(&self, order_id: Uuid) -> Result<ChargeState, PaymentError>;
+
+    /// Gives a captured charge back; refunding twice is a no-op.
+    async fn refund(&self, order_id: Uuid) -> Result<(), PaymentError>;
+}
