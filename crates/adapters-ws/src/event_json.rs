@@ -1,0 +1,99 @@
+//! The real-time event JSON of the contract, rendered once per event and shared by every client.
+
+use std::sync::Arc;
+
+use ports::StoredEvent;
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+/// An event ready to send: its id, type and JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventMessage {
+    pub id: i64,
+    pub kind: &'static str,
+    /// The order's owner: who besides admins may see it.
+    pub user_id: i64,
+    pub json: Arc<str>,
+}
+
+#[derive(Serialize)]
+struct EventJson<'a> {
+    id: i64,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    order_id: Uuid,
+    user_id: i64,
+    from_status: Option<&'static str>,
+    to_status: &'static str,
+    payment_status: &'static str,
+    total_amount: i64,
+    occurred_at: &'a str,
+}
+
+impl EventMessage {
+    pub fn from_event(event: &StoredEvent) -> EventMessage {
+        let occurred_at = event
+            .occurred_at
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"));
+        let body = EventJson {
+            id: event.id,
+            kind: event.kind.as_str(),
+            order_id: event.order_id,
+            user_id: event.user_id,
+            from_status: event.from_status.map(|s| s.as_str()),
+            to_status: event.to_status.as_str(),
+            payment_status: event.payment_status.as_str(),
+            total_amount: event.total_amount,
+            occurred_at: &occurred_at,
+        };
+        // Serialising plain strings and numbers cannot fail.
+        let json = serde_json::to_string(&body).unwrap_or_default();
+        EventMessage {
+            id: event.id,
+            kind: event.kind.as_str(),
+            user_id: event.user_id,
+            json: Arc::from(json),
+        }
+    }
+
+    /// The message that tells a client its `since` is older than the retention: refetch.
+    pub fn stream_reset() -> Arc<str> {
+        Arc::from(r#"{"type":"stream.reset"}"#)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::{EventType, OrderStatus, PaymentStatus};
+    use time::macros::datetime;
+
+    #[test]
+    fn renders_the_contract_shape() {
+        let event = StoredEvent {
+            id: 42,
+            kind: EventType::OrderPaid,
+            order_id: Uuid::nil(),
+            user_id: 7,
+            from_status: Some(OrderStatus::Pending),
+            to_status: OrderStatus::Paid,
+            payment_status: PaymentStatus::Captured,
+            total_amount: 2500,
+            actor: None,
+            note: Some("secret note not sent".into()),
+            occurred_at: datetime!(2026-11-25 10:00:00.123456 UTC),
+        };
+        let message = EventMessage::from_event(&event);
+        let value: serde_json::Value = serde_json::from_str(&message.json).expect("json");
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "id": 42, "type": "order.paid", "order_id": Uuid::nil(), "user_id": 7,
+                "from_status": "PENDING", "to_status": "PAID", "payment_status": "captured",
+                "total_amount": 2500, "occurred_at": "2026-11-25T10:00:00.123456Z"
+            })
+        );
+    }
+}

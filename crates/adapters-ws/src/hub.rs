@@ -1,0 +1,328 @@
+//! Connected clients and the fan-out of events to them.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use domain::Role;
+use ports::{EventSink, StoredEvent};
+use tokio::sync::mpsc;
+
+use crate::event_json::EventMessage;
+
+/// Who is watching: an admin sees every event, a customer those of their own orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Viewer {
+    pub user_id: i64,
+    pub role: Role,
+}
+
+impl Viewer {
+    pub fn may_see(&self, owner: i64) -> bool {
+        self.role == Role::Admin || self.user_id == owner
+    }
+
+    /// The owner filter for the event log: none for an admin.
+    pub fn owner_filter(&self) -> Option<i64> {
+        match self.role {
+            Role::Admin => None,
+            Role::Customer => Some(self.user_id),
+        }
+    }
+}
+
+/// Why the server ends a client's stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum CloseReason {
+    /// The session's token was revoked (logout): WebSocket close 1008.
+    Revoked = 1,
+    /// The client did not keep up and its queue filled: WebSocket close 1008 "slow consumer".
+    SlowConsumer = 2,
+    /// The server is shutting down: WebSocket close 1001.
+    Shutdown = 3,
+}
+
+impl CloseReason {
+    fn from_u8(value: u8) -> Option<CloseReason> {
+        match value {
+            1 => Some(CloseReason::Revoked),
+            2 => Some(CloseReason::SlowConsumer),
+            3 => Some(CloseReason::Shutdown),
+            _ => None,
+        }
+    }
+
+    pub const fn description(self) -> &'static str {
+        match self {
+            CloseReason::Revoked => "session revoked",
+            CloseReason::SlowConsumer => "slow consumer",
+            CloseReason::Shutdown => "server shutting down",
+        }
+    }
+}
+
+struct Client {
+    viewer: Viewer,
+    jti: Arc<str>,
+    tx: mpsc::Sender<Arc<EventMessage>>,
+    closed: Arc<AtomicU8>,
+}
+
+#[derive(Default)]
+struct Inner {
+    clients: Mutex<HashMap<u64, Client>>,
+    next_id: AtomicU64,
+    delivered: AtomicU64,
+    dropped_slow: AtomicU64,
+}
+
+/// The hub. Cheap to clone; every clone is the same hub.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+    queue_bound: usize,
+}
+
+/// A client's live queue. Dropping it leaves the hub.
+pub struct Subscription {
+    id: u64,
+    hub: Hub,
+    rx: mpsc::Receiver<Arc<EventMessage>>,
+    closed: Arc<AtomicU8>,
+}
+
+impl Subscription {
+    /// The next live event, or why the stream ended.
+    pub async fn recv(&mut self) -> Result<Arc<EventMessage>, CloseReason> {
+        match self.rx.recv().await {
+            Some(message) => Ok(message),
+            None => Err(self.close_reason()),
+        }
+    }
+
+    fn close_reason(&self) -> CloseReason {
+        CloseReason::from_u8(self.closed.load(Ordering::Acquire)).unwrap_or(CloseReason::Shutdown)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.remove(self.id);
+    }
+}
+
+impl Hub {
+    /// A hub whose clients may each have `queue_bound` events waiting; a client whose queue is
+    /// full when an event arrives is dropped (its stream ends with `SlowConsumer`).
+    pub fn new(queue_bound: usize) -> Hub {
+        Hub {
+            inner: Arc::new(Inner::default()),
+            queue_bound: queue_bound.max(1),
+        }
+    }
+
+    fn clients(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Client>> {
+        // A panic while holding the lock leaves the map consistent (every operation on it is a
+        // single insert/remove/iteration), so a poisoned lock is safe to keep using.
+        self.inner
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a client. Events published from now on reach its subscription.
+    pub fn subscribe(&self, viewer: Viewer, jti: &str) -> Subscription {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(self.queue_bound);
+        let closed = Arc::new(AtomicU8::new(0));
+        self.clients().insert(
+            id,
+            Client {
+                viewer,
+                jti: Arc::from(jti),
+                tx,
+                closed: Arc::clone(&closed),
+            },
+        );
+        Subscription {
+            id,
+            hub: self.clone(),
+            rx,
+            closed,
+        }
+    }
+
+    fn remove(&self, id: u64) {
+        self.clients().remove(&id);
+    }
+
+    /// Ends, with `reason`, every client for which `select` is true.
+    fn close_where(&self, reason: CloseReason, select: impl Fn(&Client) -> bool) -> usize {
+        let mut clients = self.clients();
+        let before = clients.len();
+        clients.retain(|_, client| {
+            if select(client) {
+                client.closed.store(reason as u8, Ordering::Release);
+                false
+            } else {
+                true
+            }
+        });
+        before - clients.len()
+    }
+
+    /// Delivers one committed event to every client allowed to see it.
+    pub fn deliver(&self, message: Arc<EventMessage>) {
+        let mut slow = 0;
+        let mut delivered = 0;
+        {
+            let mut clients = self.clients();
+            clients.retain(|_, client| {
+                if !client.viewer.may_see(message.user_id) {
+                    return true;
+                }
+                match client.tx.try_send(Arc::clone(&message)) {
+                    Ok(()) => {
+                        delivered += 1;
+                        true
+                    }
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        client
+                            .closed
+                            .store(CloseReason::SlowConsumer as u8, Ordering::Release);
+                        slow += 1;
+                        false
+                    }
+                    // The client is leaving; its subscription removes it.
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                }
+            });
+        }
+        self.inner.delivered.fetch_add(delivered, Ordering::Relaxed);
+        if slow > 0 {
+            self.inner.dropped_slow.fetch_add(slow, Ordering::Relaxed);
+            tracing::warn!(clients = slow, "dropped slow real-time clients");
+        }
+    }
+
+    /// Ends the streams of every client signed in with the token `jti` (logout).
+    pub fn revoke(&self, jti: &str) -> usize {
+        self.close_where(CloseReason::Revoked, |client| &*client.jti == jti)
+    }
+
+    /// Ends every stream (server shutdown).
+    pub fn shutdown(&self) -> usize {
+        self.close_where(CloseReason::Shutdown, |_| true)
+    }
+
+    /// Connected clients now.
+    pub fn connected(&self) -> usize {
+        self.clients().len()
+    }
+
+    /// Messages handed to client queues since start.
+    pub fn delivered_total(&self) -> u64 {
+        self.inner.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Clients dropped for not keeping up, since start.
+    pub fn dropped_slow_total(&self) -> u64 {
+        self.inner.dropped_slow.load(Ordering::Relaxed)
+    }
+}
+
+impl EventSink for Hub {
+    fn publish(&self, event: &StoredEvent) {
+        self.deliver(Arc::new(EventMessage::from_event(event)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::{EventType, OrderStatus, PaymentStatus};
+    use uuid::Uuid;
+
+    pub(crate) fn event(id: i64, owner: i64) -> StoredEvent {
+        StoredEvent {
+            id,
+            kind: EventType::OrderCreated,
+            order_id: Uuid::nil(),
+            user_id: owner,
+            from_status: None,
+            to_status: OrderStatus::Pending,
+            payment_status: PaymentStatus::Unpaid,
+            total_amount: 100,
+            actor: None,
+            note: None,
+            occurred_at: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    const ADMIN: Viewer = Viewer {
+        user_id: 1,
+        role: Role::Admin,
+    };
+    const ALICE: Viewer = Viewer {
+        user_id: 2,
+        role: Role::Customer,
+    };
+    const BOB: Viewer = Viewer {
+        user_id: 3,
+        role: Role::Customer,
+    };
+
+    #[tokio::test]
+    async fn admins_see_all_customers_their_own() {
+        let hub = Hub::new(8);
+        let mut admin = hub.subscribe(ADMIN, "a");
+        let mut alice = hub.subscribe(ALICE, "b");
+        let mut bob = hub.subscribe(BOB, "c");
+        hub.publish(&event(1, ALICE.user_id));
+        hub.publish(&event(2, BOB.user_id));
+        assert_eq!(admin.recv().await.map(|m| m.id), Ok(1));
+        assert_eq!(admin.recv().await.map(|m| m.id), Ok(2));
+        assert_eq!(alice.recv().await.map(|m| m.id), Ok(1));
+        assert_eq!(bob.recv().await.map(|m| m.id), Ok(2));
+        assert!(
+            alice.rx.try_recv().is_err(),
+            "alice must not see bob's event"
+        );
+        assert_eq!(hub.delivered_total(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_slow_client_is_dropped_without_stalling_others() {
+        let hub = Hub::new(2);
+        let mut slow = hub.subscribe(ALICE, "slow");
+        let mut fast = hub.subscribe(ADMIN, "fast");
+        for id in 1..=5 {
+            hub.publish(&event(id, ALICE.user_id));
+            assert_eq!(fast.recv().await.map(|m| m.id), Ok(id));
+        }
+        assert_eq!(hub.connected(), 1);
+        assert_eq!(slow.recv().await.map(|m| m.id), Ok(1));
+        assert_eq!(slow.recv().await.map(|m| m.id), Ok(2));
+        assert_eq!(
+            slow.recv().await.map(|m| m.id),
+            Err(CloseReason::SlowConsumer)
+        );
+        assert_eq!(hub.dropped_slow_total(), 1);
+    }
+
+    #[tokio::test]
+    async fn revoke_closes_only_that_token_and_drop_leaves() {
+        let hub = Hub::new(4);
+        let mut a = hub.subscribe(ALICE, "token-a");
+        let b = hub.subscribe(ALICE, "token-b");
+        assert_eq!(hub.revoke("token-a"), 1);
+        assert_eq!(a.recv().await.map(|m| m.id), Err(CloseReason::Revoked));
+        assert_eq!(hub.connected(), 1);
+        drop(b);
+        assert_eq!(hub.connected(), 0);
+        let mut c = hub.subscribe(BOB, "token-c");
+        assert_eq!(hub.shutdown(), 1);
+        assert_eq!(c.recv().await.map(|m| m.id), Err(CloseReason::Shutdown));
+    }
+}
