@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The first-run experience behind `make run`, and small helpers behind `make migrate`.
+#
+#   scripts/run.sh [demo]     build oms, find or start PostgreSQL (scripts/db.sh), migrate, seed the
+#                             demo catalogue, create the demo admin, then serve in the foreground
+#                             (development mode, plain http) and print the URLs once it is up
+#   scripts/run.sh migrate    build oms and apply the migrations to the database from scripts/db.sh
+#   scripts/run.sh oms ARGS   build oms and run `oms ARGS` against the database from scripts/db.sh
+#
+# Settings (environment): PROFILE (cargo profile, default dev; `release` for an optimised build),
+# BIND_ADDR (default 127.0.0.1:8080), ADMIN_EMAIL (default admin@example.com), ADMIN_PASSWORD
+# (default admin-demo-password), DEMO_ORDERS (passed to `oms seed-demo --orders`, default: its own),
+# and every server setting from the README (DATABASE_URL, JWT_SECRET, RUST_LOG, ...).
+# Stop the server with Ctrl-C (or SIGTERM to it). The database keeps running; `make db-down` stops
+# a project-local one.
+set -euo pipefail
+
+readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly PROFILE="${PROFILE:-dev}"
+readonly ADMIN_EMAIL="${ADMIN_EMAIL:-admin@example.com}"
+readonly DEMO_PASSWORD="${ADMIN_PASSWORD:-admin-demo-password}"
+export BIND_ADDR="${BIND_ADDR:-127.0.0.1:8080}"
+
+step() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'run.sh: warning: %s\n' "$*" >&2; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+# Builds the `oms` binary and prints its path (taken from Cargo's own artifact report, so
+# CARGO_TARGET_DIR and custom profiles just work).
+build_oms() {
+  local out exe
+  step "building oms (cargo profile '$PROFILE'; the first build takes a few minutes)"
+  out="$(cd "$ROOT" && cargo build --profile "$PROFILE" -p api --bin oms \
+    --message-format=json-render-diagnostics)"
+  exe="$(printf '%s\n' "$out" | grep -o '"executable":"[^"]*/oms"' | tail -n 1 | cut -d'"' -f4)"
+  [ -n "$exe" ] && [ -x "$exe" ] || die "cargo built no 'oms' executable"
+  printf '%s\n' "$exe"
+}
+
+use_database() {
+  DATABASE_URL="$("$ROOT/scripts/db.sh" url)"
+  export DATABASE_URL
+}
+
+# The address to show people: a wildcard bind is reachable on 127.0.0.1.
+display_addr() {
+  local host="${BIND_ADDR%:*}" port="${BIND_ADDR##*:}"
+  case "$host" in 0.0.0.0 | "[::]" | "") host="127.0.0.1" ;; esac
+  printf '%s:%s\n' "$host" "$port"
+}
+
+# The URL without its password, for the screen.
+redacted_url() {
+  printf '%s\n' "$1" | sed -E 's#^([a-z]+://[^:/@]*):[^@/]*@#\1:***@#'
+}
+
+print_banner() {
+  local addr="$1" admin_line="$2"
+  cat >&2 <<TXT
+
+==============================================================================
+ OMS is running (APP_ENV=development, plain http)
+   API        http://$addr          (routes under /api)
+   OpenAPI    http://$addr/api/openapi.json
+   WebSocket  ws://$addr/api/ws     (SSE fallback: /api/events)
+   Health     http://$addr/healthz  http://$addr/readyz  metrics: /metrics
+   Admin      $admin_line
+   Database   $(redacted_url "$DATABASE_URL")
+ Sign in:  curl -i -H 'Content-Type: application/json' \\
+             -d '{"email":"$ADMIN_EMAIL","password":"..."}' http://$addr/api/auth/login
+ Stop with Ctrl-C. PostgreSQL keeps running (make db-down stops a project-local one).
+==============================================================================
+
+TXT
+}
+
+# Waits (in the background) until the server in process $1 answers, then prints the banner.
+announce_when_up() {
+  local pid="$1" oms="$2" admin_line="$3" tries=0
+  while kill -0 "$pid" 2>/dev/null; do
+    if "$oms" healthcheck >/dev/null 2>&1; then
+      print_banner "$(display_addr)" "$admin_line"
+      return 0
+    fi
+    tries=$((tries + 1))
+    [ "$tries" -lt 600 ] || { warn "the server did not answer /healthz within 60 s"; return 0; }
+    sleep 0.1
+  done
+}
+
+demo() {
+  local oms admin_line seed_args=()
+  oms="$(build_oms)"
+  use_database
+  export APP_ENV="development"
+  export COOKIE_SECURE="false"
+  export PUBLIC_ORIGIN="${PUBLIC_ORIGIN:-http://$(display_addr)}"
+  # A fixed secret is fine for a local demo only; production requires its own (see README).
+  export JWT_SECRET="${JWT_SECRET:-local-demo-secret-do-not-use-in-production-0123456789abcdef}"
+  export RUST_LOG="${RUST_LOG:-info}"
+
+  step "oms migrate"
+  "$oms" migrate
+
+  if [ -n "${DEMO_ORDERS:-}" ]; then seed_args=(--orders "$DEMO_ORDERS"); fi
+  # ${a[@]+...}: an empty array under `set -u` (bash 3.2 on macOS) is otherwise an error.
+  step "oms seed-demo ${seed_args[*]+${seed_args[*]}}"
+  "$oms" seed-demo ${seed_args[@]+"${seed_args[@]}"} || warn "seeding the demo data failed (see above); serving anyway"
+
+  step "oms create-admin --email $ADMIN_EMAIL"
+  if ADMIN_PASSWORD="$DEMO_PASSWORD" "$oms" create-admin --email "$ADMIN_EMAIL"; then
+    admin_line="$ADMIN_EMAIL / $DEMO_PASSWORD   (demo credentials, printed only here)"
+  else
+    warn "could not create the demo admin (above); it may exist from an earlier run"
+    admin_line="$ADMIN_EMAIL   (password as set when it was created)"
+  fi
+
+  step "oms serve on $BIND_ADDR"
+  # The server replaces this shell (same pid), so signals reach it directly and its exit status is
+  # this script's; the banner is printed from the background once /healthz answers.
+  announce_when_up "$$" "$oms" "$admin_line" &
+  exec "$oms" serve
+}
+
+main() {
+  cd "$ROOT"
+  case "${1:-demo}" in
+    demo) demo ;;
+    migrate)
+      local oms
+      oms="$(build_oms)"
+      use_database
+      step "oms migrate"
+      exec "$oms" migrate
+      ;;
+    oms)
+      shift
+      local oms
+      oms="$(build_oms)"
+      use_database
+      exec "$oms" "$@"
+      ;;
+    -h | --help | help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2 ;;
+    *) die "unknown command '$1' (try: demo, migrate, oms ARGS)" ;;
+  esac
+}
+
+main "$@"
