@@ -1,0 +1,452 @@
+//! The admin's view of orders: every order, status changes, the CSV export.
+//!
+//! The API checks the `ADMIN` role before calling any of these.
+
+use domain::validation::{self, Lines};
+use domain::{InvalidTransition, OrderStatus, PaymentStatus, ValidationErrors};
+use ports::{
+    ChangeStatusError, ExportRow, Order, OrderCursor, OrderFilter, StatusChange, StoreError,
+    Tracking,
+};
+use uuid::Uuid;
+
+use crate::orders::cursor_of;
+use crate::paging::{self, Page};
+use crate::payments;
+use crate::{Actor, AppSettings, Deps};
+
+/// The longest note on a status change.
+pub const NOTE_MAX: usize = 1000;
+/// The longest carrier name or tracking number.
+pub const TRACKING_TEXT_MAX: usize = 100;
+
+/// An admin's move of an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeStatusCommand {
+    pub order_id: Uuid,
+    pub to: OrderStatus,
+    pub note: Option<String>,
+    /// Only with `to: FULFILLED`.
+    pub tracking: Option<Tracking>,
+    /// `If-Match`: the order's version the admin saw.
+    pub expected_version: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminChangeStatusError {
+    #[error("order not found")]
+    NotFound,
+    /// The state machine refuses the move; `from` and `to` go into the problem (409).
+    #[error(transparent)]
+    InvalidTransition(InvalidTransition),
+    /// The order's version is not `expected_version` (412).
+    #[error("the order changed meanwhile")]
+    PreconditionFailed,
+    /// Fields `note`, `tracking`, `tracking.carrier`, `tracking.tracking_number`.
+    #[error(transparent)]
+    Validation(#[from] ValidationErrors),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ChangeStatusError> for AdminChangeStatusError {
+    fn from(error: ChangeStatusError) -> Self {
+        match error {
+            ChangeStatusError::NotFound => AdminChangeStatusError::NotFound,
+            ChangeStatusError::InvalidTransition(t) => AdminChangeStatusError::InvalidTransition(t),
+            ChangeStatusError::PreconditionFailed => AdminChangeStatusError::PreconditionFailed,
+            ChangeStatusError::Store(e) => AdminChangeStatusError::Store(e),
+        }
+    }
+}
+
+/// Every order, for admins.
+#[derive(Clone)]
+pub struct AdminOrderService {
+    pub deps: Deps,
+    pub settings: AppSettings,
+}
+
+impl AdminOrderService {
+    pub fn new(deps: Deps, settings: AppSettings) -> AdminOrderService {
+        AdminOrderService { deps, settings }
+    }
+
+    /// Orders matching every filter given, newest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_orders(
+        &self,
+        filter: &OrderFilter,
+        after: Option<OrderCursor>,
+        limit: u32,
+    ) -> Result<Page<Order, OrderCursor>, StoreError> {
+        let rows = self
+            .deps
+            .orders
+            .list(filter, after, paging::rows_to_fetch(limit))
+            .await?;
+        Ok(Page::from_rows(rows, limit, cursor_of))
+    }
+
+    /// Moves the order (one conditional update in the store, so of two racing admins one wins).
+    /// After `PAID → CANCELLED` commits (the order then says `refunded`), the charge is refunded
+    /// through the provider under the payment timeout; a failure there is logged for follow-up
+    /// and does not undo the change.
+    #[tracing::instrument(
+        skip(self, actor, cmd),
+        fields(user_id = actor.id, order_id = %cmd.order_id, to = %cmd.to)
+    )]
+    pub async fn change_status(
+        &self,
+        actor: Actor,
+        cmd: ChangeStatusCommand,
+    ) -> Result<Order, AdminChangeStatusError> {
+        let (note, tracking) = validate_command(&cmd)?;
+        let mut change = StatusChange::new(cmd.order_id, cmd.to);
+        change.actor = Some(actor);
+        change.note = note;
+        change.tracking = tracking;
+        change.expected_version = cmd.expected_version;
+        let order = self.deps.orders.change_status(&change).await?;
+        tracing::info!("order status changed by an admin");
+        if needs_refund(&order) {
+            self.refund(order.id).await;
+        }
+        Ok(order)
+    }
+
+    /// One batch of the export, newest first, after `after` (the API streams batches).
+    #[tracing::instrument(skip(self))]
+    pub async fn export_page(
+        &self,
+        filter: &OrderFilter,
+        after: Option<OrderCursor>,
+        limit: u32,
+    ) -> Result<Vec<ExportRow>, StoreError> {
+        self.deps.orders.export_page(filter, after, limit).await
+    }
+
+    async fn refund(&self, order_id: Uuid) {
+        let gateway = self.deps.payments.as_ref();
+        match payments::refund(gateway, order_id, self.settings.payment_timeout).await {
+            Ok(()) => tracing::info!("charge refunded"),
+            Err(error) => tracing::error!(%error, "refund failed: needs follow-up"),
+        }
+    }
+}
+
+/// Whether the change just made leaves money to give back: a paid order cancelled (payment now
+/// `refunded`), or a pending one cancelled while its charge was in flight (`processing`: the
+/// refund of a charge that never landed is a no-op at the provider).
+fn needs_refund(order: &Order) -> bool {
+    order.status == OrderStatus::Cancelled
+        && matches!(
+            order.payment_status,
+            PaymentStatus::Refunded | PaymentStatus::Processing
+        )
+}
+
+fn validate_command(
+    cmd: &ChangeStatusCommand,
+) -> Result<(Option<String>, Option<Tracking>), ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    let note = validation::optional_text(
+        &mut errors,
+        "note",
+        cmd.note.as_deref(),
+        NOTE_MAX,
+        Lines::Single,
+    );
+    let tracking = cmd.tracking.as_ref().map(|t| Tracking {
+        carrier: tracking_text(&mut errors, "tracking.carrier", &t.carrier),
+        tracking_number: tracking_text(&mut errors, "tracking.tracking_number", &t.tracking_number),
+    });
+    if tracking.is_some() && cmd.to != OrderStatus::Fulfilled {
+        errors.add("tracking", "only allowed when the status becomes FULFILLED");
+    }
+    errors.into_result((note, tracking))
+}
+
+fn tracking_text(errors: &mut ValidationErrors, field: &str, value: &str) -> String {
+    validation::text(errors, field, value, 1, TRACKING_TEXT_MAX, Lines::Single)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{ADMIN, Mocks, order, settings};
+    use mockall::predicate::eq;
+    use ports::PaymentError;
+    use time::macros::datetime;
+
+    fn service(mocks: Mocks) -> AdminOrderService {
+        AdminOrderService::new(mocks.into_deps(), settings())
+    }
+
+    fn command(id: Uuid, to: OrderStatus) -> ChangeStatusCommand {
+        ChangeStatusCommand {
+            order_id: id,
+            to,
+            note: None,
+            tracking: None,
+            expected_version: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn list_orders_pages_newest_first_with_a_cursor_when_more_exist() {
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        let rows: Vec<Order> = ids
+            .iter()
+            .map(|id| order(*id, 7, OrderStatus::Paid, PaymentStatus::Captured))
+            .collect();
+        let filter = OrderFilter {
+            statuses: vec![OrderStatus::Paid],
+            ..Default::default()
+        };
+        let mut mocks = Mocks::new();
+        let returned = rows.clone();
+        mocks
+            .orders
+            .expect_list()
+            .with(eq(filter.clone()), eq(None), eq(3))
+            .times(1)
+            .returning(move |_, _, _| Ok(returned.clone()));
+        let page = service(mocks)
+            .list_orders(&filter, None, 2)
+            .await
+            .expect("page");
+        assert_eq!(page.items, rows[..2]);
+        assert_eq!(page.next, Some(cursor_of(&rows[1])));
+    }
+
+    #[tokio::test]
+    async fn list_orders_last_page_has_no_cursor() {
+        let mut mocks = Mocks::new();
+        mocks.orders.expect_list().returning(|_, _, _| Ok(vec![]));
+        let page = service(mocks)
+            .list_orders(&OrderFilter::default(), None, 50)
+            .await
+            .expect("page");
+        assert!(page.items.is_empty());
+        assert_eq!(page.next, None);
+    }
+
+    #[tokio::test]
+    async fn fulfil_with_tracking_note_and_version() {
+        let id = Uuid::now_v7();
+        let mut mocks = Mocks::new();
+        mocks
+            .orders
+            .expect_change_status()
+            .withf(move |c| {
+                c.order_id == id
+                    && c.to == OrderStatus::Fulfilled
+                    && c.actor == Some(ADMIN)
+                    && c.owner.is_none()
+                    && c.note.as_deref() == Some("shipped")
+                    && c.expected_version == Some(3)
+                    && c.tracking
+                        == Some(Tracking {
+                            carrier: "DHL".into(),
+                            tracking_number: "123".into(),
+                        })
+            })
+            .times(1)
+            .returning(|c| Ok(order(c.order_id, 7, c.to, PaymentStatus::Captured)));
+        let cmd = ChangeStatusCommand {
+            note: Some(" shipped ".into()),
+            tracking: Some(Tracking {
+                carrier: "DHL".into(),
+                tracking_number: " 123 ".into(),
+            }),
+            expected_version: Some(3),
+            ..command(id, OrderStatus::Fulfilled)
+        };
+        let fulfilled = service(mocks)
+            .change_status(ADMIN, cmd)
+            .await
+            .expect("fulfilled");
+        assert_eq!(fulfilled.status, OrderStatus::Fulfilled);
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_paid_order_refunds_it_once() {
+        let id = Uuid::now_v7();
+        let mut mocks = Mocks::new();
+        mocks
+            .orders
+            .expect_change_status()
+            .withf(move |c| c.order_id == id && c.to == OrderStatus::Cancelled)
+            .times(1)
+            .returning(|c| {
+                Ok(order(
+                    c.order_id,
+                    7,
+                    OrderStatus::Cancelled,
+                    PaymentStatus::Refunded,
+                ))
+            });
+        mocks
+            .payments
+            .expect_refund()
+            .with(eq(id))
+            .times(1)
+            .returning(|_| Ok(()));
+        let cancelled = service(mocks)
+            .change_status(ADMIN, command(id, OrderStatus::Cancelled))
+            .await
+            .expect("cancelled");
+        assert_eq!(cancelled.payment_status, PaymentStatus::Refunded);
+    }
+
+    #[tokio::test]
+    async fn a_failed_refund_does_not_undo_the_cancel() {
+        let mut mocks = Mocks::new();
+        mocks.orders.expect_change_status().returning(|c| {
+            Ok(order(
+                c.order_id,
+                7,
+                OrderStatus::Cancelled,
+                PaymentStatus::Refunded,
+            ))
+        });
+        mocks
+            .payments
+            .expect_refund()
+            .times(1)
+            .returning(|_| Err(PaymentError::Provider("down".into())));
+        let cancelled = service(mocks)
+            .change_status(ADMIN, command(Uuid::now_v7(), OrderStatus::Cancelled))
+            .await
+            .expect("cancelled anyway");
+        assert_eq!(cancelled.status, OrderStatus::Cancelled);
+    }
+
+    #[tokio::test]
+    async fn cancelling_an_unpaid_pending_order_refunds_nothing() {
+        let mut mocks = Mocks::new();
+        mocks.orders.expect_change_status().returning(|c| {
+            Ok(order(
+                c.order_id,
+                7,
+                OrderStatus::Cancelled,
+                PaymentStatus::Unpaid,
+            ))
+        });
+        // No refund expectation: a call would panic.
+        let cancelled = service(mocks)
+            .change_status(ADMIN, command(Uuid::now_v7(), OrderStatus::Cancelled))
+            .await
+            .expect("cancelled");
+        assert_eq!(cancelled.payment_status, PaymentStatus::Unpaid);
+    }
+
+    #[tokio::test]
+    async fn marking_paid_offline_refunds_nothing() {
+        let mut mocks = Mocks::new();
+        mocks
+            .orders
+            .expect_change_status()
+            .withf(|c| c.to == OrderStatus::Paid && c.payment_reference.is_none())
+            .returning(|c| {
+                Ok(order(
+                    c.order_id,
+                    7,
+                    OrderStatus::Paid,
+                    PaymentStatus::Captured,
+                ))
+            });
+        let paid = service(mocks)
+            .change_status(ADMIN, command(Uuid::now_v7(), OrderStatus::Paid))
+            .await
+            .expect("paid");
+        assert!(paid.payment_collected);
+    }
+
+    #[tokio::test]
+    async fn store_refusals_are_mapped() {
+        let cases = [
+            (
+                ChangeStatusError::NotFound,
+                AdminChangeStatusError::NotFound,
+            ),
+            (
+                ChangeStatusError::InvalidTransition(InvalidTransition {
+                    from: OrderStatus::Fulfilled,
+                    to: OrderStatus::Cancelled,
+                }),
+                AdminChangeStatusError::InvalidTransition(InvalidTransition {
+                    from: OrderStatus::Fulfilled,
+                    to: OrderStatus::Cancelled,
+                }),
+            ),
+            (
+                ChangeStatusError::PreconditionFailed,
+                AdminChangeStatusError::PreconditionFailed,
+            ),
+            (
+                ChangeStatusError::Store(StoreError::Unavailable("down".into())),
+                AdminChangeStatusError::Store(StoreError::Unavailable("down".into())),
+            ),
+        ];
+        for (refusal, expected) in cases {
+            let mut mocks = Mocks::new();
+            mocks
+                .orders
+                .expect_change_status()
+                .times(1)
+                .returning(move |_| Err(refusal.clone()));
+            let err = service(mocks)
+                .change_status(ADMIN, command(Uuid::now_v7(), OrderStatus::Cancelled))
+                .await
+                .expect_err("refused");
+            assert_eq!(err, expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn validation_names_fields_and_changes_nothing() {
+        let cmd = ChangeStatusCommand {
+            note: Some("line\nbreak".into()),
+            tracking: Some(Tracking {
+                carrier: "".into(),
+                tracking_number: "x".repeat(101),
+            }),
+            ..command(Uuid::now_v7(), OrderStatus::Cancelled)
+        };
+        match service(Mocks::new()).change_status(ADMIN, cmd).await {
+            Err(AdminChangeStatusError::Validation(e)) => assert_eq!(
+                e.0.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
+                [
+                    "note",
+                    "tracking.carrier",
+                    "tracking.tracking_number",
+                    "tracking"
+                ]
+            ),
+            other => panic!("expected validation, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn export_page_passes_through() {
+        let filter = OrderFilter {
+            email: Some("ada@example.com".into()),
+            created_from: Some(datetime!(2026-11-01 0:00 UTC)),
+            ..Default::default()
+        };
+        let mut mocks = Mocks::new();
+        mocks
+            .orders
+            .expect_export_page()
+            .with(eq(filter.clone()), eq(None), eq(500))
+            .times(1)
+            .returning(|_, _, _| Ok(vec![]));
+        let rows = service(mocks)
+            .export_page(&filter, None, 500)
+            .await
+            .expect("rows");
+        assert!(rows.is_empty());
+    }
+}

@@ -1,0 +1,225 @@
+//! The reconciler: resolves `PENDING` orders whose charge outcome is unknown, and cancels unpaid
+//! orders past `pending_order_ttl` (their stock goes back).
+//!
+//! Safe with several instances at once: the store hands out orders skipping rows another
+//! instance holds, and every change is conditional (`payment_status_in`, `from` status), so an
+//! order is resolved or cancelled once.
+
+use std::time::Duration;
+
+use domain::{OrderStatus, PaymentStatus};
+use ports::{ChargeState, Order, StatusChange, StoreError};
+
+use crate::payments;
+use crate::{AppSettings, Deps};
+
+/// How many orders one run looks at.
+pub const BATCH_SIZE: u32 = 100;
+
+/// The note on an order cancelled at expiry.
+pub const EXPIRED_NOTE: &str = "expired";
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Orders looked at.
+    pub examined: u32,
+    /// Charges found captured: the orders are now `PAID`.
+    pub paid: u32,
+    /// Charges found not made or declined: payment now `failed`.
+    pub failed: u32,
+    /// Unpaid orders past their TTL, now `CANCELLED`.
+    pub expired: u32,
+    /// Charges the provider could not tell about now (asked again next run).
+    pub unresolved: u32,
+    /// Orders another actor changed first (paid, cancelled): nothing to do.
+    pub skipped: u32,
+    /// Orders whose handling failed (logged; the others went on).
+    pub errors: u32,
+}
+
+/// Resolves pending orders; run it periodically in every instance.
+#[derive(Clone)]
+pub struct Reconciler {
+    pub deps: Deps,
+    pub settings: AppSettings,
+}
+
+/// What handling one order came to.
+enum Handled {
+    Paid,
+    Failed { then_expired: bool },
+    Expired,
+    Unresolved,
+    Skipped,
+    Nothing,
+}
+
+impl Reconciler {
+    pub fn new(deps: Deps, settings: AppSettings) -> Reconciler {
+        Reconciler { deps, settings }
+    }
+
+    /// One pass over at most [`BATCH_SIZE`] orders: `processing` ones are asked about
+    /// (captured → `PAID`; not charged or declined → payment `failed`); unpaid or failed ones
+    /// created more than `pending_order_ttl` ago are cancelled with the note `expired`. An
+    /// order whose handling fails is logged and does not stop the others; only failing to get
+    /// the batch is an error.
+    #[tracing::instrument(skip(self))]
+    pub async fn run_once(&self) -> Result<ReconcileReport, StoreError> {
+        let cutoff = self.deps.clock.now() - self.settings.pending_order_ttl;
+        let batch = self
+            .deps
+            .orders
+            .pending_to_reconcile(cutoff, BATCH_SIZE)
+            .await?;
+        let mut report = ReconcileReport::default();
+        for order in batch {
+            report.examined += 1;
+            let order_id = order.id;
+            match self.handle(order, cutoff).await {
+                Ok(Handled::Paid) => report.paid += 1,
+                Ok(Handled::Failed { then_expired }) => {
+                    report.failed += 1;
+                    report.expired += u32::from(then_expired);
+                }
+                Ok(Handled::Expired) => report.expired += 1,
+                Ok(Handled::Unresolved) => report.unresolved += 1,
+                Ok(Handled::Skipped) => report.skipped += 1,
+                Ok(Handled::Nothing) => {}
+                Err(error) => {
+                    report.errors += 1;
+                    tracing::error!(%order_id, %error, "reconciling the order failed");
+                }
+            }
+        }
+        if report != ReconcileReport::default() {
+            tracing::info!(?report, "reconciler pass");
+        }
+        Ok(report)
+    }
+
+    /// Runs [`Reconciler::run_once`] every `every`, forever (spawn it; abort the task to stop).
+    pub async fn run_every(&self, every: Duration) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(error) = self.run_once().await {
+                tracing::warn!(%error, "reconciler pass failed");
+            }
+        }
+    }
+
+    async fn handle(
+        &self,
+        order: Order,
+        cutoff: time::OffsetDateTime,
+    ) -> Result<Handled, StoreError> {
+        if order.status != OrderStatus::Pending {
+            return Ok(Handled::Nothing);
+        }
+        if order.payment_status == PaymentStatus::Processing {
+            return self.resolve_charge(order, cutoff).await;
+        }
+        if is_expired(&order, cutoff) {
+            return self.expire(&order).await;
+        }
+        Ok(Handled::Nothing)
+    }
+
+    /// Asks the provider about an order whose charge is in flight or unknown.
+    async fn resolve_charge(
+        &self,
+        order: Order,
+        cutoff: time::OffsetDateTime,
+    ) -> Result<Handled, StoreError> {
+        let gateway = self.deps.payments.as_ref();
+        let state = payments::lookup(gateway, order.id, self.settings.payment_timeout).await;
+        match state {
+            Ok(ChargeState::Captured { reference }) => self.mark_paid(&order, reference).await,
+            Ok(ChargeState::NotCharged | ChargeState::Declined | ChargeState::Refunded) => {
+                self.mark_failed(&order, cutoff).await
+            }
+            Err(error) => {
+                tracing::warn!(order_id = %order.id, %error, "charge still unknown");
+                Ok(Handled::Unresolved)
+            }
+        }
+    }
+
+    async fn mark_paid(&self, order: &Order, reference: String) -> Result<Handled, StoreError> {
+        let mut change = StatusChange::new(order.id, OrderStatus::Paid);
+        change.payment_reference = Some(reference);
+        change.payment_status_in = vec![PaymentStatus::Processing];
+        match self.deps.orders.change_status(&change).await {
+            Ok(_) => {
+                tracing::info!(order_id = %order.id, "captured charge found: order paid");
+                Ok(Handled::Paid)
+            }
+            Err(ports::ChangeStatusError::Store(e)) => Err(e),
+            Err(other) => {
+                tracing::info!(order_id = %order.id, %other, "order changed meanwhile");
+                Ok(Handled::Skipped)
+            }
+        }
+    }
+
+    /// Payment `processing → failed`; if the order is also past its TTL, it expires now.
+    async fn mark_failed(
+        &self,
+        order: &Order,
+        cutoff: time::OffsetDateTime,
+    ) -> Result<Handled, StoreError> {
+        let updated = self
+            .deps
+            .orders
+            .set_payment_status(
+                order.id,
+                vec![PaymentStatus::Processing],
+                PaymentStatus::Failed,
+            )
+            .await;
+        let failed = match updated {
+            Ok(failed) => failed,
+            Err(ports::PaymentUpdateError::Store(e)) => return Err(e),
+            Err(other) => {
+                tracing::info!(order_id = %order.id, %other, "order changed meanwhile");
+                return Ok(Handled::Skipped);
+            }
+        };
+        tracing::info!(order_id = %order.id, "no charge made: payment failed");
+        let then_expired =
+            is_expired(&failed, cutoff) && matches!(self.expire(&failed).await?, Handled::Expired);
+        Ok(Handled::Failed { then_expired })
+    }
+
+    /// Cancels an unpaid or failed order past its TTL (only if no charge is in flight by now).
+    async fn expire(&self, order: &Order) -> Result<Handled, StoreError> {
+        let mut change = StatusChange::new(order.id, OrderStatus::Cancelled);
+        change.note = Some(EXPIRED_NOTE.to_owned());
+        change.payment_status_in = vec![PaymentStatus::Unpaid, PaymentStatus::Failed];
+        match self.deps.orders.change_status(&change).await {
+            Ok(_) => {
+                tracing::info!(order_id = %order.id, "unpaid order expired: cancelled");
+                Ok(Handled::Expired)
+            }
+            Err(ports::ChangeStatusError::Store(e)) => Err(e),
+            Err(other) => {
+                tracing::info!(order_id = %order.id, %other, "order changed meanwhile");
+                Ok(Handled::Skipped)
+            }
+        }
+    }
+}
+
+fn is_expired(order: &Order, cutoff: time::OffsetDateTime) -> bool {
+    order.created_at < cutoff
+        && matches!(
+            order.payment_status,
+            PaymentStatus::Unpaid | PaymentStatus::Failed
+        )
+}
+
+#[cfg(test)]
+mod tests;
