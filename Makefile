@@ -39,14 +39,15 @@ build: ## Build the oms binary (PROFILE=release for an optimised one)
 test: fmt-check lint test-suite $(EXTRA_SUITES) ## Formatting, clippy, then every test suite
 	@echo "make test: all checks passed"
 
+# Doctests first, so that nextest's summary is the last word of the run.
 test-suite: ## Run only the tests (cargo nextest if installed, else cargo test)
 	@export DATABASE_URL="$$($(DB) url)"; \
 	echo "+ DATABASE_URL from scripts/db.sh"; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		echo "+ $(CARGO) nextest run --workspace --no-tests=warn $(NEXTEST_ARGS)"; \
-		$(CARGO) nextest run --workspace --no-tests=warn $(NEXTEST_ARGS); \
 		echo "+ $(CARGO) test --workspace --doc   (nextest does not run doctests)"; \
 		$(CARGO) test --workspace --doc; \
+		echo "+ $(CARGO) nextest run --workspace --no-tests=warn $(NEXTEST_ARGS)"; \
+		$(CARGO) nextest run --workspace --no-tests=warn $(NEXTEST_ARGS); \
 	else \
 		echo "+ $(CARGO) test --workspace   (install cargo-nextest for faster runs)"; \
 		$(CARGO) test --workspace; \

@@ -20,7 +20,8 @@
 # needs that). Only the URL goes to standard output; every message goes to standard error.
 set -euo pipefail
 
-readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
 readonly DB_NAME="oms"
 readonly DEFAULT_HOST="127.0.0.1"
 readonly DEFAULT_PORT="5432"
@@ -41,6 +42,7 @@ find_pg_bin_dir() {
     if [ -x "$candidate/pg_ctl" ]; then printf '%s\n' "$candidate"; return 0; fi
   fi
   # Debian/Ubuntu keep them off PATH; Homebrew and the PGDG RPMs use versioned folders. Newest first.
+  # shellcheck disable=SC2012 # these paths hold no spaces; ls + sort -V orders the versions
   for candidate in $(ls -d /usr/lib/postgresql/*/bin /usr/pgsql-*/bin \
       /opt/homebrew/opt/postgresql@*/bin /usr/local/opt/postgresql@*/bin 2>/dev/null | sort -rV); do
     if [ -x "$candidate/initdb" ] && [ -x "$candidate/pg_ctl" ]; then

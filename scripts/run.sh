@@ -15,7 +15,8 @@
 # a project-local one.
 set -euo pipefail
 
-readonly ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
 readonly PROFILE="${PROFILE:-dev}"
 readonly ADMIN_EMAIL="${ADMIN_EMAIL:-admin@example.com}"
 readonly DEMO_PASSWORD="${ADMIN_PASSWORD:-admin-demo-password}"
@@ -33,7 +34,7 @@ build_oms() {
   out="$(cd "$ROOT" && cargo build --profile "$PROFILE" -p api --bin oms \
     --message-format=json-render-diagnostics)"
   exe="$(printf '%s\n' "$out" | grep -o '"executable":"[^"]*/oms"' | tail -n 1 | cut -d'"' -f4)"
-  [ -n "$exe" ] && [ -x "$exe" ] || die "cargo built no 'oms' executable"
+  if [ -z "$exe" ] || [ ! -x "$exe" ]; then die "cargo built no 'oms' executable"; fi
   printf '%s\n' "$exe"
 }
 
