@@ -41,7 +41,7 @@ test: fmt-check lint test-suite $(EXTRA_SUITES) ## Formatting, clippy, then ever
 
 # Doctests first, so that nextest's summary is the last word of the run.
 test-suite: ## Run only the tests (cargo nextest if installed, else cargo test)
-	@export DATABASE_URL="$$($(DB) url)"; \
+	@url="$$($(DB) url)"; export DATABASE_URL="$$url"; \
 	echo "+ DATABASE_URL from scripts/db.sh"; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		echo "+ $(CARGO) test --workspace --doc   (nextest does not run doctests)"; \
