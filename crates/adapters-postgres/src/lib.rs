@@ -1,1 +1,31 @@
+//! PostgreSQL adapters: the repositories behind the ports (diesel-async over a deadpool pool), the
+//! embedded migrations, the `LISTEN` connection, and (feature `testing`) a database per test.
+//!
+//! Every database failure becomes a [`ports::StoreError`] in [`errors::store_error`].
 
+pub mod errors;
+pub mod events;
+pub mod idempotency;
+pub mod listener;
+pub mod migrations;
+pub mod orders;
+pub mod pool;
+pub mod products;
+pub mod revocations;
+mod rows;
+pub mod schema;
+pub mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod users;
+
+pub use errors::store_error;
+pub use events::{EVENT_LOCK_KEY, EVENTS_CHANNEL, PgEventLog, REVOCATIONS_CHANNEL};
+pub use idempotency::PgIdempotencyStore;
+pub use migrations::{MIGRATIONS, run_migrations};
+pub use orders::PgOrderRepository;
+pub use pool::{PgPool, build_pool, ping, pool_status};
+pub use products::PgProductRepository;
+pub use revocations::PgTokenRevocations;
+pub use settings::PgSettings;
+pub use users::PgUserRepository;

@@ -1,0 +1,268 @@
+//! The event log: appending (inside a writer's transaction, with its `NOTIFY`) and reading.
+//!
+//! # Ids in commit order
+//! Identity values are taken when a row is inserted, not when its transaction commits, so two
+//! concurrent writers could commit id 8 before id 7, and a reader that saw 8 and asks for
+//! "after 8" would miss 7 forever. Every writer therefore calls [`append_events`] as the last step
+//! of its transaction; it takes the transaction-level advisory lock [`EVENT_LOCK_KEY`], inserts
+//! the events (taking their ids) and sends the `NOTIFY`; the lock is held until the commit ends.
+//! So ids are taken and committed one transaction at a time, in order: no event with a lower id
+//! can commit after one with a higher id. `NOTIFY` already serialises committing transactions on
+//! a cluster-wide lock, so the advisory lock costs little more.
+//!
+//! # Channels
+//! - [`EVENTS_CHANNEL`] (`oms_events`): a JSON array of the transaction's events, each in the
+//!   real-time shape of API.md ([`EventPayload`]). Arrays are split so each payload stays under
+//!   PostgreSQL's 8000-byte limit.
+//! - [`REVOCATIONS_CHANNEL`] (`oms_revocations`): a revoked token's `jti`.
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use domain::{EventType, OrderStatus, PaymentStatus};
+use ports::{Actor, EventLog, StoreError, StoredEvent};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::errors::store_error;
+use crate::pool::PgPool;
+use crate::rows::{EventRow, events_from_rows, parse_payment_status, parse_status};
+use crate::schema::order_events;
+
+/// The channel that carries committed events.
+pub const EVENTS_CHANNEL: &str = "oms_events";
+/// The channel that carries revoked tokens' `jti`s.
+pub const REVOCATIONS_CHANNEL: &str = "oms_revocations";
+/// The advisory lock every event writer holds from id allocation to commit ("oms_evts").
+pub const EVENT_LOCK_KEY: i64 = 0x6f6d_735f_6576_7473;
+
+/// PostgreSQL refuses payloads of 8000 bytes or more; stay clear of it.
+const MAX_PAYLOAD_BYTES: usize = 7_500;
+
+/// An event to append.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = order_events)]
+pub(crate) struct NewEvent {
+    pub order_id: Uuid,
+    pub user_id: i64,
+    pub kind: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub payment_status: String,
+    pub total_amount: i64,
+    pub actor_id: Option<i64>,
+    pub actor_role: Option<String>,
+    pub note: Option<String>,
+}
+
+impl NewEvent {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        order_id: Uuid,
+        user_id: i64,
+        kind: EventType,
+        from_status: Option<OrderStatus>,
+        to_status: OrderStatus,
+        payment_status: PaymentStatus,
+        total_amount: i64,
+        actor: Option<Actor>,
+        note: Option<String>,
+    ) -> NewEvent {
+        NewEvent {
+            order_id,
+            user_id,
+            kind: kind.as_str().to_owned(),
+            from_status: from_status.map(|s| s.as_str().to_owned()),
+            to_status: to_status.as_str().to_owned(),
+            payment_status: payment_status.as_str().to_owned(),
+            total_amount,
+            actor_id: actor.map(|a| a.id),
+            actor_role: actor.map(|a| a.role.as_str().to_owned()),
+            note,
+        }
+    }
+}
+
+/// An event as the real-time channel and the `NOTIFY` payload show it (API.md, "Real-time").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventPayload {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub order_id: Uuid,
+    pub user_id: i64,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub payment_status: String,
+    pub total_amount: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+}
+
+impl EventPayload {
+    fn from_row(row: &EventRow) -> EventPayload {
+        EventPayload {
+            id: row.id,
+            kind: row.kind.clone(),
+            order_id: row.order_id,
+            user_id: row.user_id,
+            from_status: row.from_status.clone(),
+            to_status: row.to_status.clone(),
+            payment_status: row.payment_status.clone(),
+            total_amount: row.total_amount,
+            occurred_at: row.occurred_at,
+        }
+    }
+
+    /// The stored event this payload reports (`actor` and `note` are not in the payload: `None`).
+    pub fn into_event(self) -> Result<StoredEvent, StoreError> {
+        Ok(StoredEvent {
+            id: self.id,
+            kind: EventType::parse(&self.kind)
+                .ok_or_else(|| StoreError::Internal(format!("unknown event type {:?}", self.kind)))?,
+            order_id: self.order_id,
+            user_id: self.user_id,
+            from_status: self.from_status.as_deref().map(parse_status).transpose()?,
+            to_status: parse_status(&self.to_status)?,
+            payment_status: parse_payment_status(&self.payment_status)?,
+            total_amount: self.total_amount,
+            actor: None,
+            note: None,
+            occurred_at: self.occurred_at,
+        })
+    }
+}
+
+/// Appends `events` as the last step of the caller's transaction: takes the event lock, inserts
+/// them (one statement) and notifies [`EVENTS_CHANNEL`]. Must run inside a transaction, after every
+/// other write of it. Three round trips.
+pub(crate) async fn append_events(
+    conn: &mut AsyncPgConnection,
+    events: &[NewEvent],
+) -> Result<Vec<EventRow>, DieselError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<BigInt, _>(EVENT_LOCK_KEY)
+        .execute(conn)
+        .await?;
+    let rows: Vec<EventRow> = diesel::insert_into(order_events::table)
+        .values(events)
+        .returning(EventRow::as_returning())
+        .get_results(conn)
+        .await?;
+    for payload in notify_payloads(&rows)? {
+        notify(conn, EVENTS_CHANNEL, &payload).await?;
+    }
+    Ok(rows)
+}
+
+/// `pg_notify(channel, payload)`; delivered to listeners when the transaction commits.
+pub(crate) async fn notify(
+    conn: &mut AsyncPgConnection,
+    channel: &str,
+    payload: &str,
+) -> Result<(), DieselError> {
+    diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<Text, _>(channel)
+        .bind::<Text, _>(payload)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// JSON arrays of the events' payloads, each under the size limit.
+fn notify_payloads(rows: &[EventRow]) -> Result<Vec<String>, DieselError> {
+    let mut payloads = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut size = 2;
+    for row in rows {
+        let json = serde_json::to_string(&EventPayload::from_row(row))
+            .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
+        if !current.is_empty() && size + json.len() + 1 > MAX_PAYLOAD_BYTES {
+            payloads.push(format!("[{}]", current.join(",")));
+            current.clear();
+            size = 2;
+        }
+        size += json.len() + 1;
+        current.push(json);
+    }
+    if !current.is_empty() {
+        payloads.push(format!("[{}]", current.join(",")));
+    }
+    Ok(payloads)
+}
+
+/// Parses an [`EVENTS_CHANNEL`] payload.
+pub fn parse_events_payload(payload: &str) -> Result<Vec<StoredEvent>, StoreError> {
+    let payloads: Vec<EventPayload> = serde_json::from_str(payload)
+        .map_err(|e| StoreError::Internal(format!("bad {EVENTS_CHANNEL} payload: {e}")))?;
+    payloads.into_iter().map(EventPayload::into_event).collect()
+}
+
+/// [`EventLog`] over `order_events`.
+#[derive(Clone)]
+pub struct PgEventLog {
+    pool: PgPool,
+}
+
+impl PgEventLog {
+    pub fn new(pool: PgPool) -> PgEventLog {
+        PgEventLog { pool }
+    }
+}
+
+#[async_trait]
+impl EventLog for PgEventLog {
+    async fn events_after(
+        &self,
+        after_id: i64,
+        user_id: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut conn = self.pool.get().await.map_err(store_error)?;
+        let mut query = order_events::table
+            .select(EventRow::as_select())
+            .filter(order_events::id.gt(after_id))
+            .order(order_events::id.asc())
+            .limit(i64::from(limit))
+            .into_boxed();
+        if let Some(user_id) = user_id {
+            query = query.filter(order_events::user_id.eq(user_id));
+        }
+        let rows = query.load(&mut conn).await.map_err(store_error)?;
+        events_from_rows(rows)
+    }
+
+    async fn oldest_id(&self) -> Result<Option<i64>, StoreError> {
+        let mut conn = self.pool.get().await.map_err(store_error)?;
+        order_events::table
+            .select(diesel::dsl::min(order_events::id))
+            .get_result(&mut conn)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn latest_id(&self) -> Result<i64, StoreError> {
+        let mut conn = self.pool.get().await.map_err(store_error)?;
+        let max: Option<i64> = order_events::table
+            .select(diesel::dsl::max(order_events::id))
+            .get_result(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(max.unwrap_or(0))
+    }
+
+    async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut conn = self.pool.get().await.map_err(store_error)?;
+        let deleted = diesel::delete(order_events::table.filter(order_events::occurred_at.lt(cutoff)))
+            .execute(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(deleted as u64)
+    }
+}

@@ -1,0 +1,100 @@
+//! [`OrderRepository`] over `orders`, `order_items` and `order_events`.
+//!
+//! - [`place`]: the placement transaction (stock taken without overselling).
+//! - [`status`]: moves through the state machine and payment-status updates.
+//! - [`queries`]: reads (one order, lists with keyset pagination, export, history, reconciler).
+
+mod place;
+mod queries;
+mod status;
+
+use async_trait::async_trait;
+use domain::{OrderStatus, PaymentStatus};
+use ports::{
+    ChangeStatusError, ExportRow, NewOrder, Order, OrderCursor, OrderFilter, OrderRepository,
+    PaymentUpdateError, PlaceOrderError, StatusChange, StoreError, StoredEvent,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::pool::PgPool;
+
+#[derive(Clone)]
+pub struct PgOrderRepository {
+    pool: PgPool,
+}
+
+impl PgOrderRepository {
+    pub fn new(pool: PgPool) -> PgOrderRepository {
+        PgOrderRepository { pool }
+    }
+}
+
+#[async_trait]
+impl OrderRepository for PgOrderRepository {
+    async fn place(&self, order: &NewOrder) -> Result<Order, PlaceOrderError> {
+        place::place(&self.pool, order).await
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
+        queries::get(&self.pool, id).await
+    }
+
+    async fn change_status(&self, change: &StatusChange) -> Result<Order, ChangeStatusError> {
+        status::change_status(&self.pool, change).await
+    }
+
+    async fn set_payment_status(
+        &self,
+        order_id: Uuid,
+        from: Vec<PaymentStatus>,
+        to: PaymentStatus,
+    ) -> Result<Order, PaymentUpdateError> {
+        status::set_payment_status(&self.pool, order_id, &from, to).await
+    }
+
+    async fn list_for_user(
+        &self,
+        user_id: i64,
+        status: Option<OrderStatus>,
+        after: Option<OrderCursor>,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError> {
+        let filter = OrderFilter {
+            statuses: status.into_iter().collect(),
+            user_id: Some(user_id),
+            ..OrderFilter::default()
+        };
+        queries::list(&self.pool, &filter, after, limit).await
+    }
+
+    async fn list(
+        &self,
+        filter: &OrderFilter,
+        after: Option<OrderCursor>,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError> {
+        queries::list(&self.pool, filter, after, limit).await
+    }
+
+    async fn export_page(
+        &self,
+        filter: &OrderFilter,
+        after: Option<OrderCursor>,
+        limit: u32,
+    ) -> Result<Vec<ExportRow>, StoreError> {
+        queries::export_page(&self.pool, filter, after, limit).await
+    }
+
+    async fn history(&self, order_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
+        queries::history(&self.pool, order_id).await
+    }
+
+    async fn pending_to_reconcile(
+        &self,
+        created_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError> {
+        queries::pending_to_reconcile(&self.pool, created_before, limit).await
+    }
+}

@@ -1,0 +1,239 @@
+//! Reading orders. Lists are keyset-paginated on `(created_at, id)` descending: a row comparison
+//! `(created_at, id) < ($1, $2)` that the `(… created_at DESC, id DESC)` indexes serve directly,
+//! so equal timestamps neither repeat nor skip an order and a deep page costs what the first does.
+
+use std::collections::HashMap;
+
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Text, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use domain::OrderStatus;
+use ports::{ExportRow, Order, OrderCursor, OrderFilter, StoreError, StoredEvent};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::errors::store_error;
+use crate::pool::PgPool;
+use crate::rows::{EventRow, ItemRow, OrderRow, events_from_rows, group_items};
+use crate::schema::{order_events, order_items, orders, users};
+use crate::users::lower;
+
+pub(super) async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Order>, StoreError> {
+    let mut conn = pool.get().await.map_err(store_error)?;
+    let row: Option<OrderRow> = orders::table
+        .find(id)
+        .select(OrderRow::as_select())
+        .first(&mut conn)
+        .await
+        .optional()
+        .map_err(store_error)?;
+    match row {
+        None => Ok(None),
+        Some(row) => {
+            let items = super::status::load_items(&mut conn, id)
+                .await
+                .map_err(store_error)?;
+            row.into_order(items).map(Some)
+        }
+    }
+}
+
+/// `query` restricted by every filter given, after `after`, newest first, `limit` rows.
+fn filtered<'a, ST: 'a>(
+    mut query: orders::BoxedQuery<'a, Pg, ST>,
+    filter: &OrderFilter,
+    after: Option<OrderCursor>,
+    limit: u32,
+) -> orders::BoxedQuery<'a, Pg, ST> {
+    if !filter.statuses.is_empty() {
+        let statuses: Vec<&'static str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+        query = query.filter(orders::status.eq_any(statuses));
+    }
+    if let Some(user_id) = filter.user_id {
+        query = query.filter(orders::user_id.eq(user_id));
+    }
+    if let Some(email) = &filter.email {
+        query = query.filter(
+            orders::user_id.eq_any(
+                users::table
+                    .select(users::id)
+                    .filter(lower(users::email).eq(lower(email.clone()))),
+            ),
+        );
+    }
+    if let Some(from) = filter.created_from {
+        query = query.filter(orders::created_at.ge(from));
+    }
+    if let Some(to) = filter.created_to {
+        query = query.filter(orders::created_at.lt(to));
+    }
+    if let Some(min) = filter.min_total {
+        query = query.filter(orders::total_amount.ge(min));
+    }
+    if let Some(max) = filter.max_total {
+        query = query.filter(orders::total_amount.le(max));
+    }
+    if let Some(cursor) = after {
+        query = query.filter(
+            diesel::dsl::sql::<Bool>("(orders.created_at, orders.id) < (")
+                .bind::<Timestamptz, _>(cursor.created_at)
+                .sql(", ")
+                .bind::<diesel::sql_types::Uuid, _>(cursor.id)
+                .sql(")"),
+        );
+    }
+    query
+        .order((orders::created_at.desc(), orders::id.desc()))
+        .limit(i64::from(limit))
+}
+
+/// Orders matching `filter`, newest first, with their items (two statements).
+pub(super) async fn list(
+    pool: &PgPool,
+    filter: &OrderFilter,
+    after: Option<OrderCursor>,
+    limit: u32,
+) -> Result<Vec<Order>, StoreError> {
+    let mut conn = pool.get().await.map_err(store_error)?;
+    let query = filtered(
+        orders::table.select(OrderRow::as_select()).into_boxed(),
+        filter,
+        after,
+        limit,
+    );
+    let rows: Vec<OrderRow> = query.load(&mut conn).await.map_err(store_error)?;
+    with_items(&mut conn, rows).await
+}
+
+/// Attaches their items to `rows` (one statement for the whole page).
+async fn with_items(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<OrderRow>,
+) -> Result<Vec<Order>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let items: Vec<ItemRow> = order_items::table
+        .filter(order_items::order_id.eq_any(&ids))
+        .select(ItemRow::as_select())
+        .order((order_items::order_id, order_items::id))
+        .load(conn)
+        .await
+        .map_err(store_error)?;
+    let mut by_order: HashMap<Uuid, Vec<ItemRow>> = group_items(items);
+    rows.into_iter()
+        .map(|row| {
+            let items = by_order.remove(&row.id).unwrap_or_default();
+            row.into_order(items)
+        })
+        .collect()
+}
+
+/// One page of the export: the email and the number of units come from the database in the same
+/// statement (correlated subqueries on indexed keys), so the page is one round trip.
+pub(super) async fn export_page(
+    pool: &PgPool,
+    filter: &OrderFilter,
+    after: Option<OrderCursor>,
+    limit: u32,
+) -> Result<Vec<ExportRow>, StoreError> {
+    let mut conn = pool.get().await.map_err(store_error)?;
+    let query = filtered(
+        orders::table
+            .select((
+                OrderRow::as_select(),
+                diesel::dsl::sql::<Text>(
+                    "(SELECT u.email FROM users u WHERE u.id = orders.user_id)",
+                ),
+                diesel::dsl::sql::<BigInt>(
+                    "(SELECT COALESCE(sum(i.quantity), 0)::bigint \
+                        FROM order_items i WHERE i.order_id = orders.id)",
+                ),
+            ))
+            .into_boxed(),
+        filter,
+        after,
+        limit,
+    );
+    let rows: Vec<(OrderRow, String, i64)> = query.load(&mut conn).await.map_err(store_error)?;
+    rows.into_iter()
+        .map(|(row, email, item_count)| export_row(row, email, item_count))
+        .collect()
+}
+
+fn export_row(row: OrderRow, email: String, item_count: i64) -> Result<ExportRow, StoreError> {
+    let status = row.status()?;
+    let payment_status = row.payment_status()?;
+    let address = |field: &str| {
+        row.shipping_address
+            .get(field)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Ok(ExportRow {
+        id: row.id,
+        user_id: row.user_id,
+        email,
+        status,
+        payment_status,
+        subtotal: row.subtotal,
+        shipping_amount: row.shipping_amount,
+        tax_amount: row.tax_amount,
+        total_amount: row.total_amount,
+        currency: row.currency.clone(),
+        payment_collected: row.payment_collected,
+        item_count,
+        shipping_name: address("name"),
+        shipping_city: address("city"),
+        shipping_country: address("country"),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+pub(super) async fn history(pool: &PgPool, order_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut conn = pool.get().await.map_err(store_error)?;
+    let rows: Vec<EventRow> = order_events::table
+        .filter(order_events::order_id.eq(order_id))
+        .select(EventRow::as_select())
+        .order(order_events::id.asc())
+        .load(&mut conn)
+        .await
+        .map_err(store_error)?;
+    events_from_rows(rows)
+}
+
+/// `PENDING` orders created before `created_before`, or whose charge is `processing`, oldest
+/// first (the partial index on pending orders serves it).
+///
+/// `FOR UPDATE SKIP LOCKED` here runs in its own implicit transaction, so its locks end with the
+/// statement: it only skips orders that another instance is changing at this very moment. It is
+/// not what makes reconciliation exactly-once: the caller then calls `change_status`, which
+/// re-locks the order, re-checks its status and payment status, and updates
+/// `WHERE status = <from>`, so of two instances reconciling the same order only one moves it.
+pub(super) async fn pending_to_reconcile(
+    pool: &PgPool,
+    created_before: OffsetDateTime,
+    limit: u32,
+) -> Result<Vec<Order>, StoreError> {
+    let mut conn = pool.get().await.map_err(store_error)?;
+    let rows: Vec<OrderRow> = orders::table
+        .select(OrderRow::as_select())
+        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+        .filter(
+            orders::created_at
+                .lt(created_before)
+                .or(orders::payment_status.eq(domain::PaymentStatus::Processing.as_str())),
+        )
+        .order((orders::created_at.asc(), orders::id.asc()))
+        .limit(i64::from(limit))
+        .for_update()
+        .skip_locked()
+        .load(&mut conn)
+        .await
+        .map_err(store_error)?;
+    with_items(&mut conn, rows).await
+}

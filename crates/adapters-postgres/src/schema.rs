@@ -1,0 +1,131 @@
+//! The tables, as diesel sees them (written by hand from `migrations/`; keep the two in step).
+
+diesel::table! {
+    users (id) {
+        id -> Int8,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> Int8,
+        name -> Text,
+        description -> Nullable<Text>,
+        price -> Int8,
+        stock_quantity -> Int8,
+        sku -> Text,
+        archived -> Bool,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Uuid,
+        user_id -> Int8,
+        status -> Text,
+        payment_status -> Text,
+        payment_collected -> Bool,
+        payment_reference -> Nullable<Text>,
+        payment_attempted_at -> Nullable<Timestamptz>,
+        subtotal -> Int8,
+        shipping_amount -> Int8,
+        tax_amount -> Int8,
+        total_amount -> Int8,
+        currency -> Text,
+        shipping_address -> Jsonb,
+        tracking_carrier -> Nullable<Text>,
+        tracking_number -> Nullable<Text>,
+        version -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_items (id) {
+        id -> Int8,
+        order_id -> Uuid,
+        product_id -> Int8,
+        sku -> Text,
+        name -> Text,
+        quantity -> Int8,
+        unit_price -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_events (id) {
+        id -> Int8,
+        order_id -> Uuid,
+        user_id -> Int8,
+        #[sql_name = "type"]
+        kind -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        payment_status -> Text,
+        total_amount -> Int8,
+        actor_id -> Nullable<Int8>,
+        actor_role -> Nullable<Text>,
+        note -> Nullable<Text>,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, scope, key) {
+        user_id -> Int8,
+        scope -> Text,
+        key -> Text,
+        request_hash -> Text,
+        response_status -> Nullable<Int4>,
+        response_body -> Nullable<Text>,
+        response_location -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    revoked_tokens (jti) {
+        jti -> Text,
+        expires_at -> Timestamptz,
+        revoked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    simulated_charges (order_id) {
+        order_id -> Uuid,
+        token -> Text,
+        amount -> Int8,
+        currency -> Text,
+        status -> Text,
+        reference -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(orders -> users (user_id));
+diesel::joinable!(order_items -> orders (order_id));
+diesel::joinable!(order_items -> products (product_id));
+diesel::joinable!(order_events -> orders (order_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    products,
+    orders,
+    order_items,
+    order_events,
+    idempotency_keys,
+    revoked_tokens,
+    simulated_charges,
+);
