@@ -301,6 +301,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn cancelling_a_pending_order_with_a_charge_in_flight_asks_for_a_refund() {
+        let id = Uuid::now_v7();
+        let mut mocks = Mocks::new();
+        mocks.orders.expect_change_status().returning(|c| {
+            Ok(order(
+                c.order_id,
+                7,
+                OrderStatus::Cancelled,
+                PaymentStatus::Processing,
+            ))
+        });
+        mocks
+            .payments
+            .expect_refund()
+            .with(eq(id))
+            .times(1)
+            .returning(|_| Ok(()));
+        service(mocks)
+            .change_status(ADMIN, command(id, OrderStatus::Cancelled))
+            .await
+            .expect("cancelled");
+    }
+
+    #[tokio::test]
     async fn a_failed_refund_does_not_undo_the_cancel() {
         let mut mocks = Mocks::new();
         mocks.orders.expect_change_status().returning(|c| {

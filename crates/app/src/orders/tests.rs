@@ -274,6 +274,41 @@ async fn captured_and_already_paid_by_the_reconciler_answers_paid() {
 }
 
 #[tokio::test]
+async fn captured_after_the_order_was_cancelled_is_refunded() {
+    let mut mocks = Mocks::new();
+    expect_place(&mut mocks, PaymentStatus::Processing);
+    mocks.payments.expect_charge().returning(|_| {
+        Ok(ChargeOutcome::Captured {
+            reference: "ch_1".into(),
+        })
+    });
+    mocks.orders.expect_change_status().returning(|_| {
+        Err(ChangeStatusError::InvalidTransition(InvalidTransition {
+            from: OrderStatus::Cancelled,
+            to: OrderStatus::Paid,
+        }))
+    });
+    mocks.orders.expect_get().returning(|id| {
+        Ok(Some(order(
+            id,
+            7,
+            OrderStatus::Cancelled,
+            PaymentStatus::Processing,
+        )))
+    });
+    mocks
+        .payments
+        .expect_refund()
+        .times(1)
+        .returning(|_| Ok(()));
+    let outcome = service(mocks)
+        .place_order(CUSTOMER, command(Some("tok_visa")))
+        .await
+        .expect("placed");
+    assert_eq!(outcome.order().status, OrderStatus::Cancelled);
+}
+
+#[tokio::test]
 async fn place_validation_names_every_field_and_writes_nothing() {
     let mut cmd = command(Some("  "));
     cmd.items.push(LineInput {
