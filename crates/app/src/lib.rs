@@ -23,6 +23,14 @@
 //! - A customer may cancel a `PENDING` order only while no charge is in flight (payment `unpaid` or
 //!   `failed`); while it is `processing` the answer is `InvalidTransition` (PENDING → CANCELLED),
 //!   because a charge that lands after the cancel would take money for a cancelled order.
+//! - A charge declined at placement first sets the payment `processing → failed`, then cancels
+//!   (so the cancelled order says `failed`, not `processing`).
+//! - An admin's cancel of a `PENDING` order whose charge is in flight (`processing`) also asks the
+//!   provider for a refund (best effort), as does a capture that lands on an order cancelled
+//!   meanwhile.
+//! - Use cases clamp `limit` to `1..=MAX_LIMIT` (the API still refuses out-of-range values).
+//! - Added: `Reconciler::run_every(interval)`, `ReconcileReport`, `PlacementOutcome::order()`,
+//!   `orders::visible_to`, `orders::cursor_of`, `paging::rows_to_fetch`, `AppSettings::default()`.
 
 use std::sync::Arc;
 
