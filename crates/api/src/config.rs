@@ -1,0 +1,537 @@
+//! Settings, from environment variables (or built in code by tests: nothing here reads a global or
+//! the current directory once [`Settings`] exists).
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `APP_ENV` | `production` | `development` or `production`: log format, and whether a missing `JWT_SECRET` is tolerated |
+//! | `DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/oms` | PostgreSQL connection URL |
+//! | `DATABASE_MAX_CONNECTIONS` | `10` | connections in the pool, at most |
+//! | `DATABASE_CONNECT_TIMEOUT` | `5s` | opening one connection, and waiting for a pooled one, at most |
+//! | `DATABASE_STATEMENT_TIMEOUT` | `30s` | any one SQL statement, at most |
+//! | `RUN_MIGRATIONS` | `false` | run the embedded migrations when `oms serve` starts |
+//! | `BIND_ADDR` | `127.0.0.1:8080` | address the HTTP server listens on |
+//! | `PUBLIC_ORIGIN` | `http://localhost:8080` | the browser origin the server is reached at |
+//! | `CORS_ALLOWED_ORIGINS` | (none) | comma-separated origins allowed to call with credentials |
+//! | `TRUSTED_PROXIES` | (none) | comma-separated IPs or CIDRs whose `X-Forwarded-For` is believed |
+//! | `JWT_SECRET` | required (random in development) | HS256 key of session tokens, at least 32 bytes |
+//! | `JWT_TTL` | `12h` | lifetime of a session token |
+//! | `COOKIE_SECURE` | `true` | `false` drops `Secure` from cookies (plain-http local development only) |
+//! | `RATE_LIMIT_AUTH_PER_MINUTE` | `10` | register/login/token requests per client address per minute (0: off) |
+//! | `RATE_LIMIT_API_PER_SECOND` | `100` | other requests per client address per second, burst twice that (0: off) |
+//! | `RATE_LIMIT_ORDERS_PER_MINUTE` | `60` | order placements per signed-in user per minute (0: off) |
+//! | `CURRENCY` | `USD` | the one currency (ISO 4217, three letters) |
+//! | `SHIPPING_FLAT_CENTS` | `500` | shipping charged below the free-shipping threshold |
+//! | `FREE_SHIPPING_THRESHOLD_CENTS` | `5000` | subtotal from which shipping is free |
+//! | `TAX_RATES` | (none) | tax by destination, basis points: `GB=2000,DE=1900` |
+//! | `PENDING_ORDER_TTL` | `30m` | how long an unpaid order holds its stock before it is cancelled |
+//! | `EVENT_RETENTION` | `30d` | how long order events are kept for real-time replay |
+//! | `PAYMENT_PROVIDER` | `simulated` | the payment provider adapter |
+//! | `PAYMENT_TIMEOUT_MS` | `5000` | one call to the payment provider, at most (milliseconds) |
+//! | `SIMULATED_PAYMENT_LATENCY_MS` | `0` | delay of every simulated provider answer (milliseconds) |
+//! | `WS_PING_INTERVAL` | `30s` | WebSocket ping interval |
+//! | `WS_PING_TIMEOUT` | `10s` | a WebSocket client that does not answer a ping this long is dropped |
+//! | `WS_CLIENT_QUEUE` | `256` | events queued per real-time client before it is dropped as too slow |
+//! | `METRICS_ADDR` | (none) | serve `/metrics` only on this address instead of the API's |
+//! | `SENTRY_DSN` | (none) | report 5xx errors to Sentry |
+//! | `RUST_LOG` | `info` | log filter (tracing-subscriber `EnvFilter` syntax) |
+//! | `ADMIN_PASSWORD` | (stdin) | password of `oms create-admin` |
+//!
+//! Durations are written `500ms`, `30s`, `5m`, `12h` or `30d`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use domain::{Cents, PricingRules, TaxRates};
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+
+/// The shortest accepted `JWT_SECRET`, in bytes.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// `APP_ENV`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+/// Every setting of the server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub app_env: AppEnv,
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub auth: AuthSettings,
+    pub rate_limits: RateLimits,
+    pub shop: ShopSettings,
+    pub payments: PaymentSettings,
+    pub realtime: RealtimeSettings,
+    pub metrics_addr: Option<String>,
+    pub sentry_dsn: Option<SecretString>,
+    /// Things worth a warning at start-up (a generated secret, insecure cookies); logged once
+    /// telemetry is up.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: usize,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Duration,
+    pub run_migrations: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// `host:port`; port 0 picks a free port (tests).
+    pub bind_addr: String,
+    pub public_origin: String,
+    pub cors_allowed_origins: Vec<String>,
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub jwt_secret: SecretString,
+    pub jwt_ttl: Duration,
+    pub cookie_secure: bool,
+}
+
+/// Requests allowed; 0 turns a limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub auth_per_minute: u32,
+    pub api_per_second: u32,
+    pub orders_per_minute: u32,
+}
+
+impl RateLimits {
+    /// Every limit off (tests, fuzzing).
+    pub const OFF: RateLimits = RateLimits {
+        auth_per_minute: 0,
+        api_per_second: 0,
+        orders_per_minute: 0,
+    };
+}
+
+#[derive(Debug, Clone)]
+pub struct ShopSettings {
+    pub currency: String,
+    pub pricing: PricingRules,
+    pub pending_order_ttl: Duration,
+    pub event_retention: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentSettings {
+    pub provider: String,
+    pub timeout: Duration,
+    pub simulated_latency: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct RealtimeSettings {
+    pub ws_ping_interval: Duration,
+    pub ws_ping_timeout: Duration,
+    pub ws_client_queue: usize,
+}
+
+/// A setting that cannot be used; names the variable, never echoes a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests). Empty values count
+    /// as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut warnings = Vec::new();
+
+        let app_env = match get("APP_ENV").as_deref().map(str::trim) {
+            None | Some("production") => AppEnv::Production,
+            Some("development") => AppEnv::Development,
+            Some(_) => return Err(invalid("APP_ENV", "must be development or production")),
+        };
+
+        let jwt_secret = match get("JWT_SECRET") {
+            Some(secret) => SecretString::from(secret),
+            None if app_env == AppEnv::Development => {
+                warnings.push(
+                    "JWT_SECRET is not set: using a random secret (sessions end at restart)"
+                        .to_owned(),
+                );
+                random_secret()
+            }
+            None => return Err(invalid("JWT_SECRET", "is required in production")),
+        };
+        check_jwt_secret(&jwt_secret)?;
+
+        let cookie_secure = bool_var(&get, "COOKIE_SECURE", true)?;
+        if !cookie_secure && app_env == AppEnv::Production {
+            warnings
+                .push("COOKIE_SECURE=false in production: cookies travel over plain http".into());
+        }
+
+        let tax_rates = match get("TAX_RATES") {
+            Some(spec) => {
+                TaxRates::parse(&spec).map_err(|e| invalid("TAX_RATES", e.to_string()))?
+            }
+            None => TaxRates::default(),
+        };
+        let currency = get("CURRENCY").unwrap_or_else(|| "USD".into());
+        let currency = currency.trim().to_ascii_uppercase();
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(invalid("CURRENCY", "must be a three-letter ISO 4217 code"));
+        }
+
+        Ok(Settings {
+            app_env,
+            database: DatabaseSettings {
+                url: SecretString::from(
+                    get("DATABASE_URL")
+                        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/oms".into()),
+                ),
+                max_connections: num_var(&get, "DATABASE_MAX_CONNECTIONS", 10)?,
+                connect_timeout: duration_var(&get, "DATABASE_CONNECT_TIMEOUT", "5s")?,
+                statement_timeout: duration_var(&get, "DATABASE_STATEMENT_TIMEOUT", "30s")?,
+                run_migrations: bool_var(&get, "RUN_MIGRATIONS", false)?,
+            },
+            http: HttpSettings {
+                bind_addr: get("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".into()),
+                public_origin: get("PUBLIC_ORIGIN")
+                    .unwrap_or_else(|| "http://localhost:8080".into())
+                    .trim_end_matches('/')
+                    .to_owned(),
+                cors_allowed_origins: list(get("CORS_ALLOWED_ORIGINS"))
+                    .into_iter()
+                    .map(|o| o.trim_end_matches('/').to_owned())
+                    .collect(),
+                trusted_proxies: list(get("TRUSTED_PROXIES"))
+                    .iter()
+                    .map(|p| parse_net(p))
+                    .collect::<Result<_, _>>()?,
+            },
+            auth: AuthSettings {
+                jwt_secret,
+                jwt_ttl: duration_var(&get, "JWT_TTL", "12h")?,
+                cookie_secure,
+            },
+            rate_limits: RateLimits {
+                auth_per_minute: num_var(&get, "RATE_LIMIT_AUTH_PER_MINUTE", 10)?,
+                api_per_second: num_var(&get, "RATE_LIMIT_API_PER_SECOND", 100)?,
+                orders_per_minute: num_var(&get, "RATE_LIMIT_ORDERS_PER_MINUTE", 60)?,
+            },
+            shop: ShopSettings {
+                currency,
+                pricing: PricingRules {
+                    shipping_flat: Cents(num_var(&get, "SHIPPING_FLAT_CENTS", 500)?),
+                    free_shipping_threshold: Cents(num_var(
+                        &get,
+                        "FREE_SHIPPING_THRESHOLD_CENTS",
+                        5000,
+                    )?),
+                    tax_rates,
+                },
+                pending_order_ttl: duration_var(&get, "PENDING_ORDER_TTL", "30m")?,
+                event_retention: duration_var(&get, "EVENT_RETENTION", "30d")?,
+            },
+            payments: PaymentSettings {
+                provider: get("PAYMENT_PROVIDER").unwrap_or_else(|| "simulated".into()),
+                timeout: Duration::from_millis(num_var(&get, "PAYMENT_TIMEOUT_MS", 5000)?),
+                simulated_latency: Duration::from_millis(num_var(
+                    &get,
+                    "SIMULATED_PAYMENT_LATENCY_MS",
+                    0,
+                )?),
+            },
+            realtime: RealtimeSettings {
+                ws_ping_interval: duration_var(&get, "WS_PING_INTERVAL", "30s")?,
+                ws_ping_timeout: duration_var(&get, "WS_PING_TIMEOUT", "10s")?,
+                ws_client_queue: num_var(&get, "WS_CLIENT_QUEUE", 256)?,
+            },
+            metrics_addr: get("METRICS_ADDR"),
+            sentry_dsn: get("SENTRY_DSN").map(SecretString::from),
+            warnings,
+        })
+    }
+
+    /// Settings for tests and tools: the documented defaults with this database and secret,
+    /// listening on `127.0.0.1:0`, cookies without `Secure`, rate limits off.
+    pub fn for_tests(database_url: &str, jwt_secret: &str) -> Result<Settings, ConfigError> {
+        let vars = [
+            ("APP_ENV", "development"),
+            ("DATABASE_URL", database_url),
+            ("JWT_SECRET", jwt_secret),
+            ("BIND_ADDR", "127.0.0.1:0"),
+            ("COOKIE_SECURE", "false"),
+            ("DATABASE_MAX_CONNECTIONS", "5"),
+        ];
+        let mut settings = Settings::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })?;
+        settings.rate_limits = RateLimits::OFF;
+        Ok(settings)
+    }
+
+    /// The origins a browser may call from: `PUBLIC_ORIGIN` and `CORS_ALLOWED_ORIGINS`.
+    pub fn is_allowed_origin(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        self.http.public_origin == origin
+            || self.http.cors_allowed_origins.iter().any(|o| o == origin)
+    }
+}
+
+fn random_secret() -> SecretString {
+    use base64::Engine as _;
+    let bytes: [u8; 48] = rand::random();
+    SecretString::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn check_jwt_secret(secret: &SecretString) -> Result<(), ConfigError> {
+    let len = secret.expose_secret().len();
+    if len < MIN_JWT_SECRET_BYTES {
+        return Err(invalid(
+            "JWT_SECRET",
+            format!("must be at least {MIN_JWT_SECRET_BYTES} bytes (got {len})"),
+        ));
+    }
+    Ok(())
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An IP address or CIDR (`10.0.0.0/8`, `192.168.1.1`).
+pub fn parse_net(value: &str) -> Result<IpNet, ConfigError> {
+    if let Ok(net) = value.parse::<IpNet>() {
+        return Ok(net);
+    }
+    value
+        .parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| invalid("TRUSTED_PROXIES", format!("{value:?} is not an IP or CIDR")))
+}
+
+fn bool_var(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(_) => Err(invalid(name, "must be true or false")),
+    }
+}
+
+fn num_var<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| invalid(name, "must be a non-negative integer in range")),
+    }
+}
+
+fn duration_var(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<Duration, ConfigError> {
+    let value = get(name).unwrap_or_else(|| default.to_owned());
+    parse_duration(&value).ok_or_else(|| {
+        invalid(
+            name,
+            format!("{value:?} is not a duration like 500ms, 30s, 5m, 12h, 30d"),
+        )
+    })
+}
+
+/// Parses `500ms`, `30s`, `5m`, `12h`, `30d` (one number, one unit).
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let split = value.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = value.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let seconds = |factor: u64| number.checked_mul(factor).map(Duration::from_secs);
+    match unit {
+        "ms" => Some(Duration::from_millis(number)),
+        "s" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3600),
+        "d" => seconds(86_400),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("12h"), Some(Duration::from_secs(43_200)));
+        assert_eq!(parse_duration("30d"), Some(Duration::from_secs(2_592_000)));
+        for bad in [
+            "",
+            "5",
+            "m",
+            "5x",
+            "-5s",
+            "1.5h",
+            "5 m",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let s = settings(&[("JWT_SECRET", SECRET)]).expect("valid");
+        assert_eq!(s.app_env, AppEnv::Production);
+        assert_eq!(s.http.bind_addr, "127.0.0.1:8080");
+        assert_eq!(s.auth.jwt_ttl, Duration::from_secs(12 * 3600));
+        assert!(s.auth.cookie_secure);
+        assert_eq!(
+            s.rate_limits,
+            RateLimits {
+                auth_per_minute: 10,
+                api_per_second: 100,
+                orders_per_minute: 60
+            }
+        );
+        assert_eq!(s.shop.currency, "USD");
+        assert_eq!(s.shop.pricing, PricingRules::default());
+        assert_eq!(s.shop.pending_order_ttl, Duration::from_secs(1800));
+        assert_eq!(s.payments.timeout, Duration::from_millis(5000));
+        assert_eq!(s.payments.provider, "simulated");
+        assert_eq!(s.realtime.ws_ping_interval, Duration::from_secs(30));
+        assert!(!s.database.run_migrations);
+        assert!(s.warnings.is_empty());
+    }
+
+    #[test]
+    fn jwt_secret_rules() {
+        let missing = settings(&[]).expect_err("required in production");
+        assert_eq!(missing.variable, "JWT_SECRET");
+        let short = settings(&[("JWT_SECRET", "too-short")]).expect_err("short");
+        assert_eq!(short.variable, "JWT_SECRET");
+        assert!(!short.to_string().contains("too-short"), "never echoed");
+        let dev = settings(&[("APP_ENV", "development")]).expect("random in development");
+        assert!(dev.auth.jwt_secret.expose_secret().len() >= MIN_JWT_SECRET_BYTES);
+        assert_eq!(dev.warnings.len(), 1);
+        let other = settings(&[("APP_ENV", "development")]).expect("random");
+        assert_ne!(
+            dev.auth.jwt_secret.expose_secret(),
+            other.auth.jwt_secret.expose_secret()
+        );
+        assert!(!format!("{dev:?}").contains(dev.auth.jwt_secret.expose_secret()));
+    }
+
+    #[test]
+    fn parsed_values() {
+        let s = settings(&[
+            ("JWT_SECRET", SECRET),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://a.example/,https://b.example",
+            ),
+            ("TAX_RATES", "GB=2000,de=1900"),
+            ("RATE_LIMIT_API_PER_SECOND", "0"),
+            ("COOKIE_SECURE", "false"),
+            ("JWT_TTL", "30m"),
+            ("CURRENCY", "eur"),
+        ])
+        .expect("valid");
+        assert_eq!(s.http.trusted_proxies.len(), 2);
+        assert_eq!(
+            s.http.cors_allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(s.shop.pricing.tax_rates.rate_for("DE"), 1900);
+        assert_eq!(s.rate_limits.api_per_second, 0);
+        assert!(!s.auth.cookie_secure);
+        assert_eq!(s.warnings.len(), 1, "insecure cookies in production warn");
+        assert_eq!(s.auth.jwt_ttl, Duration::from_secs(1800));
+        assert_eq!(s.shop.currency, "EUR");
+        assert!(s.is_allowed_origin("https://b.example"));
+        assert!(s.is_allowed_origin("http://localhost:8080"));
+        assert!(!s.is_allowed_origin("https://evil.example"));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("TRUSTED_PROXIES", "not-an-ip"),
+            ("JWT_TTL", "12 hours"),
+            ("COOKIE_SECURE", "maybe"),
+            ("RATE_LIMIT_AUTH_PER_MINUTE", "-1"),
+            ("TAX_RATES", "GB"),
+            ("APP_ENV", "staging"),
+            ("CURRENCY", "dollars"),
+        ] {
+            let err = settings(&[("JWT_SECRET", SECRET), (name, value)]).expect_err(name);
+            assert_eq!(err.variable, name);
+        }
+    }
+
+    #[test]
+    fn test_settings() {
+        let s = Settings::for_tests("postgres://x/y", SECRET).expect("valid");
+        assert_eq!(s.http.bind_addr, "127.0.0.1:0");
+        assert_eq!(s.rate_limits, RateLimits::OFF);
+        assert_eq!(s.database.url.expose_secret(), "postgres://x/y");
+        assert_eq!(s.auth.jwt_secret.expose_secret(), SECRET);
+    }
+}
