@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod listener;
 pub mod migrations;
 pub mod orders;
+pub mod payments_simulated;
 pub mod pool;
 pub mod products;
 pub mod revocations;
@@ -24,6 +25,7 @@ pub use events::{EVENT_LOCK_KEY, EVENTS_CHANNEL, PgEventLog, REVOCATIONS_CHANNEL
 pub use idempotency::PgIdempotencyStore;
 pub use migrations::{MIGRATIONS, run_migrations};
 pub use orders::PgOrderRepository;
+pub use payments_simulated::SimulatedPaymentGateway;
 pub use pool::{PgPool, build_pool, ping, pool_status};
 pub use products::PgProductRepository;
 pub use revocations::PgTokenRevocations;

@@ -1,0 +1,188 @@
+//! A payment provider that behaves like a card processor's test mode, keeping its charges in
+//! PostgreSQL (`simulated_charges`) so that a restarted server can still ask what happened.
+//!
+//! Tokens: `tok_visa` is captured; `tok_chargeDeclined` and every unknown token are declined;
+//! `tok_timeout` is captured but answers only after the caller's timeout has run out (so the order
+//! is left `processing` and the reconciler later finds the charge captured); `tok_error` fails
+//! without charging. Every answer is delayed by `latency`.
+//!
+//! Charges are keyed by order id: a second charge of an order whose charge was captured (or
+//! refunded) returns the first outcome and charges nothing; a declined charge may be replaced by a
+//! new attempt (the customer pays again with another card).
+//!
+//! A real provider plugs in the same way: implement `ports::PaymentGateway` (charge with the order
+//! id as the provider's idempotency key, lookup by that key, refund), select it in the api's
+//! startup by `PAYMENT_PROVIDER`, and keep its secrets in `secrecy` types.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Nullable, Text, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use ports::{ChargeOutcome, ChargeRequest, ChargeState, PaymentError, PaymentGateway};
+use uuid::Uuid;
+
+use crate::errors::store_error;
+use crate::pool::PgPool;
+
+pub const TOKEN_SUCCESS: &str = "tok_visa";
+pub const TOKEN_DECLINED: &str = "tok_chargeDeclined";
+pub const TOKEN_TIMEOUT: &str = "tok_timeout";
+pub const TOKEN_ERROR: &str = "tok_error";
+
+#[derive(Clone)]
+pub struct SimulatedPaymentGateway {
+    pool: PgPool,
+    latency: Duration,
+    /// How long `tok_timeout` waits before answering: longer than the caller's timeout.
+    hang: Duration,
+}
+
+#[derive(QueryableByName)]
+struct ChargeRow {
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    reference: Option<String>,
+}
+
+fn provider_error(e: diesel::result::Error) -> PaymentError {
+    PaymentError::Provider(store_error(e).to_string())
+}
+
+impl SimulatedPaymentGateway {
+    /// `caller_timeout` is the server's `PAYMENT_TIMEOUT_MS`: `tok_timeout` answers 1 s after it.
+    pub fn new(
+        pool: PgPool,
+        latency: Duration,
+        caller_timeout: Duration,
+    ) -> SimulatedPaymentGateway {
+        SimulatedPaymentGateway {
+            pool,
+            latency,
+            hang: caller_timeout + Duration::from_secs(1),
+        }
+    }
+
+    async fn conn(
+        &self,
+    ) -> Result<
+        diesel_async::pooled_connection::deadpool::Object<diesel_async::AsyncPgConnection>,
+        PaymentError,
+    > {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| PaymentError::Provider(store_error(e).to_string()))
+    }
+
+    /// Records a charge outcome unless the order already has a captured or refunded charge;
+    /// returns the charge as it stands after the call.
+    async fn record(
+        &self,
+        request: &ChargeRequest,
+        status: &str,
+    ) -> Result<ChargeRow, PaymentError> {
+        let mut conn = self.conn().await?;
+        let reference = (status == "captured").then(|| format!("sim_{}", Uuid::now_v7().simple()));
+        let inserted: Option<ChargeRow> = diesel::sql_query(
+            "INSERT INTO simulated_charges (order_id, token, amount, currency, status, reference) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (order_id) DO UPDATE SET token = EXCLUDED.token, amount = EXCLUDED.amount, \
+               currency = EXCLUDED.currency, status = EXCLUDED.status, \
+               reference = EXCLUDED.reference, updated_at = now() \
+             WHERE simulated_charges.status = 'declined' \
+             RETURNING status, reference",
+        )
+        .bind::<SqlUuid, _>(request.order_id)
+        .bind::<Text, _>(&request.token)
+        .bind::<BigInt, _>(request.amount)
+        .bind::<Text, _>(&request.currency)
+        .bind::<Text, _>(status)
+        .bind::<Nullable<Text>, _>(reference)
+        .get_result(&mut conn)
+        .await
+        .map(Some)
+        .or_else(|e| match e {
+            diesel::result::Error::NotFound => Ok(None),
+            e => Err(provider_error(e)),
+        })?;
+        match inserted {
+            Some(row) => Ok(row),
+            // An earlier charge was captured or refunded: it stands.
+            None => self
+                .existing(request.order_id)
+                .await?
+                .ok_or_else(|| PaymentError::Provider("charge vanished during an upsert".into())),
+        }
+    }
+
+    async fn existing(&self, order_id: Uuid) -> Result<Option<ChargeRow>, PaymentError> {
+        let mut conn = self.conn().await?;
+        diesel::sql_query("SELECT status, reference FROM simulated_charges WHERE order_id = $1")
+            .bind::<SqlUuid, _>(order_id)
+            .get_result(&mut conn)
+            .await
+            .map(Some)
+            .or_else(|e| match e {
+                diesel::result::Error::NotFound => Ok(None),
+                e => Err(provider_error(e)),
+            })
+    }
+}
+
+fn outcome(row: ChargeRow) -> ChargeOutcome {
+    match (row.status.as_str(), row.reference) {
+        ("captured" | "refunded", Some(reference)) => ChargeOutcome::Captured { reference },
+        _ => ChargeOutcome::Declined {
+            reason: "card declined".into(),
+        },
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for SimulatedPaymentGateway {
+    async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, PaymentError> {
+        tokio::time::sleep(self.latency).await;
+        match request.token.as_str() {
+            TOKEN_ERROR => Err(PaymentError::Provider(
+                "simulated provider error (nothing charged)".into(),
+            )),
+            TOKEN_SUCCESS => Ok(outcome(self.record(request, "captured").await?)),
+            TOKEN_TIMEOUT => {
+                let row = self.record(request, "captured").await?;
+                tokio::time::sleep(self.hang).await;
+                Ok(outcome(row))
+            }
+            // `tok_chargeDeclined` and any token the provider does not know.
+            _ => Ok(outcome(self.record(request, "declined").await?)),
+        }
+    }
+
+    async fn lookup(&self, order_id: Uuid) -> Result<ChargeState, PaymentError> {
+        tokio::time::sleep(self.latency).await;
+        Ok(match self.existing(order_id).await? {
+            None => ChargeState::NotCharged,
+            Some(row) => match (row.status.as_str(), row.reference) {
+                ("captured", Some(reference)) => ChargeState::Captured { reference },
+                ("refunded", _) => ChargeState::Refunded,
+                _ => ChargeState::Declined,
+            },
+        })
+    }
+
+    async fn refund(&self, order_id: Uuid) -> Result<(), PaymentError> {
+        tokio::time::sleep(self.latency).await;
+        let mut conn = self.conn().await?;
+        diesel::sql_query(
+            "UPDATE simulated_charges SET status = 'refunded', updated_at = now() \
+             WHERE order_id = $1 AND status = 'captured'",
+        )
+        .bind::<SqlUuid, _>(order_id)
+        .execute(&mut conn)
+        .await
+        .map_err(provider_error)?;
+        Ok(())
+    }
+}
