@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# `make fuzz`: property-based fuzzing of the HTTP API against its own OpenAPI document.
+#
+# Installs schemathesis (pinned in scripts/requirements-fuzz.txt) into the virtualenv .venv/fuzz,
+# builds oms, creates a fresh database on the PostgreSQL that scripts/db.sh finds (dropped again on
+# exit), migrates it, starts `oms serve` on a free 127.0.0.1 port with every rate limit off, creates
+# an admin and a Bearer token for it, seeds two products, then runs `schemathesis run` against
+# /api/openapi.json with that token. Checks: no 5xx (not_a_server_error), every response matches
+# the documented schema (response_schema_conformance) and status code (status_code_conformance).
+# The streaming routes (/api/ws, /api/events, the CSV export) and logout (it would revoke the
+# token) are left out. Exits non-zero when schemathesis reports a failure or the run overruns.
+#
+# Settings (environment): FUZZ_MAX_EXAMPLES (per operation, default 25), FUZZ_TIME_LIMIT (seconds
+# for the schemathesis run, default 300), FUZZ_WORKERS (default 2), FUZZ_SEED (reproduce a run),
+# FUZZ_PYTHON (a Python 3.11+ interpreter), PROFILE (cargo profile, default dev), RUST_LOG (the
+# server's, default warn). The server's log is kept in target/fuzz/server.log.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly VENV="$ROOT/.venv/fuzz"
+readonly REQUIREMENTS="$ROOT/scripts/requirements-fuzz.txt"
+readonly PROFILE="${PROFILE:-dev}"
+readonly MAX_EXAMPLES="${FUZZ_MAX_EXAMPLES:-25}"
+readonly TIME_LIMIT="${FUZZ_TIME_LIMIT:-300}"
+readonly WORKERS="${FUZZ_WORKERS:-2}"
+readonly WORK_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/fuzz"
+readonly SERVER_LOG="$WORK_DIR/server.log"
+readonly DB_NAME="oms_fuzz_$$"
+readonly ADMIN_EMAIL="fuzz-admin@example.com"
+# Operations not fuzzed, as a regular expression over the OpenAPI paths: long-lived streams and
+# the logout that would revoke the run's own token.
+readonly EXCLUDED_PATHS='^(/api)?/(ws|events|admin/orders/export|auth/logout)$'
+
+SERVER_PID=""
+ADMIN_DB_URL=""
+
+step() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'fuzz.sh: warning: %s\n' "$*" >&2; }
+die() { printf 'fuzz.sh: %s\n' "$*" >&2; exit 1; }
+
+# --- tools -------------------------------------------------------------------------------------
+
+# A Python 3.11+ interpreter (schemathesis 4 needs it).
+find_python() {
+  local candidate
+  for candidate in "${FUZZ_PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+    [ -n "$candidate" ] || continue
+    command -v "$candidate" >/dev/null 2>&1 || continue
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Creates .venv/fuzz and installs the pinned requirements, unless it already holds exactly them.
+ensure_venv() {
+  local python stamp="$VENV/requirements-fuzz.txt"
+  if [ -x "$VENV/bin/schemathesis" ] && cmp -s "$REQUIREMENTS" "$stamp"; then return 0; fi
+  python="$(find_python)" || die "Python 3.11 or newer is needed (set FUZZ_PYTHON)"
+  step "virtualenv .venv/fuzz with scripts/requirements-fuzz.txt ($("$python" --version))"
+  [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+  cp "$REQUIREMENTS" "$stamp"
+}
+
+# Builds oms and prints its path (from Cargo's artifact report, so CARGO_TARGET_DIR just works).
+build_oms() {
+  local out exe
+  step "building oms (cargo profile '$PROFILE')"
+  out="$(cd "$ROOT" && cargo build --profile "$PROFILE" -p api --bin oms \
+    --message-format=json-render-diagnostics)"
+  exe="$(printf '%s\n' "$out" | grep -o '"executable":"[^"]*/oms"' | tail -n 1 | cut -d'"' -f4)"
+  if [ -z "$exe" ] || [ ! -x "$exe" ]; then die "cargo built no 'oms' executable"; fi
+  printf '%s\n' "$exe"
+}
+
+psql_tool() {
+  local candidate
+  if command -v psql >/dev/null 2>&1; then command -v psql; return 0; fi
+  for candidate in /usr/lib/postgresql/*/bin/psql /usr/pgsql-*/bin/psql; do
+    if [ -x "$candidate" ]; then printf '%s\n' "$candidate"; return 0; fi
+  done
+  return 1
+}
+
+# The URL (scheme://authority/db[?query]) pointed at another database.
+url_with_db() {
+  local url="$1" db="$2" query=""
+  if [[ "$url" == *\?* ]]; then query="?${url#*\?}"; url="${url%%\?*}"; fi
+  [[ "$url" =~ ^postgres(ql)?://[^/]+/[^/]*$ ]] || die "cannot read the database URL's form"
+  printf '%s/%s%s\n' "${url%/*}" "$db" "$query"
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on, below Linux's ephemeral range.
+free_port() {
+  local port tries
+  for tries in $(seq 1 50); do
+    port=$((20000 + (RANDOM + tries) % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      printf '%s\n' "$port"
+      return 0
+    fi
+  done
+  return 1
+}
+
+random_hex() {
+  od -An -N "$1" -tx1 /dev/urandom | tr -d ' \n'
+}
+
+# --- the run -----------------------------------------------------------------------------------
+
+cleanup() {
+  local status=$?
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ -n "$ADMIN_DB_URL" ]; then
+    "$(psql_tool)" -X -q -w -d "$ADMIN_DB_URL" \
+      -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >/dev/null 2>&1 \
+      || warn "could not drop database $DB_NAME"
+  fi
+  exit "$status"
+}
+
+create_database() {
+  local base_url
+  base_url="$("$ROOT/scripts/db.sh" url)"
+  ADMIN_DB_URL="$(url_with_db "$base_url" postgres)"
+  DATABASE_URL="$(url_with_db "$base_url" "$DB_NAME")"
+  export DATABASE_URL
+  step "fresh database $DB_NAME"
+  "$(psql_tool)" -X -q -w -d "$ADMIN_DB_URL" -c "CREATE DATABASE \"$DB_NAME\"" >/dev/null
+}
+
+# Starts `oms serve` in the background on $1 and waits (at most 30 s) until /healthz answers.
+start_server() {
+  local oms="$1" port="$2"
+  mkdir -p "$WORK_DIR"
+  step "oms serve on 127.0.0.1:$port (rate limits off; log: $SERVER_LOG)"
+  BIND_ADDR="127.0.0.1:$port" PUBLIC_ORIGIN="http://127.0.0.1:$port" \
+    RATE_LIMIT_AUTH_PER_MINUTE=0 RATE_LIMIT_API_PER_SECOND=0 RATE_LIMIT_ORDERS_PER_MINUTE=0 \
+    "$oms" serve >"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 300); do
+    kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 30 "$SERVER_LOG" >&2; die "oms serve exited"; }
+    if curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  tail -n 30 "$SERVER_LOG" >&2
+  die "oms serve did not answer /healthz within 30 s"
+}
+
+# Creates the admin and prints a Bearer token for it.
+admin_token() {
+  local oms="$1" base="$2" password body
+  password="$(random_hex 16)"
+  ADMIN_PASSWORD="$password" "$oms" create-admin --email "$ADMIN_EMAIL" >&2
+  body="$(curl -fsS -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$ADMIN_EMAIL\",\"password\":\"$password\"}" "$base/api/auth/token")" \
+    || die "POST /api/auth/token failed for the new admin"
+  printf '%s' "$body" | "$VENV/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+
+# Two products through the admin API, or the demo catalogue when that API is missing.
+seed_products() {
+  local oms="$1" base="$2" token="$3" n status
+  step "seeding products"
+  for n in 1 2; do
+    status="$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" \
+      -H 'Content-Type: application/json' \
+      -d "{\"name\":\"Fuzz product $n\",\"description\":\"Seeded by scripts/fuzz.sh\",\"price\":$((n * 1250)),\"stock_quantity\":100000,\"sku\":\"FUZZ-$n\"}" \
+      "$base/api/admin/products")"
+    if [ "$status" != "201" ]; then
+      warn "POST /api/admin/products answered $status; seeding with oms seed-demo instead"
+      "$oms" seed-demo >&2 || warn "oms seed-demo failed; fuzzing an empty catalogue"
+      return 0
+    fi
+  done
+}
+
+run_schemathesis() {
+  local base="$1" token="$2" seed_args=() status=0
+  if [ -n "${FUZZ_SEED:-}" ]; then seed_args=(--seed "$FUZZ_SEED"); fi
+  step "schemathesis run ($MAX_EXAMPLES examples per operation, at most $TIME_LIMIT s)"
+  timeout --kill-after=15 "$TIME_LIMIT" "$VENV/bin/schemathesis" run "$base/api/openapi.json" \
+    --origin "$base" \
+    -H "Authorization: Bearer $token" \
+    --checks not_a_server_error,response_schema_conformance,status_code_conformance \
+    --exclude-path-regex "$EXCLUDED_PATHS" \
+    --max-examples "$MAX_EXAMPLES" \
+    --workers "$WORKERS" \
+    --request-timeout 10 \
+    --generation-database "$WORK_DIR/examples" \
+    ${seed_args[@]+"${seed_args[@]}"} || status=$?
+  if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+    die "the fuzz run did not finish within $TIME_LIMIT s (lower FUZZ_MAX_EXAMPLES?)"
+  fi
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    tail -n 30 "$SERVER_LOG" >&2
+    die "oms serve exited during the fuzz run"
+  fi
+  if [ "$status" -ne 0 ]; then
+    printf 'fuzz.sh: schemathesis found failures (exit %s); server log: %s\n' "$status" "$SERVER_LOG" >&2
+    exit "$status"
+  fi
+}
+
+main() {
+  local oms port base token started=$SECONDS
+  cd "$ROOT"
+  command -v timeout >/dev/null 2>&1 || die "GNU timeout (coreutils) is needed to bound the run"
+  # Every oms command below (migrate, create-admin, serve) runs with these.
+  export APP_ENV=development COOKIE_SECURE=false RUST_LOG="${RUST_LOG:-warn}"
+  JWT_SECRET="$(random_hex 32)"
+  export JWT_SECRET
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  ensure_venv
+  oms="$(build_oms)"
+  create_database
+  step "oms migrate"
+  "$oms" migrate >&2
+  port="$(free_port)" || die "no free port found on 127.0.0.1"
+  base="http://127.0.0.1:$port"
+  start_server "$oms" "$port"
+  token="$(admin_token "$oms" "$base")"
+  seed_products "$oms" "$base" "$token"
+  run_schemathesis "$base" "$token"
+  step "make fuzz: no failures ($((SECONDS - started)) s)"
+}
+
+main "$@"

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# `make quickstart-test`: the README's quick start, followed from a fresh clone.
+#
+# Clones this repository's HEAD (committed work only) into a temporary folder, runs `make run`
+# there in the background, in its own process group, on a free 127.0.0.1 port (BIND_ADDR) and
+# with its own fresh database on the PostgreSQL that scripts/db.sh finds (DATABASE_URL); waits for
+# /readyz to answer 200; reads the demo admin credentials from what `make run` prints and signs in
+# with them (POST /api/auth/login must answer 200, as an ADMIN); checks that the demo catalogue is
+# listed; then sends SIGTERM to the process group and requires everything to exit within 30 s.
+# The temporary clone and the database are removed on exit, whatever happened.
+#
+# The clone builds into this checkout's Cargo target folder (CARGO_TARGET_DIR), so the
+# dependencies are not rebuilt. The workspace's own crates get a distinct profile identity there
+# (a `codegen-units` override in a .cargo/config.toml placed *beside* the clone, so the clone itself
+# stays untouched): otherwise the clone's build would overwrite this checkout's artifacts of the
+# same crates, and Cargo, comparing file times, would then take uncommitted edits older than that
+# build for already compiled. Only the uplifted target/debug/oms is shared; the next cargo build
+# here links it back.
+#
+# Guard: the test sets OMS_QUICKSTART_TEST=1 for everything it starts, and skips itself when it
+# finds that variable set, so a clone's `make test` can never start another clone.
+#
+# Settings (environment): QUICKSTART_TIMEOUT (seconds from `make run` to /readyz 200, build
+# included, default 240).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly TIMEOUT="${QUICKSTART_TIMEOUT:-240}"
+readonly STOP_TIMEOUT=30
+readonly DB_NAME="oms_quickstart_$$"
+readonly TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+readonly KEPT_LOG="$TARGET_DIR/quickstart-test.log"
+
+TMP=""
+MAKE_PID=""
+ADMIN_DB_URL=""
+
+step() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'quickstart-test.sh: warning: %s\n' "$*" >&2; }
+die() { printf 'quickstart-test.sh: %s\n' "$*" >&2; exit 1; }
+
+psql_tool() {
+  local candidate
+  if command -v psql >/dev/null 2>&1; then command -v psql; return 0; fi
+  for candidate in /usr/lib/postgresql/*/bin/psql /usr/pgsql-*/bin/psql; do
+    if [ -x "$candidate" ]; then printf '%s\n' "$candidate"; return 0; fi
+  done
+  return 1
+}
+
+# The URL (scheme://authority/db[?query]) pointed at another database.
+url_with_db() {
+  local url="$1" db="$2" query=""
+  if [[ "$url" == *\?* ]]; then query="?${url#*\?}"; url="${url%%\?*}"; fi
+  [[ "$url" =~ ^postgres(ql)?://[^/]+/[^/]*$ ]] || die "cannot read the database URL's form"
+  printf '%s/%s%s\n' "${url%/*}" "$db" "$query"
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on, below Linux's ephemeral range.
+free_port() {
+  local port tries
+  for tries in $(seq 1 50); do
+    port=$((20000 + (RANDOM + tries) % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      printf '%s\n' "$port"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Live (not zombie) processes in process group $1.
+group_alive() {
+  ps -A -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
+
+# SIGTERM to the process group of `make run`, then wait (bounded) until all of it has exited.
+stop_group() {
+  local waited=0
+  [ -n "$MAKE_PID" ] || return 0
+  kill -TERM -- "-$MAKE_PID" 2>/dev/null || true
+  while group_alive "$MAKE_PID"; do
+    if [ "$waited" -ge $((STOP_TIMEOUT * 10)) ]; then
+      kill -KILL -- "-$MAKE_PID" 2>/dev/null || true
+      wait "$MAKE_PID" 2>/dev/null || true
+      MAKE_PID=""
+      return 1
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  wait "$MAKE_PID" 2>/dev/null || true
+  MAKE_PID=""
+}
+
+cleanup() {
+  local status=$?
+  stop_group || warn "make run had to be killed"
+  if [ -n "$TMP" ] && [ -f "$TMP/make-run.log" ]; then
+    { mkdir -p "$TARGET_DIR" && cp "$TMP/make-run.log" "$KEPT_LOG"; } 2>/dev/null \
+      || warn "could not keep the log in $KEPT_LOG"
+  fi
+  if [ -n "$ADMIN_DB_URL" ]; then
+    "$(psql_tool)" -X -q -w -d "$ADMIN_DB_URL" \
+      -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >/dev/null 2>&1 \
+      || warn "could not drop database $DB_NAME"
+  fi
+  if [ -n "$TMP" ]; then rm -rf -- "$TMP"; fi
+  exit "$status"
+}
+
+fail() {
+  if [ -n "$TMP" ] && [ -f "$TMP/make-run.log" ]; then
+    printf -- '--- last lines of make run (full log: %s) ---\n' "$KEPT_LOG" >&2
+    tail -n 40 "$TMP/make-run.log" >&2
+    printf -- '---\n' >&2
+  fi
+  die "$*"
+}
+
+# Writes a Cargo configuration beside the clone giving its workspace crates their own artifacts.
+isolate_workspace_artifacts() {
+  local clone="$1" json id name
+  json="$(cargo metadata --no-deps --format-version 1 --manifest-path "$clone/Cargo.toml")"
+  mkdir -p "$TMP/.cargo"
+  {
+    echo "# Written by scripts/quickstart-test.sh: see its header."
+    for id in $(printf '%s' "$json" | grep -o '"workspace_members":\[[^]]*\]' \
+        | grep -o '"path+file://[^"]*"' | tr -d '"'); do
+      # path+file:///dir#version, or path+file:///dir#name@version when name and dir differ
+      name="${id#*#}"
+      if [[ "$name" == *@* ]]; then name="${name%@*}"; else name="${id%%#*}"; name="${name##*/}"; fi
+      printf '[profile.dev.package.%s]\ncodegen-units = 255\n' "$name"
+      printf '[profile.release.package.%s]\ncodegen-units = 15\n' "$name"
+    done
+  } >"$TMP/.cargo/config.toml"
+}
+
+# Starts `make run` in the clone, in its own process group (job control), as a newcomer would.
+start_make_run() {
+  local clone="$1" port="$2" db_url="$3"
+  step "make run in the clone (BIND_ADDR=127.0.0.1:$port, database $DB_NAME)"
+  set -m
+  (
+    cd "$clone"
+    unset MAKEFLAGS MAKELEVEL MFLAGS ADMIN_EMAIL ADMIN_PASSWORD JWT_SECRET PUBLIC_ORIGIN
+    exec env CARGO_TARGET_DIR="$TARGET_DIR" BIND_ADDR="127.0.0.1:$port" \
+      DATABASE_URL="$db_url" make run
+  ) >"$TMP/make-run.log" 2>&1 </dev/null &
+  MAKE_PID=$!
+  set +m
+}
+
+# Waits until /readyz answers 200, `make run` stops, or the time is up.
+wait_ready() {
+  local base="$1" deadline=$((SECONDS + TIMEOUT))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    group_alive "$MAKE_PID" || fail "make run exited before /readyz answered"
+    if [ "$(curl -sS -o /dev/null -w '%{http_code}' "$base/readyz" 2>/dev/null)" = "200" ]; then
+      return 0
+    fi
+    sleep 1
+  done
+  fail "/readyz did not answer 200 within $TIMEOUT s"
+}
+
+# Prints "email password" from the banner `make run` prints once the server answers.
+printed_credentials() {
+  local line deadline=$((SECONDS + 15))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    line="$(sed -nE 's#^ +Admin +([^ ]+) / ([^ ]+) .*#\1 \2#p' "$TMP/make-run.log" | tail -n 1)"
+    if [ -n "$line" ]; then printf '%s\n' "$line"; return 0; fi
+    sleep 0.5
+  done
+  fail "make run printed no demo admin credentials"
+}
+
+check_login() {
+  local base="$1" email="$2" password="$3" status
+  step "POST /api/auth/login as $email"
+  status="$(curl -sS -o "$TMP/login.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$base/api/auth/login")"
+  [ "$status" = "200" ] || fail "POST /api/auth/login answered $status: $(head -c 500 "$TMP/login.json")"
+  grep -q '"role": *"ADMIN"' "$TMP/login.json" \
+    || fail "the demo login is not an ADMIN: $(head -c 500 "$TMP/login.json")"
+}
+
+check_catalogue() {
+  local base="$1" status
+  step "GET /api/products?limit=1"
+  status="$(curl -sS -o "$TMP/products.json" -w '%{http_code}' "$base/api/products?limit=1")"
+  [ "$status" = "200" ] || fail "GET /api/products answered $status"
+  grep -q '"sku"' "$TMP/products.json" \
+    || fail "the demo catalogue is empty: $(head -c 500 "$TMP/products.json")"
+}
+
+main() {
+  local started=$SECONDS clone port base_url db_url base credentials
+  if [ "${OMS_QUICKSTART_TEST:-}" = "1" ]; then
+    echo "quickstart-test.sh: skipped: already inside a quick-start test (OMS_QUICKSTART_TEST=1)" >&2
+    exit 0
+  fi
+  export OMS_QUICKSTART_TEST=1
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  TMP="$(mktemp -d "${TMPDIR:-/tmp}/oms-quickstart.XXXXXX")"
+  clone="$TMP/oms"
+  step "git clone (HEAD $(git -C "$ROOT" rev-parse --short HEAD)) into $clone"
+  git clone --quiet --no-hardlinks "$ROOT" "$clone"
+  isolate_workspace_artifacts "$clone"
+
+  base_url="$("$ROOT/scripts/db.sh" url)"
+  ADMIN_DB_URL="$(url_with_db "$base_url" postgres)"
+  db_url="$(url_with_db "$base_url" "$DB_NAME")"
+  port="$(free_port)" || die "no free port found on 127.0.0.1"
+  base="http://127.0.0.1:$port"
+
+  start_make_run "$clone" "$port" "$db_url"
+  wait_ready "$base"
+  step "/readyz 200 after $((SECONDS - started)) s"
+  credentials="$(printed_credentials)"
+  check_login "$base" "${credentials%% *}" "${credentials#* }"
+  check_catalogue "$base"
+
+  step "SIGTERM to make run's process group"
+  stop_group || fail "make run did not exit within $STOP_TIMEOUT s of SIGTERM"
+  step "quickstart-test: passed ($((SECONDS - started)) s)"
+}
+
+main "$@"
