@@ -14,7 +14,11 @@ fn main() {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
-        let relative = file.strip_prefix(&dir).unwrap_or(file).to_string_lossy().into_owned();
+        let relative = file
+            .strip_prefix(&dir)
+            .unwrap_or(file)
+            .to_string_lossy()
+            .into_owned();
         let contents = std::fs::read(file).unwrap_or_default();
         for byte in relative.bytes().chain([0]).chain(contents).chain([0]) {
             hash ^= u64::from(byte);

@@ -121,8 +121,9 @@ impl EventPayload {
     pub fn into_event(self) -> Result<StoredEvent, StoreError> {
         Ok(StoredEvent {
             id: self.id,
-            kind: EventType::parse(&self.kind)
-                .ok_or_else(|| StoreError::Internal(format!("unknown event type {:?}", self.kind)))?,
+            kind: EventType::parse(&self.kind).ok_or_else(|| {
+                StoreError::Internal(format!("unknown event type {:?}", self.kind))
+            })?,
             order_id: self.order_id,
             user_id: self.user_id,
             from_status: self.from_status.as_deref().map(parse_status).transpose()?,
@@ -259,10 +260,11 @@ impl EventLog for PgEventLog {
 
     async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
         let mut conn = self.pool.get().await.map_err(store_error)?;
-        let deleted = diesel::delete(order_events::table.filter(order_events::occurred_at.lt(cutoff)))
-            .execute(&mut conn)
-            .await
-            .map_err(store_error)?;
+        let deleted =
+            diesel::delete(order_events::table.filter(order_events::occurred_at.lt(cutoff)))
+                .execute(&mut conn)
+                .await
+                .map_err(store_error)?;
         Ok(deleted as u64)
     }
 }

@@ -15,6 +15,7 @@ pub mod products;
 pub mod revocations;
 mod rows;
 pub mod schema;
+pub mod seed;
 pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;

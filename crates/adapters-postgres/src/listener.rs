@@ -1,1 +1,153 @@
-//! stub
+//! The one `LISTEN` connection of an instance: it hears what every instance commits.
+//!
+//! A dedicated `AsyncPgConnection` (never a pooled one: `LISTEN` belongs to its session) listens to
+//! [`EVENTS_CHANNEL`] and [`REVOCATIONS_CHANNEL`] and forwards each notification as a [`Notice`].
+//! When the connection is lost it reconnects with exponential backoff (100 ms doubling to 5 s) and,
+//! after each successful re-`LISTEN`, sends [`Notice::Reconnected`]: notifications sent while it
+//! was away are lost, so the consumer replays the event log after the last id it delivered (and
+//! reloads the revocation list). The first connection sends no `Reconnected`.
+//!
+//! The connection is also checked with `SELECT 1` every [`KEEPALIVE`] of silence, so a connection
+//! that died without a word (a network partition) is noticed too.
+
+use std::pin::pin;
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use futures_util::StreamExt;
+use ports::StoredEvent;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::events::{EVENTS_CHANNEL, REVOCATIONS_CHANNEL, parse_events_payload};
+use crate::settings::redact_url;
+
+/// What the listener tells its consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Events committed by some instance, in id order (`actor` and `note` are `None`).
+    Events(Vec<StoredEvent>),
+    /// A token was revoked (its `jti`).
+    Revoked(String),
+    /// The connection was lost and is back: replay what may have been missed.
+    Reconnected,
+}
+
+/// First pause after a lost connection.
+pub const BACKOFF_START: Duration = Duration::from_millis(100);
+/// Longest pause between attempts.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Silence after which the connection is probed.
+pub const KEEPALIVE: Duration = Duration::from_secs(30);
+
+/// Starts the listener task. It ends when `shutdown` turns `true` (or its sender is dropped), or
+/// when `tx`'s receiver is gone.
+pub fn spawn_listener(
+    url: String,
+    tx: mpsc::Sender<Notice>,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(run(url, tx, shutdown))
+}
+
+/// Why one connection's loop ended.
+enum Ended {
+    /// Stop for good.
+    Stop,
+    /// The connection failed: reconnect.
+    Lost,
+}
+
+async fn run(url: String, tx: mpsc::Sender<Notice>, mut shutdown: watch::Receiver<bool>) {
+    let mut backoff = BACKOFF_START;
+    let mut connected_before = false;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match connect(&url).await {
+            Ok(mut conn) => {
+                tracing::info!(url = %redact_url(&url), "listening for notifications");
+                backoff = BACKOFF_START;
+                if connected_before && tx.send(Notice::Reconnected).await.is_err() {
+                    return;
+                }
+                connected_before = true;
+                match listen(&mut conn, &tx, &mut shutdown).await {
+                    Ended::Stop => return,
+                    Ended::Lost => tracing::warn!("notification connection lost; reconnecting"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis(), "cannot listen for notifications");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stopped(&mut shutdown) => return,
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+async fn connect(url: &str) -> Result<AsyncPgConnection, String> {
+    let mut conn = tokio::time::timeout(Duration::from_secs(10), AsyncPgConnection::establish(url))
+        .await
+        .map_err(|_| "connect timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    // Several statements: the simple query protocol (`batch_execute`), one round trip.
+    conn.batch_execute(&format!(
+        "SET application_name = 'oms-listener'; \
+         LISTEN {EVENTS_CHANNEL}; LISTEN {REVOCATIONS_CHANNEL}"
+    ))
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(conn)
+}
+
+/// Resolves when shutdown is asked for (or nobody can ask any more).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    if shutdown.wait_for(|stop| *stop).await.is_err() {
+        // The sender is gone: nobody will ever ask; treat as a stop.
+    }
+}
+
+async fn listen(
+    conn: &mut AsyncPgConnection,
+    tx: &mpsc::Sender<Notice>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Ended {
+    loop {
+        let next = {
+            let mut notifications = pin!(conn.notifications_stream());
+            tokio::select! {
+                n = notifications.next() => Some(n),
+                _ = tokio::time::sleep(KEEPALIVE) => None,
+                _ = stopped(shutdown) => return Ended::Stop,
+            }
+        };
+        let notification = match next {
+            // Silence: probe the connection.
+            None => match diesel::sql_query("SELECT 1").execute(conn).await {
+                Ok(_) => continue,
+                Err(_) => return Ended::Lost,
+            },
+            Some(None) | Some(Some(Err(_))) => return Ended::Lost,
+            Some(Some(Ok(n))) => n,
+        };
+        let notice = match notification.channel.as_str() {
+            EVENTS_CHANNEL => match parse_events_payload(&notification.payload) {
+                Ok(events) => Notice::Events(events),
+                Err(e) => {
+                    tracing::error!(error = %e, "ignoring a malformed event notification");
+                    continue;
+                }
+            },
+            REVOCATIONS_CHANNEL => Notice::Revoked(notification.payload),
+            _ => continue,
+        };
+        if tx.send(notice).await.is_err() {
+            return Ended::Stop;
+        }
+    }
+}

@@ -18,8 +18,8 @@ pub async fn run_migrations(url: &str) -> Result<usize, StoreError> {
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || {
         use diesel::Connection;
-        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
-            .map_err(store_error)?;
+        let mut conn =
+            AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url).map_err(store_error)?;
         let applied = conn
             .run_pending_migrations(MIGRATIONS)
             .map_err(|e| StoreError::Internal(format!("running migrations: {e}")))?;

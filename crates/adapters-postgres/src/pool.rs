@@ -70,7 +70,10 @@ struct SessionSetup {
 }
 
 impl SessionSetup {
-    fn connect(self, url: String) -> BoxFuture<'static, Result<AsyncPgConnection, ConnectionError>> {
+    fn connect(
+        self,
+        url: String,
+    ) -> BoxFuture<'static, Result<AsyncPgConnection, ConnectionError>> {
         async move {
             let mut conn =
                 tokio::time::timeout(self.connect_timeout, AsyncPgConnection::establish(&url))

@@ -53,9 +53,9 @@ fn new_stock(current: i64, change: Option<StockChange>) -> Result<i64, ProductWr
         None => Ok(current),
         Some(StockChange::Set(quantity)) => Ok(quantity),
         Some(StockChange::Delta(delta)) => match current.checked_add(delta) {
-            Some(stock) if stock < 0 => Err(ProductWriteError::InsufficientStock {
-                available: current,
-            }),
+            Some(stock) if stock < 0 => {
+                Err(ProductWriteError::InsufficientStock { available: current })
+            }
             Some(stock) if stock <= AMOUNT_MAX => Ok(stock),
             _ => Err(ProductWriteError::StockOverflow),
         },
@@ -131,43 +131,46 @@ impl ProductRepository for PgProductRepository {
     ) -> Result<Product, ProductWriteError> {
         let mut conn = self.pool.get().await.map_err(store_error)?;
         let result = conn
-            .transaction(async |conn| -> Result<ProductRow, TxError<ProductWriteError>> {
-                let current: Option<ProductRow> = products::table
-                    .find(id)
-                    .select(ProductRow::as_select())
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()?;
-                let current = current.ok_or(TxError::Op(ProductWriteError::NotFound))?;
-                if expected_version.is_some_and(|v| v != current.version) {
-                    return Err(TxError::Op(ProductWriteError::VersionMismatch));
-                }
-                let stock = new_stock(current.stock_quantity, patch.stock).map_err(TxError::Op)?;
-                let description = match &patch.description {
-                    Some(d) => d.clone(),
-                    None => current.description.clone(),
-                };
-                diesel::update(products::table.find(id))
-                    .set((
-                        products::name.eq(patch.name.as_ref().unwrap_or(&current.name)),
-                        products::description.eq(description),
-                        products::price.eq(patch.price.unwrap_or(current.price)),
-                        products::sku.eq(patch.sku.as_ref().unwrap_or(&current.sku)),
-                        products::archived.eq(patch.archived.unwrap_or(current.archived)),
-                        products::stock_quantity.eq(stock),
-                        products::version.eq(current.version + 1),
-                        products::updated_at.eq(diesel::dsl::now),
-                    ))
-                    .returning(ProductRow::as_returning())
-                    .get_result(conn)
-                    .await
-                    .map_err(|e| match sku_error(e) {
-                        ProductWriteError::SkuTaken => TxError::Op(ProductWriteError::SkuTaken),
-                        ProductWriteError::Store(s) => TxError::Op(ProductWriteError::Store(s)),
-                        other => TxError::Op(other),
-                    })
-            })
+            .transaction(
+                async |conn| -> Result<ProductRow, TxError<ProductWriteError>> {
+                    let current: Option<ProductRow> = products::table
+                        .find(id)
+                        .select(ProductRow::as_select())
+                        .for_update()
+                        .first(conn)
+                        .await
+                        .optional()?;
+                    let current = current.ok_or(TxError::Op(ProductWriteError::NotFound))?;
+                    if expected_version.is_some_and(|v| v != current.version) {
+                        return Err(TxError::Op(ProductWriteError::VersionMismatch));
+                    }
+                    let stock =
+                        new_stock(current.stock_quantity, patch.stock).map_err(TxError::Op)?;
+                    let description = match &patch.description {
+                        Some(d) => d.clone(),
+                        None => current.description.clone(),
+                    };
+                    diesel::update(products::table.find(id))
+                        .set((
+                            products::name.eq(patch.name.as_ref().unwrap_or(&current.name)),
+                            products::description.eq(description),
+                            products::price.eq(patch.price.unwrap_or(current.price)),
+                            products::sku.eq(patch.sku.as_ref().unwrap_or(&current.sku)),
+                            products::archived.eq(patch.archived.unwrap_or(current.archived)),
+                            products::stock_quantity.eq(stock),
+                            products::version.eq(current.version + 1),
+                            products::updated_at.eq(diesel::dsl::now),
+                        ))
+                        .returning(ProductRow::as_returning())
+                        .get_result(conn)
+                        .await
+                        .map_err(|e| match sku_error(e) {
+                            ProductWriteError::SkuTaken => TxError::Op(ProductWriteError::SkuTaken),
+                            ProductWriteError::Store(s) => TxError::Op(ProductWriteError::Store(s)),
+                            other => TxError::Op(other),
+                        })
+                },
+            )
             .await;
         result.map(Product::from).map_err(TxError::into_op)
     }
@@ -192,7 +195,10 @@ mod tests {
             new_stock(5, Some(StockChange::Delta(-6))),
             Err(ProductWriteError::InsufficientStock { available: 5 })
         );
-        assert_eq!(new_stock(AMOUNT_MAX, Some(StockChange::Delta(0))), Ok(AMOUNT_MAX));
+        assert_eq!(
+            new_stock(AMOUNT_MAX, Some(StockChange::Delta(0))),
+            Ok(AMOUNT_MAX)
+        );
         assert_eq!(
             new_stock(AMOUNT_MAX, Some(StockChange::Delta(1))),
             Err(ProductWriteError::StockOverflow)

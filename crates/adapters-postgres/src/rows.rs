@@ -99,7 +99,9 @@ impl OrderRow {
         let status = self.status()?;
         let payment_status = self.payment_status()?;
         let shipping_address: ShippingAddress = serde_json::from_value(self.shipping_address)
-            .map_err(|e| StoreError::Internal(format!("order {}: bad shipping_address: {e}", self.id)))?;
+            .map_err(|e| {
+                StoreError::Internal(format!("order {}: bad shipping_address: {e}", self.id))
+            })?;
         let tracking = match (self.tracking_carrier, self.tracking_number) {
             (Some(carrier), Some(tracking_number)) => Some(Tracking {
                 carrier,
@@ -156,9 +158,7 @@ impl ItemRow {
 }
 
 /// Groups items (sorted by order) by order id.
-pub(crate) fn group_items(
-    items: Vec<ItemRow>,
-) -> std::collections::HashMap<Uuid, Vec<ItemRow>> {
+pub(crate) fn group_items(items: Vec<ItemRow>) -> std::collections::HashMap<Uuid, Vec<ItemRow>> {
     let mut by_order: std::collections::HashMap<Uuid, Vec<ItemRow>> =
         std::collections::HashMap::new();
     for item in items {

@@ -61,8 +61,7 @@ async fn change_in(conn: &mut AsyncPgConnection, change: &StatusChange) -> Tx<Or
         Ok(moved) => moved,
         Err(e) => return op(e),
     };
-    if !change.payment_status_in.is_empty() && !change.payment_status_in.contains(&payment_status)
-    {
+    if !change.payment_status_in.is_empty() && !change.payment_status_in.contains(&payment_status) {
         return op(InvalidTransition {
             from,
             to: change.to,
@@ -200,11 +199,12 @@ pub(super) async fn set_payment_status(
     let mut conn = pool.get().await.map_err(store_error)?;
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     // A charge in flight is dated by the database's clock, for the reconciler.
-    let attempted_at = diesel::dsl::sql::<Nullable<Timestamptz>>(if to == PaymentStatus::Processing {
-        "now()"
-    } else {
-        "orders.payment_attempted_at"
-    });
+    let attempted_at =
+        diesel::dsl::sql::<Nullable<Timestamptz>>(if to == PaymentStatus::Processing {
+            "now()"
+        } else {
+            "orders.payment_attempted_at"
+        });
     let updated: Option<OrderRow> = diesel::update(
         orders::table
             .filter(orders::id.eq(order_id))

@@ -1,0 +1,93 @@
+use std::time::Duration;
+
+use adapters_postgres::listener::{Notice, spawn_listener};
+use domain::{EventType, OrderStatus, PaymentStatus};
+use ports::TokenRevocations;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, watch};
+
+use crate::support::{Ctx, ctx};
+
+async fn next(rx: &mut mpsc::Receiver<Notice>) -> Notice {
+    tokio::time::timeout(Duration::from_secs(15), rx.recv())
+        .await
+        .expect("a notice in time")
+        .expect("the listener is running")
+}
+
+/// Places orders until the listener hears one (it may not be listening yet), returns its id.
+async fn until_heard(
+    c: &Ctx,
+    rx: &mut mpsc::Receiver<Notice>,
+    user: i64,
+    product: i64,
+) -> uuid::Uuid {
+    for _ in 0..50 {
+        let placed = c.place(user, &[(product, 1)]).await;
+        match tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
+            Ok(Some(Notice::Events(events))) => {
+                let e = events
+                    .iter()
+                    .find(|e| e.order_id == placed.id)
+                    .expect("our event");
+                assert_eq!(e.kind, EventType::OrderCreated);
+                assert_eq!(e.to_status, OrderStatus::Pending);
+                assert_eq!(e.from_status, None);
+                assert_eq!(e.payment_status, PaymentStatus::Unpaid);
+                assert_eq!(e.user_id, user);
+                assert_eq!(e.total_amount, placed.total_amount);
+                assert_eq!(e.actor, None);
+                // The stored event, as the payload carried it.
+                let stored = c.orders.clone();
+                let history = ports::OrderRepository::history(&stored, placed.id)
+                    .await
+                    .unwrap();
+                assert_eq!(history[0].id, e.id);
+                assert_eq!(history[0].occurred_at, e.occurred_at);
+                return placed.id;
+            }
+            Ok(Some(other)) => panic!("unexpected {other:?}"),
+            Ok(None) => panic!("listener stopped"),
+            Err(_) => continue,
+        }
+    }
+    panic!("the listener never heard an order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hears_events_and_revocations_and_survives_a_lost_connection() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 1000).await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let listener = spawn_listener(c.db.url.clone(), tx, stop_rx);
+
+    until_heard(&c, &mut rx, ada.id, a.id).await;
+    c.revocations
+        .revoke(
+            "jti-1",
+            OffsetDateTime::now_utc() + time::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next(&mut rx).await, Notice::Revoked("jti-1".into()));
+
+    // Kill its connection: it comes back and says so.
+    let killed = c
+        .count(&format!(
+            "SELECT count(pg_terminate_backend(pid))::bigint AS n FROM pg_stat_activity \
+             WHERE datname = '{}' AND application_name = 'oms-listener'",
+            c.db.name
+        ))
+        .await;
+    assert_eq!(killed, 1);
+    assert_eq!(next(&mut rx).await, Notice::Reconnected);
+    until_heard(&c, &mut rx, ada.id, a.id).await;
+
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), listener)
+        .await
+        .expect("the listener stops when asked")
+        .unwrap();
+}

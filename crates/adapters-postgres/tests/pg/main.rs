@@ -1,0 +1,16 @@
+//! Integration tests of the PostgreSQL adapters, against a real server. Every test gets its own
+//! database (`TestDb`), so they run in parallel. One binary, so it links once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod concurrency;
+mod constraints;
+mod events;
+mod idempotency;
+mod listener;
+mod orders;
+mod payments_simulated;
+mod pool;
+mod products;
+mod revocations;
+mod support;
+mod users;

@@ -1,0 +1,811 @@
+use domain::product::ProductPatch;
+use domain::{
+    Cents, EventType, InvalidTransition, OrderStatus, PaymentStatus, PricingError, PricingRules,
+    Role, TaxRates,
+};
+use ports::{
+    Actor, ChangeStatusError, OrderCursor, OrderFilter, OrderRepository, PaymentUpdateError,
+    PlaceOrderError, ProductRepository, Shortage, StatusChange, Tracking, UnknownProduct,
+    UserRepository,
+};
+use time::OffsetDateTime;
+use time::macros::datetime;
+use uuid::Uuid;
+
+use crate::support::{address, ctx, new_order};
+
+#[tokio::test]
+async fn place_prices_snapshots_and_takes_stock() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 1999, 10).await;
+    let b = c.product("B-1", 1, 5).await;
+    let mut order = new_order(ada.id, &[(b.id, 3), (a.id, 2)]);
+    order.address = address("GB");
+    order.rules = PricingRules {
+        tax_rates: TaxRates::parse("GB=2000").unwrap(),
+        ..PricingRules::default()
+    };
+    let placed = c.orders.place(&order).await.unwrap();
+
+    assert_eq!(placed.id, order.id);
+    assert_eq!(placed.user_id, ada.id);
+    assert_eq!(placed.status, OrderStatus::Pending);
+    assert_eq!(placed.payment_status, PaymentStatus::Unpaid);
+    assert!(!placed.payment_collected);
+    // 2 × 1999 + 3 × 1 = 4001; below 5000 → 500 shipping; (4001 + 500) × 20 % = 900.2 → 900.
+    assert_eq!(placed.subtotal, 4001);
+    assert_eq!(placed.shipping_amount, 500);
+    assert_eq!(placed.tax_amount, 900);
+    assert_eq!(placed.total_amount, 5401);
+    assert_eq!(placed.currency, "USD");
+    assert_eq!(placed.shipping_address, address("GB"));
+    assert_eq!(placed.tracking, None);
+    assert_eq!(placed.version, 1);
+    // Items in line order, with the names and skus of the moment.
+    let items: Vec<(i64, &str, i64, i64, i64)> = placed
+        .items
+        .iter()
+        .map(|i| {
+            (
+                i.product_id,
+                i.sku.as_str(),
+                i.quantity,
+                i.unit_price,
+                i.line_total,
+            )
+        })
+        .collect();
+    assert_eq!(
+        items,
+        [(b.id, "B-1", 3, 1, 3), (a.id, "A-1", 2, 1999, 3998)]
+    );
+    assert_eq!(placed.items[1].name, "Product A-1");
+
+    assert_eq!(c.stock(a.id).await, 8);
+    assert_eq!(c.stock(b.id).await, 2);
+    assert_eq!(c.products.get(a.id).await.unwrap().unwrap().version, 2);
+
+    // What get returns is what place returned, and a later rename does not change the order.
+    c.products
+        .update(
+            a.id,
+            &ProductPatch {
+                name: Some("Renamed".into()),
+                price: Some(5),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.orders.get(order.id).await.unwrap(), Some(placed.clone()));
+    assert_eq!(c.orders.get(Uuid::now_v7()).await.unwrap(), None);
+
+    let history = c.orders.history(order.id).await.unwrap();
+    assert_eq!(history.len(), 1);
+    let created = &history[0];
+    assert_eq!(created.kind, EventType::OrderCreated);
+    assert_eq!(
+        (created.from_status, created.to_status),
+        (None, OrderStatus::Pending)
+    );
+    assert_eq!(created.user_id, ada.id);
+    assert_eq!(created.total_amount, 5401);
+    assert_eq!(created.payment_status, PaymentStatus::Unpaid);
+    assert_eq!(created.actor, None);
+}
+
+#[tokio::test]
+async fn place_with_processing_payment_dates_the_attempt() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 10).await;
+    let mut order = new_order(ada.id, &[(a.id, 1)]);
+    order.payment_status = PaymentStatus::Processing;
+    let placed = c.orders.place(&order).await.unwrap();
+    assert_eq!(placed.payment_status, PaymentStatus::Processing);
+    assert_eq!(
+        c.count("SELECT count(*) AS n FROM orders WHERE payment_attempted_at IS NOT NULL")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn unknown_or_archived_products_write_nothing() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 10).await;
+    let gone = c.product("G-1", 100, 10).await;
+    c.products
+        .update(
+            gone.id,
+            &ProductPatch {
+                archived: Some(true),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    let missing = gone.id + 100;
+    let err = c
+        .orders
+        .place(&new_order(ada.id, &[(a.id, 1), (missing, 1), (gone.id, 1)]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        PlaceOrderError::UnknownProducts(vec![
+            UnknownProduct {
+                product_id: missing,
+                first_index: 1
+            },
+            UnknownProduct {
+                product_id: gone.id,
+                first_index: 2
+            },
+        ])
+    );
+    assert_eq!(c.stock(a.id).await, 10);
+    assert_eq!(c.count("SELECT count(*) AS n FROM orders").await, 0);
+    assert_eq!(c.count("SELECT count(*) AS n FROM order_events").await, 0);
+}
+
+#[tokio::test]
+async fn every_short_line_is_reported_and_nothing_is_written() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 2).await;
+    let b = c.product("B-1", 100, 50).await;
+    let d = c.product("D-1", 100, 0).await;
+    let err = c
+        .orders
+        .place(&new_order(ada.id, &[(a.id, 3), (b.id, 50), (d.id, 1)]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        PlaceOrderError::InsufficientStock(vec![
+            Shortage {
+                product_id: a.id,
+                first_index: 0,
+                requested: 3,
+                available: 2
+            },
+            Shortage {
+                product_id: d.id,
+                first_index: 2,
+                requested: 1,
+                available: 0
+            },
+        ])
+    );
+    assert_eq!(
+        (
+            c.stock(a.id).await,
+            c.stock(b.id).await,
+            c.stock(d.id).await
+        ),
+        (2, 50, 0)
+    );
+    assert_eq!(c.count("SELECT count(*) AS n FROM orders").await, 0);
+    assert_eq!(c.count("SELECT count(*) AS n FROM order_items").await, 0);
+}
+
+#[tokio::test]
+async fn pricing_overflow_writes_nothing() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 10).await;
+    let mut order = new_order(ada.id, &[(a.id, 1)]);
+    order.rules.shipping_flat = Cents(i64::MAX);
+    let err = c.orders.place(&order).await.unwrap_err();
+    assert_eq!(err, PlaceOrderError::Pricing(PricingError::Overflow));
+    assert_eq!(c.stock(a.id).await, 10);
+    assert_eq!(c.count("SELECT count(*) AS n FROM orders").await, 0);
+}
+
+#[tokio::test]
+async fn status_changes_follow_the_state_machine() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let admin = c.users.upsert_admin("root@example.com", "h").await.unwrap();
+    let a = c.product("A-1", 100, 10).await;
+    let placed = c.place(ada.id, &[(a.id, 4)]).await;
+
+    // Pay: captured, collected, reference kept.
+    let mut pay = StatusChange::new(placed.id, OrderStatus::Paid);
+    pay.payment_reference = Some("sim_123".into());
+    pay.expected_version = Some(placed.version);
+    pay.payment_status_in = vec![PaymentStatus::Unpaid, PaymentStatus::Processing];
+    let paid = c.orders.change_status(&pay).await.unwrap();
+    assert_eq!(paid.status, OrderStatus::Paid);
+    assert_eq!(paid.payment_status, PaymentStatus::Captured);
+    assert!(paid.payment_collected);
+    assert_eq!(paid.payment_reference.as_deref(), Some("sim_123"));
+    assert_eq!(paid.version, placed.version + 1);
+    assert_eq!(paid.items, placed.items);
+
+    // A stale If-Match.
+    let mut stale = StatusChange::new(placed.id, OrderStatus::Fulfilled);
+    stale.expected_version = Some(placed.version);
+    assert_eq!(
+        c.orders.change_status(&stale).await.unwrap_err(),
+        ChangeStatusError::PreconditionFailed
+    );
+    // Another customer's order is not found; so is an unknown one.
+    let mut theirs = StatusChange::new(placed.id, OrderStatus::Cancelled);
+    theirs.owner = Some(ada.id + 1000);
+    assert_eq!(
+        c.orders.change_status(&theirs).await.unwrap_err(),
+        ChangeStatusError::NotFound
+    );
+    assert_eq!(
+        c.orders
+            .change_status(&StatusChange::new(Uuid::now_v7(), OrderStatus::Paid))
+            .await
+            .unwrap_err(),
+        ChangeStatusError::NotFound
+    );
+    // PAID → PAID is not a move.
+    assert_eq!(
+        c.orders
+            .change_status(&StatusChange::new(placed.id, OrderStatus::Paid))
+            .await
+            .unwrap_err(),
+        ChangeStatusError::InvalidTransition(InvalidTransition {
+            from: OrderStatus::Paid,
+            to: OrderStatus::Paid
+        })
+    );
+
+    // Fulfil with tracking, by an admin with a note.
+    let mut fulfil = StatusChange::new(placed.id, OrderStatus::Fulfilled);
+    fulfil.tracking = Some(Tracking {
+        carrier: "UPS".into(),
+        tracking_number: "1Z999".into(),
+    });
+    fulfil.actor = Some(Actor {
+        id: admin.id,
+        role: Role::Admin,
+    });
+    fulfil.note = Some("shipped".into());
+    let fulfilled = c.orders.change_status(&fulfil).await.unwrap();
+    assert_eq!(fulfilled.status, OrderStatus::Fulfilled);
+    assert_eq!(fulfilled.tracking, fulfil.tracking);
+    assert_eq!(fulfilled.payment_status, PaymentStatus::Captured);
+
+    // Final: nothing moves it, and the stock stays sold.
+    assert!(matches!(
+        c.orders
+            .change_status(&StatusChange::new(placed.id, OrderStatus::Cancelled))
+            .await,
+        Err(ChangeStatusError::InvalidTransition(_))
+    ));
+    assert_eq!(c.stock(a.id).await, 6);
+
+    let history = c.orders.history(placed.id).await.unwrap();
+    let kinds: Vec<(EventType, Option<OrderStatus>, OrderStatus)> = history
+        .iter()
+        .map(|e| (e.kind, e.from_status, e.to_status))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (EventType::OrderCreated, None, OrderStatus::Pending),
+            (
+                EventType::OrderPaid,
+                Some(OrderStatus::Pending),
+                OrderStatus::Paid
+            ),
+            (
+                EventType::OrderStatusChanged,
+                Some(OrderStatus::Paid),
+                OrderStatus::Fulfilled
+            ),
+        ]
+    );
+    assert!(history.windows(2).all(|w| w[0].id < w[1].id));
+    assert_eq!(history[1].payment_status, PaymentStatus::Captured);
+    assert_eq!(history[1].actor, None);
+    assert_eq!(history[2].actor, fulfil.actor);
+    assert_eq!(history[2].note.as_deref(), Some("shipped"));
+}
+
+#[tokio::test]
+async fn cancelling_releases_stock_and_refunds_paid_orders() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 10).await;
+    let b = c.product("B-1", 100, 10).await;
+
+    // PENDING → CANCELLED by its owner.
+    let first = c.place(ada.id, &[(a.id, 2), (b.id, 3)]).await;
+    let mut cancel = StatusChange::new(first.id, OrderStatus::Cancelled);
+    cancel.owner = Some(ada.id);
+    cancel.actor = Some(Actor {
+        id: ada.id,
+        role: Role::Customer,
+    });
+    let cancelled = c.orders.change_status(&cancel).await.unwrap();
+    assert_eq!(cancelled.status, OrderStatus::Cancelled);
+    assert_eq!(cancelled.payment_status, PaymentStatus::Unpaid);
+    assert_eq!((c.stock(a.id).await, c.stock(b.id).await), (10, 10));
+    // Again: refused, and the stock is not released twice.
+    assert!(matches!(
+        c.orders.change_status(&cancel).await,
+        Err(ChangeStatusError::InvalidTransition(_))
+    ));
+    assert_eq!((c.stock(a.id).await, c.stock(b.id).await), (10, 10));
+
+    // PAID → CANCELLED: refunded, collected stays true (the money was taken once).
+    let second = c.place(ada.id, &[(a.id, 5)]).await;
+    c.orders
+        .change_status(&StatusChange::new(second.id, OrderStatus::Paid))
+        .await
+        .unwrap();
+    assert_eq!(c.stock(a.id).await, 5);
+    let refunded = c
+        .orders
+        .change_status(&StatusChange::new(second.id, OrderStatus::Cancelled))
+        .await
+        .unwrap();
+    assert_eq!(refunded.payment_status, PaymentStatus::Refunded);
+    assert!(refunded.payment_collected);
+    assert_eq!(c.stock(a.id).await, 10);
+    let last = c.orders.history(second.id).await.unwrap().pop().unwrap();
+    assert_eq!(last.kind, EventType::OrderCancelled);
+    assert_eq!(last.payment_status, PaymentStatus::Refunded);
+}
+
+#[tokio::test]
+async fn payment_status_guard_refuses_moves() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 10).await;
+    let placed = c.place(ada.id, &[(a.id, 1)]).await;
+    c.orders
+        .set_payment_status(
+            placed.id,
+            vec![PaymentStatus::Unpaid],
+            PaymentStatus::Processing,
+        )
+        .await
+        .unwrap();
+    // The reconciler expires only orders whose charge is not in flight.
+    let mut expire = StatusChange::new(placed.id, OrderStatus::Cancelled);
+    expire.payment_status_in = vec![PaymentStatus::Unpaid, PaymentStatus::Failed];
+    assert_eq!(
+        c.orders.change_status(&expire).await.unwrap_err(),
+        ChangeStatusError::InvalidTransition(InvalidTransition {
+            from: OrderStatus::Pending,
+            to: OrderStatus::Cancelled
+        })
+    );
+    assert_eq!(c.stock(a.id).await, 9);
+}
+
+#[tokio::test]
+async fn set_payment_status_moves_only_payable_orders() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 10).await;
+    let placed = c.place(ada.id, &[(a.id, 1)]).await;
+
+    let processing = c
+        .orders
+        .set_payment_status(
+            placed.id,
+            vec![PaymentStatus::Unpaid, PaymentStatus::Failed],
+            PaymentStatus::Processing,
+        )
+        .await
+        .unwrap();
+    assert_eq!(processing.payment_status, PaymentStatus::Processing);
+    assert_eq!(processing.status, OrderStatus::Pending);
+    assert_eq!(processing.version, placed.version + 1);
+    assert_eq!(processing.items, placed.items);
+    assert_eq!(
+        c.count("SELECT count(*) AS n FROM orders WHERE payment_attempted_at IS NOT NULL")
+            .await,
+        1
+    );
+    // From a status it is not in.
+    assert_eq!(
+        c.orders
+            .set_payment_status(
+                placed.id,
+                vec![PaymentStatus::Unpaid],
+                PaymentStatus::Failed
+            )
+            .await
+            .unwrap_err(),
+        PaymentUpdateError::NotPayable {
+            status: OrderStatus::Pending,
+            payment_status: PaymentStatus::Processing
+        }
+    );
+    let failed = c
+        .orders
+        .set_payment_status(
+            placed.id,
+            vec![PaymentStatus::Processing],
+            PaymentStatus::Failed,
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.payment_status, PaymentStatus::Failed);
+    // No event for payment-status updates.
+    assert_eq!(c.orders.history(placed.id).await.unwrap().len(), 1);
+
+    // Not PENDING any more.
+    c.orders
+        .change_status(&StatusChange::new(placed.id, OrderStatus::Cancelled))
+        .await
+        .unwrap();
+    assert!(matches!(
+        c.orders
+            .set_payment_status(
+                placed.id,
+                vec![PaymentStatus::Failed],
+                PaymentStatus::Processing
+            )
+            .await,
+        Err(PaymentUpdateError::NotPayable {
+            status: OrderStatus::Cancelled,
+            ..
+        })
+    ));
+    assert_eq!(
+        c.orders
+            .set_payment_status(
+                Uuid::now_v7(),
+                vec![PaymentStatus::Unpaid],
+                PaymentStatus::Processing
+            )
+            .await
+            .unwrap_err(),
+        PaymentUpdateError::NotFound
+    );
+}
+
+/// Places `n` one-line orders for `user_id` and returns their ids, oldest first.
+async fn place_many(c: &crate::support::Ctx, user_id: i64, product_id: i64, n: usize) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        ids.push(c.place(user_id, &[(product_id, 1)]).await.id);
+    }
+    ids
+}
+
+/// Every page of `filter` with `limit`, concatenated.
+async fn all_pages(c: &crate::support::Ctx, filter: &OrderFilter, limit: u32) -> Vec<Vec<Uuid>> {
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = c.orders.list(filter, after, limit).await.unwrap();
+        if page.is_empty() {
+            return pages;
+        }
+        let last = page.last().unwrap();
+        after = Some(OrderCursor {
+            created_at: last.created_at,
+            id: last.id,
+        });
+        pages.push(page.iter().map(|o| o.id).collect());
+    }
+}
+
+#[tokio::test]
+async fn pagination_with_equal_timestamps_visits_every_order_once() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 100).await;
+    let mut ids = place_many(&c, ada.id, a.id, 7).await;
+    // Every order at the same instant: only the id orders them.
+    c.sql("UPDATE orders SET created_at = '2026-01-01T00:00:00Z'")
+        .await
+        .unwrap();
+
+    let pages = all_pages(&c, &OrderFilter::default(), 3).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [3, 3, 1]);
+    let seen: Vec<Uuid> = pages.concat();
+    ids.sort();
+    ids.reverse();
+    assert_eq!(seen, ids, "newest (greatest id) first, each exactly once");
+
+    // A limit equal to the count: one full page, then an empty one.
+    let pages = all_pages(&c, &OrderFilter::default(), 7).await;
+    assert_eq!(pages.len(), 1);
+    assert_eq!(pages[0].len(), 7);
+}
+
+#[tokio::test]
+async fn lists_are_newest_first_and_per_user() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let bob = c.customer("bob@example.com").await;
+    let a = c.product("A-1", 100, 100).await;
+    let ada_orders = place_many(&c, ada.id, a.id, 3).await;
+    let bob_orders = place_many(&c, bob.id, a.id, 2).await;
+    c.orders
+        .change_status(&StatusChange::new(ada_orders[1], OrderStatus::Cancelled))
+        .await
+        .unwrap();
+
+    let mine = c
+        .orders
+        .list_for_user(ada.id, None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.iter().map(|o| o.id).collect::<Vec<_>>(),
+        ada_orders.iter().rev().copied().collect::<Vec<_>>()
+    );
+    assert!(mine.iter().all(|o| o.items.len() == 1));
+    let cancelled = c
+        .orders
+        .list_for_user(ada.id, Some(OrderStatus::Cancelled), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        cancelled.iter().map(|o| o.id).collect::<Vec<_>>(),
+        [ada_orders[1]]
+    );
+    let page = c.orders.list_for_user(ada.id, None, None, 2).await.unwrap();
+    let last = page.last().unwrap();
+    let rest = c
+        .orders
+        .list_for_user(
+            ada.id,
+            None,
+            Some(OrderCursor {
+                created_at: last.created_at,
+                id: last.id,
+            }),
+            2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|o| o.id).collect::<Vec<_>>(),
+        [ada_orders[0]]
+    );
+    let bobs = c
+        .orders
+        .list_for_user(bob.id, None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(bobs.len(), bob_orders.len());
+    assert!(
+        c.orders
+            .list_for_user(bob.id + 100, None, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn admin_filters_each_and_combined() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let bob = c.customer("bob@example.com").await;
+    let cheap = c.product("C-1", 1000, 100).await;
+    let dear = c.product("D-1", 10_000, 100).await;
+    // ada: small (1000 + 500 shipping = 1500), large (10000, free shipping); bob: small.
+    let ada_small = c.place(ada.id, &[(cheap.id, 1)]).await;
+    let ada_large = c.place(ada.id, &[(dear.id, 1)]).await;
+    let bob_small = c.place(bob.id, &[(cheap.id, 1)]).await;
+    assert_eq!(
+        (ada_small.total_amount, ada_large.total_amount),
+        (1500, 10_000)
+    );
+    c.orders
+        .change_status(&StatusChange::new(ada_large.id, OrderStatus::Paid))
+        .await
+        .unwrap();
+    c.sql(&format!(
+        "UPDATE orders SET created_at = CASE id \
+           WHEN '{}' THEN timestamptz '2026-01-01T00:00:00Z' \
+           WHEN '{}' THEN timestamptz '2026-01-02T00:00:00Z' \
+           ELSE timestamptz '2026-01-03T00:00:00Z' END",
+        ada_small.id, ada_large.id
+    ))
+    .await
+    .unwrap();
+
+    let ids = |orders: Vec<ports::Order>| orders.into_iter().map(|o| o.id).collect::<Vec<_>>();
+    let list = |filter: OrderFilter| {
+        let orders = c.orders.clone();
+        async move { orders.list(&filter, None, 50).await.unwrap() }
+    };
+    assert_eq!(
+        ids(list(OrderFilter::default()).await),
+        [bob_small.id, ada_large.id, ada_small.id]
+    );
+    let by_status = OrderFilter {
+        statuses: vec![OrderStatus::Paid],
+        ..Default::default()
+    };
+    assert_eq!(ids(list(by_status).await), [ada_large.id]);
+    let two_statuses = OrderFilter {
+        statuses: vec![OrderStatus::Paid, OrderStatus::Pending],
+        ..Default::default()
+    };
+    assert_eq!(ids(list(two_statuses).await).len(), 3);
+    let by_user = OrderFilter {
+        user_id: Some(bob.id),
+        ..Default::default()
+    };
+    assert_eq!(ids(list(by_user).await), [bob_small.id]);
+    let by_email = OrderFilter {
+        email: Some("ADA@Example.com".into()),
+        ..Default::default()
+    };
+    assert_eq!(ids(list(by_email).await), [ada_large.id, ada_small.id]);
+    let unknown_email = OrderFilter {
+        email: Some("nobody@example.com".into()),
+        ..Default::default()
+    };
+    assert!(list(unknown_email).await.is_empty());
+    // created_from inclusive, created_to exclusive.
+    let window = OrderFilter {
+        created_from: Some(datetime!(2026-01-02 0:00 UTC)),
+        created_to: Some(datetime!(2026-01-03 0:00 UTC)),
+        ..Default::default()
+    };
+    assert_eq!(ids(list(window).await), [ada_large.id]);
+    // min and max inclusive.
+    let totals = OrderFilter {
+        min_total: Some(1500),
+        max_total: Some(1500),
+        ..Default::default()
+    };
+    assert_eq!(ids(list(totals).await), [bob_small.id, ada_small.id]);
+    let combined = OrderFilter {
+        statuses: vec![OrderStatus::Pending],
+        email: Some("ada@example.com".into()),
+        min_total: Some(1000),
+        created_to: Some(datetime!(2026-01-02 0:00 UTC)),
+        ..Default::default()
+    };
+    assert_eq!(ids(list(combined).await), [ada_small.id]);
+    let nothing = OrderFilter {
+        user_id: Some(bob.id),
+        statuses: vec![OrderStatus::Paid],
+        ..Default::default()
+    };
+    assert!(list(nothing).await.is_empty());
+}
+
+#[tokio::test]
+async fn export_rows_carry_email_and_unit_count() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 100).await;
+    let b = c.product("B-1", 200, 100).await;
+    let first = c.place(ada.id, &[(a.id, 2), (b.id, 5)]).await;
+    let second = c.place(ada.id, &[(b.id, 1)]).await;
+
+    let page = c
+        .orders
+        .export_page(&OrderFilter::default(), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    let row = &page[0];
+    assert_eq!(row.id, second.id);
+    assert_eq!(row.email, "ada@example.com");
+    assert_eq!(row.item_count, 1);
+    let rest = c
+        .orders
+        .export_page(
+            &OrderFilter::default(),
+            Some(OrderCursor {
+                created_at: row.created_at,
+                id: row.id,
+            }),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    let row = &rest[0];
+    assert_eq!(row.id, first.id);
+    assert_eq!(row.user_id, ada.id);
+    assert_eq!(row.item_count, 7);
+    assert_eq!(row.status, OrderStatus::Pending);
+    assert_eq!(row.payment_status, PaymentStatus::Unpaid);
+    assert_eq!(
+        (
+            row.subtotal,
+            row.shipping_amount,
+            row.tax_amount,
+            row.total_amount
+        ),
+        (
+            first.subtotal,
+            first.shipping_amount,
+            first.tax_amount,
+            first.total_amount
+        )
+    );
+    assert_eq!(row.currency, "USD");
+    assert!(!row.payment_collected);
+    assert_eq!(
+        (
+            row.shipping_name.as_str(),
+            row.shipping_city.as_str(),
+            row.shipping_country.as_str()
+        ),
+        ("Ada Lovelace", "London", "US")
+    );
+    assert_eq!(
+        (row.created_at, row.updated_at),
+        (first.created_at, first.updated_at)
+    );
+    let filtered = c
+        .orders
+        .export_page(
+            &OrderFilter {
+                email: Some("bob@example.com".into()),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(filtered.is_empty());
+}
+
+#[tokio::test]
+async fn pending_to_reconcile_finds_expired_and_processing_orders() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 100).await;
+    let old = c.place(ada.id, &[(a.id, 1)]).await;
+    let processing = c.place(ada.id, &[(a.id, 1)]).await;
+    let fresh = c.place(ada.id, &[(a.id, 1)]).await;
+    let old_paid = c.place(ada.id, &[(a.id, 1)]).await;
+    c.orders
+        .change_status(&StatusChange::new(old_paid.id, OrderStatus::Paid))
+        .await
+        .unwrap();
+    c.orders
+        .set_payment_status(
+            processing.id,
+            vec![PaymentStatus::Unpaid],
+            PaymentStatus::Processing,
+        )
+        .await
+        .unwrap();
+    c.sql(&format!(
+        "UPDATE orders SET created_at = now() - interval '1 hour' WHERE id IN ('{}', '{}')",
+        old.id, old_paid.id
+    ))
+    .await
+    .unwrap();
+    let cutoff = OffsetDateTime::now_utc() - time::Duration::minutes(30);
+    let found: Vec<Uuid> = c
+        .orders
+        .pending_to_reconcile(cutoff, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(found, [old.id, processing.id]);
+    assert!(!found.contains(&fresh.id));
+    assert_eq!(
+        c.orders
+            .pending_to_reconcile(cutoff, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
