@@ -3,10 +3,20 @@
 //! the PostgreSQL adapters and the use cases together.
 
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod error;
+pub mod handlers;
+pub mod openapi;
+pub mod paging;
 pub mod panic_guard;
+pub mod payments;
 pub mod rate_limit;
 pub mod request_id;
 pub mod security_headers;
+pub mod startup;
+pub mod state;
 pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,10 +1,13 @@
 //! The use cases' errors as HTTP problems: one `From` per operation error.
 
 use actix_web::http::StatusCode;
+use app::admin_orders::AdminChangeStatusError;
 use app::auth::{Internal, RegisterError, SignInError};
-use app::catalogue::GetProductError;
+use app::catalogue::{GetProductError, ProductCommandError};
+use app::orders::{CancelOrderError, GetOrderError, PayOrderError, PlaceOrderError};
+use domain::InvalidTransition;
 
-use super::{ApiError, Problem};
+use super::{ApiError, FieldProblem, Problem};
 
 impl From<Internal> for ApiError {
     fn from(error: Internal) -> Self {
@@ -41,6 +44,162 @@ impl From<GetProductError> for ApiError {
         match error {
             GetProductError::NotFound => ApiError::not_found(),
             GetProductError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ProductCommandError> for ApiError {
+    fn from(error: ProductCommandError) -> Self {
+        match error {
+            ProductCommandError::NotFound => ApiError::not_found(),
+            ProductCommandError::Validation(errors) => errors.into(),
+            ProductCommandError::SkuTaken => {
+                Problem::new(StatusCode::CONFLICT, "sku_taken", "SKU already in use").into()
+            }
+            ProductCommandError::InsufficientStock { available } => Problem::new(
+                StatusCode::CONFLICT,
+                "insufficient_stock",
+                "Insufficient stock",
+            )
+            .errors(vec![
+                FieldProblem::new("stock_delta", "would take the stock below 0")
+                    .with("available", available),
+            ])
+            .into(),
+            ProductCommandError::StockOverflow => {
+                ApiError::invalid_field("stock_delta", "would take the stock above 2147483647")
+            }
+            ProductCommandError::PreconditionFailed => precondition_failed(),
+            ProductCommandError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn precondition_failed() -> ApiError {
+    Problem::new(
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+        "Precondition failed",
+    )
+    .detail("the resource changed since the ETag in If-Match; fetch it again")
+    .into()
+}
+
+/// 409 `invalid_transition` with `from` and `to` members.
+fn invalid_transition(t: InvalidTransition) -> ApiError {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "invalid_transition",
+        "Invalid status transition",
+    )
+    .detail(t.to_string())
+    .member("from", t.from.as_str())
+    .member("to", t.to.as_str())
+    .into()
+}
+
+fn payment_declined(order_id: uuid::Uuid) -> ApiError {
+    Problem::new(
+        StatusCode::PAYMENT_REQUIRED,
+        "payment_declined",
+        "Payment declined",
+    )
+    .detail("the payment provider declined the charge")
+    .member("order_id", order_id.to_string())
+    .into()
+}
+
+impl From<PlaceOrderError> for ApiError {
+    fn from(error: PlaceOrderError) -> Self {
+        match error {
+            PlaceOrderError::Validation(errors) => errors.into(),
+            PlaceOrderError::UnknownProducts(unknown) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_product",
+                "Unknown product",
+            )
+            .detail("a product does not exist or is no longer sold")
+            .errors(
+                unknown
+                    .iter()
+                    .map(|u| {
+                        FieldProblem::new(
+                            format!("items[{}].product_id", u.first_index),
+                            "no such product",
+                        )
+                        .with("product_id", u.product_id)
+                    })
+                    .collect(),
+            )
+            .into(),
+            PlaceOrderError::InsufficientStock(shortages) => Problem::new(
+                StatusCode::CONFLICT,
+                "insufficient_stock",
+                "Insufficient stock",
+            )
+            .detail("nothing was reserved; lower the quantities to what is available")
+            .errors(
+                shortages
+                    .iter()
+                    .map(|s| {
+                        FieldProblem::new(
+                            format!("items[{}].quantity", s.first_index),
+                            format!("only {} available", s.available),
+                        )
+                        .with("product_id", s.product_id)
+                        .with("available", s.available)
+                    })
+                    .collect(),
+            )
+            .into(),
+            PlaceOrderError::PricingOverflow => {
+                ApiError::invalid_field("items", "the order's amounts are too large")
+            }
+            PlaceOrderError::PaymentDeclined { order_id, .. } => payment_declined(order_id),
+            PlaceOrderError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<PayOrderError> for ApiError {
+    fn from(error: PayOrderError) -> Self {
+        match error {
+            PayOrderError::NotFound => ApiError::not_found(),
+            PayOrderError::Validation(errors) => errors.into(),
+            PayOrderError::InvalidTransition(t) => invalid_transition(t),
+            PayOrderError::PaymentDeclined { order } => payment_declined(order.id),
+            PayOrderError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CancelOrderError> for ApiError {
+    fn from(error: CancelOrderError) -> Self {
+        match error {
+            CancelOrderError::NotFound => ApiError::not_found(),
+            CancelOrderError::InvalidTransition(t) => invalid_transition(t),
+            CancelOrderError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<GetOrderError> for ApiError {
+    fn from(error: GetOrderError) -> Self {
+        match error {
+            GetOrderError::NotFound => ApiError::not_found(),
+            GetOrderError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<AdminChangeStatusError> for ApiError {
+    fn from(error: AdminChangeStatusError) -> Self {
+        match error {
+            AdminChangeStatusError::NotFound => ApiError::not_found(),
+            AdminChangeStatusError::InvalidTransition(t) => invalid_transition(t),
+            AdminChangeStatusError::PreconditionFailed => precondition_failed(),
+            AdminChangeStatusError::Validation(errors) => errors.into(),
+            AdminChangeStatusError::Store(e) => e.into(),
         }
     }
 }

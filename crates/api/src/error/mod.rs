@@ -14,6 +14,8 @@ use serde_json::{Map, Value};
 mod app_errors;
 pub mod extractors;
 
+pub use extractors::ApiJson;
+
 /// The media type of every error answer.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -36,6 +38,12 @@ impl FieldProblem {
             message: message.into(),
             extra: Map::new(),
         }
+    }
+
+    /// Adds a member (`product_id`, `available`).
+    pub fn with(mut self, name: &str, value: impl Into<Value>) -> FieldProblem {
+        self.extra.insert(name.to_owned(), value.into());
+        self
     }
 }
 

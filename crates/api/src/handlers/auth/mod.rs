@@ -1,0 +1,36 @@
+//! `/api/auth`: register, login, logout, me, token. Register, login and token are rate-limited
+//! per client address (`RATE_LIMIT_AUTH_PER_MINUTE`).
+
+pub mod login;
+pub mod logout;
+pub mod me;
+pub mod register;
+pub mod session;
+pub mod token;
+
+use actix_web::web;
+
+use crate::rate_limit::RateLimiters;
+
+pub fn configure(cfg: &mut web::ServiceConfig, limits: &RateLimiters) {
+    cfg.service(
+        web::scope("/api/auth")
+            .service(
+                web::resource("/register")
+                    .wrap(limits.auth.middleware())
+                    .route(web::post().to(register::register)),
+            )
+            .service(
+                web::resource("/login")
+                    .wrap(limits.auth.middleware())
+                    .route(web::post().to(login::login)),
+            )
+            .service(
+                web::resource("/token")
+                    .wrap(limits.auth.middleware())
+                    .route(web::post().to(token::token)),
+            )
+            .route("/logout", web::post().to(logout::logout))
+            .route("/me", web::get().to(me::me)),
+    );
+}

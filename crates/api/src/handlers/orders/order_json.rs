@@ -1,0 +1,241 @@
+//! An order as the API shows it, and the order requests.
+
+use domain::{OrderStatus, PaymentStatus, Role, allowed_transitions};
+use ports::{Actor, Order, StoredEvent};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::handlers::timestamps;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AddressJson {
+    pub name: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TrackingJson {
+    pub carrier: String,
+    pub tracking_number: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderItemJson {
+    pub product_id: i64,
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price: i64,
+    pub line_total: i64,
+}
+
+/// The order JSON of the contract.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderJson {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    pub user_id: i64,
+    #[schema(value_type = String, example = "PENDING")]
+    pub status: OrderStatus,
+    /// `unpaid`, `processing`, `captured`, `refunded` or `failed`.
+    #[schema(value_type = String, example = "unpaid")]
+    pub payment_status: PaymentStatus,
+    pub payment_collected: bool,
+    /// The statuses the caller may move the order to now.
+    #[schema(value_type = Vec<String>)]
+    pub allowed_transitions: Vec<OrderStatus>,
+    pub subtotal: i64,
+    pub shipping_amount: i64,
+    pub tax_amount: i64,
+    pub total_amount: i64,
+    pub currency: String,
+    pub shipping_address: AddressJson,
+    pub tracking: Option<TrackingJson>,
+    pub items: Vec<OrderItemJson>,
+    #[serde(with = "timestamps")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "timestamps")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
+/// What `viewer` may move the order to now. A customer may cancel their own `PENDING` order
+/// while no charge is in flight; an admin makes every move the state machine allows.
+pub fn transitions_for(order: &Order, viewer: Actor) -> Vec<OrderStatus> {
+    match viewer.role {
+        Role::Admin => allowed_transitions(order.status, Role::Admin),
+        Role::Customer
+            if order.user_id == viewer.id && order.payment_status != PaymentStatus::Processing =>
+        {
+            allowed_transitions(order.status, Role::Customer)
+        }
+        Role::Customer => Vec::new(),
+    }
+}
+
+impl OrderJson {
+    pub fn new(order: &Order, viewer: Actor) -> OrderJson {
+        let a = &order.shipping_address;
+        OrderJson {
+            id: order.id,
+            user_id: order.user_id,
+            status: order.status,
+            payment_status: order.payment_status,
+            payment_collected: order.payment_collected,
+            allowed_transitions: transitions_for(order, viewer),
+            subtotal: order.subtotal,
+            shipping_amount: order.shipping_amount,
+            tax_amount: order.tax_amount,
+            total_amount: order.total_amount,
+            currency: order.currency.clone(),
+            shipping_address: AddressJson {
+                name: a.name.clone(),
+                line1: a.line1.clone(),
+                line2: a.line2.clone(),
+                city: a.city.clone(),
+                region: a.region.clone(),
+                postal_code: a.postal_code.clone(),
+                country: a.country.clone(),
+            },
+            tracking: order.tracking.as_ref().map(|t| TrackingJson {
+                carrier: t.carrier.clone(),
+                tracking_number: t.tracking_number.clone(),
+            }),
+            items: order
+                .items
+                .iter()
+                .map(|i| OrderItemJson {
+                    product_id: i.product_id,
+                    sku: i.sku.clone(),
+                    name: i.name.clone(),
+                    quantity: i.quantity,
+                    unit_price: i.unit_price,
+                    line_total: i.line_total,
+                })
+                .collect(),
+            created_at: order.created_at,
+            updated_at: order.updated_at,
+        }
+    }
+}
+
+/// The strong `ETag` of an order: its version.
+pub fn etag(order: &Order) -> String {
+    format!("\"{}\"", order.version)
+}
+
+/// A page of orders.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OrderPage {
+    pub items: Vec<OrderJson>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActorJson {
+    pub id: i64,
+    #[schema(value_type = String, example = "CUSTOMER")]
+    pub role: Role,
+}
+
+/// One entry of an order's history.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HistoryEntryJson {
+    pub id: i64,
+    /// `order.created`, `order.paid`, `order.status_changed` or `order.cancelled`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(value_type = Option<String>)]
+    pub from_status: Option<OrderStatus>,
+    #[schema(value_type = String)]
+    pub to_status: OrderStatus,
+    /// `null` for the system (payment, expiry).
+    pub actor: Option<ActorJson>,
+    pub note: Option<String>,
+    #[serde(with = "timestamps")]
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: OffsetDateTime,
+}
+
+impl From<&StoredEvent> for HistoryEntryJson {
+    fn from(event: &StoredEvent) -> Self {
+        HistoryEntryJson {
+            id: event.id,
+            kind: event.kind.as_str().to_owned(),
+            from_status: event.from_status,
+            to_status: event.to_status,
+            actor: event.actor.map(|a| ActorJson {
+                id: a.id,
+                role: a.role,
+            }),
+            note: event.note.clone(),
+            occurred_at: event.occurred_at,
+        }
+    }
+}
+
+/// `{"items": [...]}`, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HistoryJson {
+    pub items: Vec<HistoryEntryJson>,
+}
+
+/// One line of a new order.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineRequest {
+    pub product_id: i64,
+    /// 1 to 1000.
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressRequest {
+    /// 1 to 200 characters.
+    pub name: String,
+    pub line1: String,
+    #[serde(default)]
+    pub line2: Option<String>,
+    pub city: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Up to 20 characters.
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, any case.
+    pub country: String,
+}
+
+/// A payment token from the provider's client library (`tok_visa` in test mode).
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRequest {
+    pub token: String,
+}
+
+impl std::fmt::Debug for PaymentRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PaymentRequest { token: *** }")
+    }
+}
+
+/// `POST /api/orders`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrderRequest {
+    /// 1 to 100 lines; lines of the same product are merged.
+    pub items: Vec<LineRequest>,
+    pub shipping_address: AddressRequest,
+    /// Charge right away; without it the order stays `PENDING`, payment `unpaid`.
+    #[serde(default)]
+    pub payment: Option<PaymentRequest>,
+}

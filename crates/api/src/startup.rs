@@ -1,0 +1,357 @@
+//! Start-up: builds the pool, the repositories, the use cases and the server, binds the listener
+//! (port 0 picks a free one), and starts the instance's background tasks: the one `LISTEN`
+//! connection (revocations now, order events for the real-time hub), the reconciler, and
+//! housekeeping.
+//!
+//! # Where the real-time hub plugs in
+//! [`Realtime`] is the seam: its `configure` mounts `/api/ws` and `/api/events` (it runs after
+//! every other route, so a `web::scope("/api")` there shadows nothing), and its `on_notice`
+//! receives every listener [`Notice`] after the revocation set has been updated (`Events` to
+//! deliver, `Revoked` to close that token's connections, `Reconnected` to replay the event log).
+//! Build it in [`realtime`].
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::{Method, header};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use adapters_postgres::listener::{Notice, spawn_listener};
+use adapters_postgres::{
+    PgEventLog, PgIdempotencyStore, PgOrderRepository, PgPool, PgProductRepository, PgSettings,
+    PgTokenRevocations, PgUserRepository,
+};
+use anyhow::Context as _;
+use app::{AdminOrderService, AppSettings, AuthService, CatalogueService, Deps, OrderService};
+use async_trait::async_trait;
+use ports::{Clock, EventLog, IdempotencyStore, StoreError, SystemClock, TokenRevocations};
+use secrecy::ExposeSecret;
+use tokio::sync::{mpsc, watch};
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::password::Argon2Hasher;
+use crate::auth::{AuthState, RevokedTokens};
+use crate::config::Settings;
+use crate::error::extractors::{json_config, path_config, query_config};
+use crate::handlers;
+use crate::paging::CursorKey;
+use crate::panic_guard::catch_panic;
+use crate::rate_limit::{ClientAddress, RateLimiters};
+use crate::request_id::request_id;
+use crate::security_headers::security_headers;
+use crate::state::{AppState, Readiness};
+use crate::telemetry::RequestSpan;
+
+/// How often the reconciler looks for unpaid and unresolved orders.
+pub const RECONCILE_EVERY: Duration = Duration::from_secs(30);
+/// How often expired revocations, idempotency keys and idle rate-limit keys are forgotten.
+pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
+/// Idempotency keys are kept this long.
+pub const IDEMPOTENCY_KEY_LIFETIME: time::Duration = time::Duration::hours(24);
+
+/// A running instance: the bound server and its background tasks.
+pub struct Application {
+    port: u16,
+    server: Server,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    pool: PgPool,
+}
+
+/// The real-time hub's plug (see the module documentation).
+pub struct Realtime {
+    /// Mounts the real-time routes (and their app data).
+    pub configure: Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>,
+    /// Receives every listener notice.
+    pub on_notice: Arc<dyn Fn(Notice) + Send + Sync>,
+}
+
+/// The real-time wiring of this instance. Until the hub is plugged in, nothing is mounted and
+/// event notices are dropped (revocations are handled by the start-up itself).
+pub fn realtime(_settings: &Settings, _events: Arc<dyn EventLog>) -> Realtime {
+    Realtime {
+        configure: Arc::new(|_cfg| {}),
+        on_notice: Arc::new(|_notice| {}),
+    }
+}
+
+struct PoolReadiness(PgPool);
+
+#[async_trait]
+impl Readiness for PoolReadiness {
+    async fn check(&self) -> Result<(), StoreError> {
+        adapters_postgres::ping(&self.0).await
+    }
+}
+
+/// The pool settings of `settings`.
+pub fn pg_settings(settings: &Settings) -> PgSettings {
+    PgSettings {
+        url: settings.database.url.expose_secret().to_owned(),
+        max_size: settings.database.max_connections.max(1),
+        connect_timeout: settings.database.connect_timeout,
+        wait_timeout: settings.database.connect_timeout,
+        statement_timeout: settings.database.statement_timeout,
+        application_name: "oms".into(),
+    }
+}
+
+/// The use cases' settings of `settings`.
+pub fn app_settings(settings: &Settings) -> AppSettings {
+    AppSettings {
+        currency: settings.shop.currency.clone(),
+        pricing: settings.shop.pricing.clone(),
+        payment_timeout: settings.payments.timeout,
+        pending_order_ttl: time::Duration::try_from(settings.shop.pending_order_ttl)
+            .unwrap_or(time::Duration::MAX),
+    }
+}
+
+/// The ports over a pool.
+pub async fn deps(settings: &Settings, pool: &PgPool) -> anyhow::Result<Deps> {
+    Ok(Deps {
+        users: Arc::new(PgUserRepository::new(pool.clone())),
+        products: Arc::new(PgProductRepository::new(pool.clone())),
+        orders: Arc::new(PgOrderRepository::new(pool.clone())),
+        events: Arc::new(PgEventLog::new(pool.clone())),
+        payments: crate::payments::gateway(&settings.payments)?,
+        hasher: Arc::new(
+            Argon2Hasher::new()
+                .await
+                .context("preparing the password hasher")?,
+        ),
+        clock: Arc::new(SystemClock),
+    })
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let pg = pg_settings(&settings);
+        if settings.database.run_migrations {
+            let applied = adapters_postgres::run_migrations(&pg.url)
+                .await
+                .context("running migrations")?;
+            tracing::info!(applied, "migrations up to date");
+        }
+        let pool = adapters_postgres::build_pool(&pg).context("building the database pool")?;
+        let deps = deps(&settings, &pool).await?;
+        let app_settings = app_settings(&settings);
+        let revocations: Arc<dyn TokenRevocations> =
+            Arc::new(PgTokenRevocations::new(pool.clone()));
+        let idempotency: Arc<dyn IdempotencyStore> =
+            Arc::new(PgIdempotencyStore::new(pool.clone()));
+
+        let revoked = Arc::new(RevokedTokens::default());
+        let count = revoked
+            .reload(&*revocations)
+            .await
+            .context("loading the revoked tokens")?;
+        tracing::info!(count, "revoked tokens loaded");
+
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let realtime = realtime(&settings, deps.events.clone());
+        let mut tasks = Vec::new();
+        let (tx, rx) = mpsc::channel(1024);
+        tasks.push(spawn_listener(pg.url.clone(), tx, shutdown_rx.clone()));
+        tasks.push(tokio::spawn(consume_notices(
+            rx,
+            revoked.clone(),
+            revocations.clone(),
+            realtime.on_notice.clone(),
+        )));
+
+        let auth = web::Data::new(AuthState::new(&settings.auth, revoked));
+        let limiters = RateLimiters::new(
+            &settings.rate_limits,
+            settings.http.trusted_proxies.clone(),
+            auth.clone(),
+        )?;
+        let client_address =
+            web::Data::new(ClientAddress::new(settings.http.trusted_proxies.clone()));
+        let state = web::Data::new(AppState {
+            auth: AuthService::new(deps.clone()),
+            catalogue: CatalogueService::new(deps.clone()),
+            orders: OrderService::new(deps.clone(), app_settings.clone()),
+            admin_orders: AdminOrderService::new(deps.clone(), app_settings.clone()),
+            idempotency: idempotency.clone(),
+            revocations: revocations.clone(),
+            clock: deps.clock.clone(),
+            cursors: CursorKey::new(&settings.auth.jwt_secret),
+            readiness: Arc::new(PoolReadiness(pool.clone())),
+            currency: settings.shop.currency.clone(),
+        });
+
+        tasks.push(tokio::spawn(reconcile_forever(
+            app::Reconciler::new(deps.clone(), app_settings),
+            shutdown_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(housekeeping(
+            revocations,
+            idempotency,
+            deps.clock.clone(),
+            limiters.clone(),
+            shutdown_rx,
+        )));
+
+        let listener = TcpListener::bind(&settings.http.bind_addr)
+            .with_context(|| format!("binding {}", settings.http.bind_addr))?;
+        let port = listener.local_addr()?.port();
+        let cors_settings = settings.clone();
+        let configure_realtime = realtime.configure.clone();
+        let server = HttpServer::new(move || {
+            let limiters = limiters.clone();
+            let configure_realtime = configure_realtime.clone();
+            App::new()
+                .app_data(state.clone())
+                .app_data(auth.clone())
+                .app_data(client_address.clone())
+                .app_data(json_config())
+                .app_data(path_config())
+                .app_data(query_config())
+                .configure(|cfg| handlers::configure(cfg, &limiters))
+                .configure(move |cfg| configure_realtime(cfg))
+                .default_service(web::to(handlers::not_found))
+                .wrap(from_fn(catch_panic))
+                .wrap(handlers::problem_fallbacks())
+                .wrap(limiters.api.middleware())
+                .wrap(cors(&cors_settings))
+                .wrap(security_headers())
+                .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap(from_fn(request_id))
+        })
+        .listen(listener)?
+        .shutdown_timeout(10)
+        .run();
+        tracing::info!(port, "listening");
+        Ok(Application {
+            port,
+            server,
+            shutdown,
+            tasks,
+            pool,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The pool (tools and tests).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Serves until the server stops (a signal, or `stop`), then stops the background tasks.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            task.abort();
+        }
+        result
+    }
+}
+
+/// CORS: the origins of `CORS_ALLOWED_ORIGINS` (and `PUBLIC_ORIGIN`) with credentials.
+fn cors(settings: &Settings) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allowed_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::IF_MATCH,
+            header::HeaderName::from_static("x-csrf-token"),
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([
+            header::LOCATION,
+            header::ETAG,
+            header::RETRY_AFTER,
+            header::CONTENT_DISPOSITION,
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .supports_credentials()
+        .max_age(600);
+    for origin in std::iter::once(&settings.http.public_origin)
+        .chain(settings.http.cors_allowed_origins.iter())
+    {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+/// Applies listener notices: revocations to the in-memory set (a full reload after a
+/// reconnect, since notices were lost meanwhile), then hands each notice to the hub.
+async fn consume_notices(
+    mut rx: mpsc::Receiver<Notice>,
+    revoked: Arc<RevokedTokens>,
+    store: Arc<dyn TokenRevocations>,
+    on_notice: Arc<dyn Fn(Notice) + Send + Sync>,
+) {
+    while let Some(notice) = rx.recv().await {
+        match &notice {
+            Notice::Revoked(jti) => revoked.insert(jti.clone()),
+            Notice::Reconnected => match revoked.reload(&*store).await {
+                Ok(count) => tracing::info!(count, "revoked tokens reloaded after a reconnect"),
+                Err(error) => tracing::error!(%error, "reloading revoked tokens failed"),
+            },
+            Notice::Events(_) => {}
+        }
+        on_notice(notice);
+    }
+}
+
+async fn reconcile_forever(reconciler: app::Reconciler, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(RECONCILE_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        match reconciler.run_once().await {
+            Ok(report) if report.examined > 0 => tracing::info!(?report, "reconciled"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "reconciler run failed"),
+        }
+    }
+}
+
+async fn housekeeping(
+    revocations: Arc<dyn TokenRevocations>,
+    idempotency: Arc<dyn IdempotencyStore>,
+    clock: Arc<dyn Clock>,
+    limiters: RateLimiters,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        limiters.forget_idle();
+        let now = clock.now();
+        if let Err(error) = revocations.purge_expired(now).await {
+            tracing::warn!(%error, "purging expired revocations failed");
+        }
+        if let Err(error) = idempotency
+            .purge_before(now - IDEMPOTENCY_KEY_LIFETIME)
+            .await
+        {
+            tracing::warn!(%error, "purging old idempotency keys failed");
+        }
+    }
+}
