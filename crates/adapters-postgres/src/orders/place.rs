@@ -1,4 +1,5 @@
-//! Placing an order: one transaction, five statements besides `BEGIN`/`COMMIT`.
+//! Placing an order: one transaction of eight round trips (`BEGIN`, six statements, `COMMIT`;
+//! counted by the `round_trips` test).
 //!
 //! 1. `SELECT … FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE` — every placement (and
 //!    every stock release) locks product rows in id order, so two orders over the same products

@@ -2,6 +2,7 @@
 //! database (`TestDb`), so they run in parallel. One binary, so it links once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bench;
 mod concurrency;
 mod constraints;
 mod events;
@@ -12,5 +13,6 @@ mod payments_simulated;
 mod pool;
 mod products;
 mod revocations;
+mod round_trips;
 mod support;
 mod users;
