@@ -80,7 +80,9 @@ impl Modify for SecuritySchemes {
 
 /// The document as JSON.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::handlers::admin::AdminApiDoc::openapi());
+    doc
 }
 
 pub async fn serve() -> HttpResponse {

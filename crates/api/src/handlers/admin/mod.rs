@@ -1,16 +1,107 @@
 //! `/api/admin`: every route needs the `ADMIN` role. The guard runs for the whole scope, so an
 //! unknown admin path too answers 401 (nobody signed in) or 403 `forbidden` (a customer) before
-//! it answers 404. The admin product and order routes mount in [`configure`].
+//! it answers 404. The admin order routes mount from [`orders`], the product routes from
+//! [`products`].
+
+pub mod if_match;
+pub mod orders;
+pub mod products;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
 use crate::auth::require_admin;
 
+/// The admin routes' part of the OpenAPI document (merged into `crate::openapi::document`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        orders::list::list_orders,
+        orders::export::export_orders,
+        orders::change_status::change_status,
+        products::list::list_products,
+        products::get::get_product,
+        products::create::create_product,
+        products::update::update_product,
+        products::archive::archive_product,
+    ),
+    components(schemas(
+        orders::change_status::ChangeStatusRequest,
+        orders::change_status::TrackingRequest,
+        products::create::CreateProductRequest,
+        products::update::ProductPatchRequest,
+    )),
+    tags((name = "admin", description = "Every order and the catalogue, for admins (role `ADMIN`)"))
+)]
+pub struct AdminApiDoc;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/admin")
             .wrap(from_fn(require_admin))
+            .configure(orders::configure)
+            .configure(products::configure)
             .default_service(web::to(super::not_found)),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_admin_route_is_documented_with_its_refusals() {
+        let doc = serde_json::to_value(crate::openapi::document()).expect("json");
+        let routes = [
+            (
+                "/api/admin/orders",
+                "get",
+                &["401", "403", "422", "429"][..],
+            ),
+            (
+                "/api/admin/orders/export",
+                "get",
+                &["401", "403", "422", "429"],
+            ),
+            (
+                "/api/admin/orders/{id}/status",
+                "patch",
+                &[
+                    "400", "401", "403", "404", "409", "412", "413", "415", "422", "429",
+                ],
+            ),
+            ("/api/admin/products", "get", &["401", "403", "422", "429"]),
+            (
+                "/api/admin/products",
+                "post",
+                &["400", "401", "403", "409", "413", "415", "422", "429"],
+            ),
+            (
+                "/api/admin/products/{id}",
+                "get",
+                &["401", "403", "404", "429"],
+            ),
+            (
+                "/api/admin/products/{id}",
+                "patch",
+                &[
+                    "400", "401", "403", "404", "409", "412", "413", "415", "422", "429",
+                ],
+            ),
+            (
+                "/api/admin/products/{id}",
+                "delete",
+                &["401", "403", "404", "429"],
+            ),
+        ];
+        for (path, method, statuses) in routes {
+            let responses = &doc["paths"][path][method]["responses"];
+            assert!(responses.is_object(), "{method} {path} is not documented");
+            for status in statuses {
+                assert!(
+                    responses.get(*status).is_some(),
+                    "{method} {path} lacks {status}"
+                );
+            }
+        }
+        assert!(doc["components"]["schemas"]["ProductPatchRequest"].is_object());
+    }
 }
