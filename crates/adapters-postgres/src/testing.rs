@@ -154,6 +154,7 @@ async fn ensure_template(maintenance_url: String) -> String {
         .execute(&mut conn)
         .await
         .unwrap_or_else(|e| panic!("taking the template lock: {e}"));
+    drop_leaked_databases(&mut conn).await;
     if !database_exists(&mut conn, &template).await {
         let building = format!("{template}_building");
         for sql in [
@@ -181,6 +182,43 @@ async fn ensure_template(maintenance_url: String) -> String {
         .unwrap_or_else(|e| panic!("releasing the template lock: {e}"));
     template
 }
+
+#[derive(diesel::QueryableByName)]
+struct Name {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    datname: String,
+}
+
+/// Test databases whose process died before dropping them (killed, aborted) are dropped once they
+/// are older than [`LEAK_AGE`]: their names hold a UUID v7, which holds the creation time.
+async fn drop_leaked_databases(conn: &mut AsyncPgConnection) {
+    let Ok(names) =
+        diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'oms\\_test\\_%'")
+            .load::<Name>(conn)
+            .await
+    else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    for Name { datname } in names {
+        let created = datname
+            .strip_prefix("oms_test_")
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+            .and_then(|id| id.get_timestamp())
+            .map(|ts| Duration::from_secs(ts.to_unix().0));
+        if created.is_some_and(|created| now.saturating_sub(created) > LEAK_AGE) {
+            let sql = format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)");
+            if let Err(e) = diesel::sql_query(&sql).execute(conn).await {
+                eprintln!("{sql}: {e}");
+            }
+        }
+    }
+}
+
+/// A test database older than this is taken for leaked.
+const LEAK_AGE: Duration = Duration::from_secs(3 * 3600);
 
 #[derive(diesel::QueryableByName)]
 struct Exists {
