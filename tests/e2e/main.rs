@@ -1,1 +1,10 @@
+//! End-to-end tests: the real server over HTTP against a real PostgreSQL, a database per test.
+//! One test binary (one link) with a module per area.
+//!
+//! Test code: a failed `unwrap` is a failed test (helpers outside `#[test]` functions included).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bad_input;
+mod journey;
+mod operations;
+mod security;

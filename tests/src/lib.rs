@@ -1,1 +1,273 @@
+//! The end-to-end test harness: a real server on a fresh PostgreSQL database per test.
+//!
+//! [`spawn_app`] makes a [`TestDb`], builds [`Settings`] in code (rate limits off unless a test
+//! turns them on, short timeouts), runs the [`Application`] on `127.0.0.1:0` in a background task
+//! and returns a [`TestApp`]: the base URL, HTTP clients, and helpers that create users, admins
+//! and products directly through the repositories (so a test sets up its world without going
+//! through the routes it tests).
+//!
+//! Test support code: a failed expectation here is a failed test, so `unwrap`/`expect` are fine.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapters_postgres::testing::TestDb;
+use adapters_postgres::{PgOrderRepository, PgPool, PgProductRepository, PgUserRepository};
+use api::auth::password::Argon2Hasher;
+use api::config::RateLimits;
+use api::{Application, Settings};
+use domain::product::NewProduct;
+use ports::{
+    OrderFilter, OrderRepository, PasswordHasher, Product, ProductRepository, UserRepository,
+};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+
+/// The JWT secret of every test server (tests forge tokens with it and with others).
+pub const JWT_SECRET: &str = "e2e-test-secret-e2e-test-secret-0123456789";
+/// The password of every user the helpers create.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running server and its database.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    pub port: u16,
+    pub settings: Settings,
+    /// A pool of the harness's own on the test database.
+    pub pool: PgPool,
+    db: Arc<TestDb>,
+    server: actix_web::dev::ServerHandle,
+}
+
+/// A signed-in browser-like client: cookies, and the CSRF token to echo.
+pub struct Session {
+    pub client: Client,
+    pub csrf: String,
+    pub user_id: i64,
+    pub email: String,
+}
+
+/// Spawns a server with the test defaults (rate limits off).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns a server with settings adjusted by `adjust`.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let db = Arc::new(TestDb::new().await);
+    spawn_on(db, adjust).await
+}
+
+async fn spawn_on(db: Arc<TestDb>, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = Settings::for_tests(&db.url, JWT_SECRET).expect("test settings");
+    settings.rate_limits = RateLimits::OFF;
+    settings.payments.timeout = Duration::from_millis(500);
+    settings.database.connect_timeout = Duration::from_secs(5);
+    adjust(&mut settings);
+    let app = Application::build(settings.clone())
+        .await
+        .expect("the application builds");
+    let port = app.port();
+    let server = app.handle();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        port,
+        pool: db.pool(),
+        settings,
+        db,
+        server,
+    }
+}
+
+/// A client that keeps cookies, like a browser.
+pub fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// A client without a cookie store (scripts, attackers).
+pub fn plain_client() -> Client {
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// A valid order body for `product_id`.
+pub fn order_body(product_id: i64, quantity: i64) -> Value {
+    json!({
+        "items": [{"product_id": product_id, "quantity": quantity}],
+        "shipping_address": {
+            "name": "Ada Lovelace", "line1": "1 Main St", "line2": null, "city": "London",
+            "region": null, "postal_code": "N1 9GU", "country": "GB"
+        }
+    })
+}
+
+/// The JSON body of a response, checking on the way that it never leaks a password hash.
+pub async fn json_of(response: Response) -> Value {
+    let text = response.text().await.expect("body");
+    assert_no_secrets(&text);
+    if text.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Fails if `text` holds anything of a password hash.
+pub fn assert_no_secrets(text: &str) {
+    assert!(
+        !text.contains("password_hash"),
+        "a body leaks password_hash: {text}"
+    );
+    assert!(!text.contains("$argon2"), "a body leaks a hash: {text}");
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Another server instance on the same database (same secret), as a second replica.
+    pub async fn second_instance(&self) -> TestApp {
+        let rate_limits = self.settings.rate_limits;
+        spawn_on(self.db.clone(), |s| s.rate_limits = rate_limits).await
+    }
+
+    /// Registers `email` over HTTP with a fresh cookie client; returns the signed-in session.
+    pub async fn register(&self, email: &str) -> Session {
+        let client = browser();
+        let response = client
+            .post(self.url("/api/auth/register"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body = json_of(response).await;
+        Session {
+            client,
+            csrf: body["csrf_token"].as_str().expect("csrf_token").to_owned(),
+            user_id: body["user"]["id"].as_i64().expect("user id"),
+            email: email.to_owned(),
+        }
+    }
+
+    /// A new customer with a unique email, signed in with cookies.
+    pub async fn customer(&self) -> Session {
+        let email = format!("customer-{}@example.com", uuid::Uuid::now_v7().simple());
+        self.register(&email).await
+    }
+
+    /// Signs `email` in with a fresh cookie client.
+    pub async fn login(&self, email: &str) -> Session {
+        let client = browser();
+        let response = client
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = json_of(response).await;
+        Session {
+            client,
+            csrf: body["csrf_token"].as_str().expect("csrf_token").to_owned(),
+            user_id: body["user"]["id"].as_i64().expect("user id"),
+            email: email.to_owned(),
+        }
+    }
+
+    /// A Bearer token for `email`.
+    pub async fn bearer(&self, email: &str) -> String {
+        let response = plain_client()
+            .post(self.url("/api/auth/token"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(response.status(), StatusCode::OK);
+        json_of(response).await["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// An admin made through the repository (as `oms create-admin` does), signed in.
+    pub async fn admin(&self) -> Session {
+        let email = format!("admin-{}@example.com", uuid::Uuid::now_v7().simple());
+        let hash = Argon2Hasher::new()
+            .await
+            .expect("hasher")
+            .hash(PASSWORD)
+            .await
+            .expect("hash");
+        PgUserRepository::new(self.pool.clone())
+            .upsert_admin(&email, &hash)
+            .await
+            .expect("admin");
+        self.login(&email).await
+    }
+
+    /// A product made through the repository.
+    pub async fn product(&self, name: &str, price: i64, stock: i64) -> Product {
+        let sku = format!("SKU-{}", uuid::Uuid::now_v7().simple());
+        PgProductRepository::new(self.pool.clone())
+            .create(&NewProduct {
+                name: name.to_owned(),
+                description: Some(format!("{name}, the best.")),
+                price,
+                stock_quantity: stock,
+                sku,
+            })
+            .await
+            .expect("product")
+    }
+
+    /// The product as stored now.
+    pub async fn stored_product(&self, id: i64) -> Product {
+        PgProductRepository::new(self.pool.clone())
+            .get(id)
+            .await
+            .expect("read")
+            .expect("exists")
+    }
+
+    /// How many orders exist.
+    pub async fn order_count(&self) -> usize {
+        PgOrderRepository::new(self.pool.clone())
+            .list(&OrderFilter::default(), None, 10_000)
+            .await
+            .expect("list")
+            .len()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting and let the workers go; the database is dropped with the last `TestDb`.
+        let server = self.server.clone();
+        drop(tokio::spawn(async move { server.stop(false).await }));
+    }
+}
+
+impl Session {
+    /// A cookie-authenticated POST with the CSRF header.
+    pub fn post(&self, app: &TestApp, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .post(app.url(path))
+            .header("X-CSRF-Token", &self.csrf)
+    }
+
+    pub fn get(&self, app: &TestApp, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(app.url(path))
+    }
+}

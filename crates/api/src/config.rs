@@ -89,6 +89,8 @@ pub struct HttpSettings {
     pub public_origin: String,
     pub cors_allowed_origins: Vec<String>,
     pub trusted_proxies: Vec<IpNet>,
+    /// HTTP worker threads; 0 means one per CPU core. Not an environment variable: tests use 1.
+    pub workers: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -227,6 +229,7 @@ impl Settings {
                     .iter()
                     .map(|p| parse_net(p))
                     .collect::<Result<_, _>>()?,
+                workers: 0,
             },
             auth: AuthSettings {
                 jwt_secret,
@@ -289,6 +292,7 @@ impl Settings {
                 .map(|(_, v)| (*v).to_owned())
         })?;
         settings.rate_limits = RateLimits::OFF;
+        settings.http.workers = 1;
         Ok(settings)
     }
 

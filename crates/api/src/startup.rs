@@ -200,6 +200,10 @@ impl Application {
             .with_context(|| format!("binding {}", settings.http.bind_addr))?;
         let port = listener.local_addr()?.port();
         let cors_settings = settings.clone();
+        let workers = match settings.http.workers {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        };
         let configure_realtime = realtime.configure.clone();
         let server = HttpServer::new(move || {
             let limiters = limiters.clone();
@@ -222,6 +226,7 @@ impl Application {
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .wrap(from_fn(request_id))
         })
+        .workers(workers)
         .listen(listener)?
         .shutdown_timeout(10)
         .run();
@@ -243,6 +248,11 @@ impl Application {
     /// The pool (tools and tests).
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// A handle that stops the server (tests; `oms serve` stops on SIGINT/SIGTERM).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     /// Serves until the server stops (a signal, or `stop`), then stops the background tasks.

@@ -45,6 +45,6 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+    cfg.service(crate::handlers::resource("/healthz").get(healthz))
+        .service(crate::handlers::resource("/readyz").get(readyz));
 }

@@ -22,7 +22,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &RateLimiters) {
     products::configure(cfg);
     orders::configure(cfg, limits);
     admin::configure(cfg);
-    cfg.route("/api/openapi.json", web::get().to(crate::openapi::serve));
+    cfg.service(resource("/api/openapi.json").get(crate::openapi::serve));
+}
+
+/// A resource whose other methods answer 405 problem (without this, actix's resources fall back
+/// to the app's default service: 404).
+pub fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    ApiError::method_not_allowed().error_response()
 }
 
 /// Any path that names nothing: 404 `not_found`.
@@ -60,5 +70,40 @@ pub mod timestamps {
             .format(&Rfc3339)
             .map_err(serde::ser::Error::custom)?;
         s.serialize_str(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{App, test};
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn another_method_on_a_known_path_is_405_problem() {
+        let app = test::init_service(
+            App::new()
+                .service(resource("/things").get(HttpResponse::Ok))
+                .configure(products::configure)
+                .default_service(web::to(not_found)),
+        )
+        .await;
+        let response = test::call_service(
+            &app,
+            test::TestRequest::delete().uri("/things").to_request(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/nothing").to_request()).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let response = test::call_service(
+            &app,
+            test::TestRequest::delete()
+                .uri("/api/products")
+                .to_request(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 }

@@ -16,21 +16,21 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &RateLimiters) {
     cfg.service(
         web::scope("/api/auth")
             .service(
-                web::resource("/register")
+                crate::handlers::resource("/register")
                     .wrap(limits.auth.middleware())
                     .route(web::post().to(register::register)),
             )
             .service(
-                web::resource("/login")
+                crate::handlers::resource("/login")
                     .wrap(limits.auth.middleware())
                     .route(web::post().to(login::login)),
             )
             .service(
-                web::resource("/token")
+                crate::handlers::resource("/token")
                     .wrap(limits.auth.middleware())
                     .route(web::post().to(token::token)),
             )
-            .route("/logout", web::post().to(logout::logout))
-            .route("/me", web::get().to(me::me)),
+            .service(crate::handlers::resource("/logout").post(logout::logout))
+            .service(crate::handlers::resource("/me").get(me::me)),
     );
 }

@@ -16,22 +16,15 @@ use crate::rate_limit::RateLimiters;
 
 pub fn configure(cfg: &mut web::ServiceConfig, limits: &RateLimiters) {
     cfg.service(
-        web::resource("/api/orders")
+        crate::handlers::resource("/api/orders")
             .wrap(limits.orders.middleware())
             .route(web::post().to(place_order::place_order))
             .route(web::get().to(list_orders::list_orders)),
     )
-    .route("/api/orders/{id}", web::get().to(get_order::get_order))
-    .route(
-        "/api/orders/{id}/history",
-        web::get().to(order_history::order_history),
+    .service(crate::handlers::resource("/api/orders/{id}").get(get_order::get_order))
+    .service(
+        crate::handlers::resource("/api/orders/{id}/history").get(order_history::order_history),
     )
-    .route(
-        "/api/orders/{id}/cancel",
-        web::post().to(cancel_order::cancel_order),
-    )
-    .route(
-        "/api/orders/{id}/payment",
-        web::post().to(pay_order::pay_order),
-    );
+    .service(crate::handlers::resource("/api/orders/{id}/cancel").post(cancel_order::cancel_order))
+    .service(crate::handlers::resource("/api/orders/{id}/payment").post(pay_order::pay_order));
 }

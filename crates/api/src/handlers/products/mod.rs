@@ -6,10 +6,9 @@ pub mod product_json;
 
 use actix_web::web;
 
+use crate::handlers::resource;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/products", web::get().to(list_products::list_products))
-        .route(
-            "/api/products/{id}",
-            web::get().to(get_product::get_product),
-        );
+    cfg.service(resource("/api/products").get(list_products::list_products))
+        .service(resource("/api/products/{id}").get(get_product::get_product));
 }
