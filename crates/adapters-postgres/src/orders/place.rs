@@ -21,7 +21,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use domain::{Cents, EventType, OrderStatus, PaymentStatus, PricedLine, price_order};
-use ports::{NewOrder, Order, PlaceOrderError, Shortage, UnknownProduct};
+use ports::{NewOrder, Order, PlaceOrderError, Shortage, StoreError, UnknownProduct};
 
 use crate::errors::{TxError, store_error};
 use crate::events::{NewEvent, append_events};
@@ -48,6 +48,12 @@ struct LockedProduct {
 type Tx<T> = Result<T, TxError<PlaceOrderError>>;
 
 pub(super) async fn place(pool: &PgPool, order: &NewOrder) -> Result<Order, PlaceOrderError> {
+    if order.lines.is_empty() {
+        // The domain's validation refuses this first; never store an order of nothing.
+        return Err(PlaceOrderError::Store(StoreError::Internal(
+            "an order needs at least one line".into(),
+        )));
+    }
     let mut conn = pool.get().await.map_err(store_error)?;
     conn.transaction(async |conn| place_in(conn, order).await)
         .await

@@ -809,3 +809,14 @@ async fn pending_to_reconcile_finds_expired_and_processing_orders() {
         1
     );
 }
+
+#[tokio::test]
+async fn an_order_of_nothing_is_refused() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    assert!(matches!(
+        c.orders.place(&new_order(ada.id, &[])).await,
+        Err(PlaceOrderError::Store(_))
+    ));
+    assert_eq!(c.count("SELECT count(*) AS n FROM orders").await, 0);
+}
