@@ -4,7 +4,8 @@
 //! oms serve                         run the HTTP server (the default)
 //! oms migrate                       apply the database migrations
 //! oms create-admin --email EMAIL    make EMAIL an admin (password: ADMIN_PASSWORD, else stdin)
-//! oms seed-demo [--orders N]        load demo data
+//! oms seed-demo [--orders N]        load demo data (customers' password: DEMO_PASSWORD, default
+//!                                   demo-password), plus N generated orders
 //! oms healthcheck                   exit 0 when /healthz on BIND_ADDR answers 200
 //! ```
 //! Configuration comes from the environment (see [`crate::config`]).
@@ -26,8 +27,13 @@ use crate::telemetry;
 pub enum Command {
     Serve,
     Migrate,
-    CreateAdmin { email: String },
-    SeedDemo { orders: u32 },
+    CreateAdmin {
+        email: String,
+    },
+    /// Demo data; `orders`: that many generated orders on top (benchmarks).
+    SeedDemo {
+        orders: Option<u64>,
+    },
     Healthcheck,
     Help,
 }
@@ -58,12 +64,12 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             None => Err("create-admin needs --email EMAIL".into()),
         },
         "seed-demo" => {
-            let orders = match flag("--orders")? {
-                Some(n) => n
-                    .parse()
-                    .map_err(|_| "--orders must be a number".to_owned())?,
-                None => 100,
-            };
+            let orders = flag("--orders")?
+                .map(|n| {
+                    n.parse()
+                        .map_err(|_| "--orders must be a number".to_owned())
+                })
+                .transpose()?;
             Ok(Command::SeedDemo { orders })
         }
         "healthcheck" => Ok(Command::Healthcheck),
@@ -132,10 +138,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CreateAdmin { email } => create_admin(&email).await,
-        Command::SeedDemo { orders } => {
-            println!("seed-demo is not available yet ({orders} orders requested)");
-            Ok(())
-        }
+        Command::SeedDemo { orders } => seed_demo(orders).await,
         Command::Healthcheck | Command::Help => Ok(()),
     }
 }
@@ -166,6 +169,40 @@ async fn create_admin(email: &str) -> anyhow::Result<()> {
         Err(app::auth::RegisterError::Validation(errors)) => bail!("{errors}"),
         Err(error) => bail!("{error}"),
     }
+}
+
+/// The demo catalogue, customers and orders (once), then `orders` generated orders. Demo
+/// customers sign in with `DEMO_PASSWORD` (default `demo-password`).
+async fn seed_demo(orders: Option<u64>) -> anyhow::Result<()> {
+    use ports::PasswordHasher as _;
+    let settings = tool_settings()?;
+    telemetry::init(settings.app_env);
+    let pool = adapters_postgres::build_pool(&pg_settings(&settings))?;
+    let password = std::env::var("DEMO_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "demo-password".into());
+    let hash = crate::auth::password::Argon2Hasher::new()
+        .await?
+        .hash(&password)
+        .await?;
+    let report = adapters_postgres::seed::seed_demo(&pool, &hash).await?;
+    if report.already_seeded {
+        println!("demo data already present: nothing seeded");
+    } else {
+        println!(
+            "seeded {} products, {} customers ({}), {} orders",
+            report.products,
+            report.customers,
+            adapters_postgres::seed::DEMO_CUSTOMERS.join(", "),
+            report.orders
+        );
+    }
+    if let Some(n) = orders {
+        let written = adapters_postgres::seed::generate_orders(&pool, n).await?;
+        println!("generated {written} orders");
+    }
+    Ok(())
 }
 
 /// `GET /healthz` on `BIND_ADDR` (an unspecified address means this host).
@@ -227,7 +264,11 @@ mod tests {
         assert!(parse(&args(&["create-admin", "--email"])).is_err());
         assert_eq!(
             parse(&args(&["seed-demo", "--orders", "5"])),
-            Ok(Command::SeedDemo { orders: 5 })
+            Ok(Command::SeedDemo { orders: Some(5) })
+        );
+        assert_eq!(
+            parse(&args(&["seed-demo"])),
+            Ok(Command::SeedDemo { orders: None })
         );
         assert!(parse(&args(&["seed-demo", "--orders", "x"])).is_err());
         assert_eq!(parse(&args(&["healthcheck"])), Ok(Command::Healthcheck));

@@ -35,6 +35,7 @@
 //! | `SENTRY_DSN` | (none) | report 5xx errors to Sentry |
 //! | `RUST_LOG` | `info` | log filter (tracing-subscriber `EnvFilter` syntax) |
 //! | `ADMIN_PASSWORD` | (stdin) | password of `oms create-admin` |
+//! | `DEMO_PASSWORD` | `demo-password` | password of the demo customers `oms seed-demo` creates |
 //!
 //! Durations are written `500ms`, `30s`, `5m`, `12h` or `30d`.
 

@@ -117,7 +117,7 @@ pub async fn deps(settings: &Settings, pool: &PgPool) -> anyhow::Result<Deps> {
         products: Arc::new(PgProductRepository::new(pool.clone())),
         orders: Arc::new(PgOrderRepository::new(pool.clone())),
         events: Arc::new(PgEventLog::new(pool.clone())),
-        payments: crate::payments::gateway(&settings.payments)?,
+        payments: crate::payments::gateway(&settings.payments, pool)?,
         hasher: Arc::new(
             Argon2Hasher::new()
                 .await
@@ -189,10 +189,15 @@ impl Application {
             shutdown_rx.clone(),
         )));
         tasks.push(tokio::spawn(housekeeping(
-            revocations,
-            idempotency,
-            deps.clock.clone(),
-            limiters.clone(),
+            Housekeeping {
+                revocations,
+                idempotency,
+                events: deps.events.clone(),
+                event_retention: time::Duration::try_from(settings.shop.event_retention)
+                    .unwrap_or(time::Duration::MAX),
+                clock: deps.clock.clone(),
+                limiters: limiters.clone(),
+            },
             shutdown_rx,
         )));
 
@@ -339,29 +344,39 @@ async fn reconcile_forever(reconciler: app::Reconciler, mut shutdown: watch::Rec
     }
 }
 
-async fn housekeeping(
+/// What housekeeping forgets, now and then.
+struct Housekeeping {
     revocations: Arc<dyn TokenRevocations>,
     idempotency: Arc<dyn IdempotencyStore>,
+    events: Arc<dyn EventLog>,
+    event_retention: time::Duration,
     clock: Arc<dyn Clock>,
     limiters: RateLimiters,
-    mut shutdown: watch::Receiver<bool>,
-) {
+}
+
+/// Forgets expired revocations, idempotency keys older than 24 hours, events older than
+/// `EVENT_RETENTION` and idle rate-limit keys. Safe on every instance at once (plain deletes).
+async fn housekeeping(work: Housekeeping, mut shutdown: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
     loop {
         tokio::select! {
             _ = every.tick() => {}
             _ = shutdown.changed() => return,
         }
-        limiters.forget_idle();
-        let now = clock.now();
-        if let Err(error) = revocations.purge_expired(now).await {
+        work.limiters.forget_idle();
+        let now = work.clock.now();
+        if let Err(error) = work.revocations.purge_expired(now).await {
             tracing::warn!(%error, "purging expired revocations failed");
         }
-        if let Err(error) = idempotency
+        if let Err(error) = work
+            .idempotency
             .purge_before(now - IDEMPOTENCY_KEY_LIFETIME)
             .await
         {
             tracing::warn!(%error, "purging old idempotency keys failed");
+        }
+        if let Err(error) = work.events.purge_before(now - work.event_retention).await {
+            tracing::warn!(%error, "purging old events failed");
         }
     }
 }
