@@ -4,6 +4,13 @@
 //! Test code: a failed `unwrap` is a failed test (helpers outside `#[test]` functions included).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_access;
+mod admin_export;
+mod admin_order_list;
+mod admin_order_status;
+mod admin_products;
+mod admin_seed;
+mod admin_support;
 mod bad_input;
 mod journey;
 mod operations;
