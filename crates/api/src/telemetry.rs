@@ -23,7 +23,7 @@ pub fn init(env: AppEnv) {
         AppEnv::Production => tracing_subscriber::fmt()
             .json()
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(true)
             .with_span_events(FmtSpan::CLOSE)
             .with_env_filter(filter)
             .try_init(),

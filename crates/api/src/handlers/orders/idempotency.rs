@@ -134,46 +134,51 @@ pub async fn run<F>(
 where
     F: Future<Output = Result<StoredResponse, ApiError>> + Send + 'static,
 {
-    let task = tokio::spawn(async move {
-        let Some(key) = key else {
-            return as_stored(work.await);
-        };
-        match store.begin(user_id, &scope, &key, &request_hash).await? {
-            IdempotencyBegin::Started => {}
-            IdempotencyBegin::Replay(stored) => return Ok(stored),
-            IdempotencyBegin::InProgress => {
-                return Ok(stored_problem(
-                    &Problem::new(
-                        StatusCode::CONFLICT,
-                        "idempotency_in_progress",
-                        "A request with this Idempotency-Key is still running",
-                    )
-                    .detail("retry once the first request has finished"),
-                ));
-            }
-            IdempotencyBegin::Mismatch => {
-                return Ok(stored_problem(
-                    &Problem::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "idempotency_key_reused",
-                        "Idempotency-Key reused with another request",
-                    )
-                    .detail("this key was first used with a different body"),
-                ));
-            }
-        }
-        let outcome = as_stored(work.await);
-        match &outcome {
-            Ok(stored) if is_kept(stored.status) => {
-                if let Err(error) = store.complete(user_id, &scope, &key, stored).await {
-                    tracing::error!(%error, "could not keep the idempotent answer; releasing the key");
-                    release(&*store, user_id, &scope, &key).await;
+    // The task keeps the request's span, so its log lines name the request.
+    let span = tracing::Span::current();
+    let task = tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let Some(key) = key else {
+                return as_stored(work.await);
+            };
+            match store.begin(user_id, &scope, &key, &request_hash).await? {
+                IdempotencyBegin::Started => {}
+                IdempotencyBegin::Replay(stored) => return Ok(stored),
+                IdempotencyBegin::InProgress => {
+                    return Ok(stored_problem(
+                        &Problem::new(
+                            StatusCode::CONFLICT,
+                            "idempotency_in_progress",
+                            "A request with this Idempotency-Key is still running",
+                        )
+                        .detail("retry once the first request has finished"),
+                    ));
+                }
+                IdempotencyBegin::Mismatch => {
+                    return Ok(stored_problem(
+                        &Problem::new(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "idempotency_key_reused",
+                            "Idempotency-Key reused with another request",
+                        )
+                        .detail("this key was first used with a different body"),
+                    ));
                 }
             }
-            _ => release(&*store, user_id, &scope, &key).await,
-        }
-        outcome
-    });
+            let outcome = as_stored(work.await);
+            match &outcome {
+                Ok(stored) if is_kept(stored.status) => {
+                    if let Err(error) = store.complete(user_id, &scope, &key, stored).await {
+                        tracing::error!(%error, "could not keep the idempotent answer; releasing the key");
+                        release(&*store, user_id, &scope, &key).await;
+                    }
+                }
+                _ => release(&*store, user_id, &scope, &key).await,
+            }
+            outcome
+        },
+        span,
+    ));
     let stored = task
         .await
         .map_err(|e| ApiError::Internal(format!("idempotent task failed: {e}")))??;
