@@ -14,4 +14,5 @@ mod admin_support;
 mod bad_input;
 mod journey;
 mod operations;
+mod payments;
 mod security;

@@ -241,6 +241,23 @@ impl TestApp {
             .expect("exists")
     }
 
+    /// How many charges the simulated payment provider holds (captured, declined or refunded).
+    pub async fn charge_count(&self) -> i64 {
+        use diesel::sql_types::BigInt;
+        use diesel_async::RunQueryDsl as _;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut conn = self.pool.get().await.expect("connection");
+        diesel::sql_query("SELECT count(*) AS n FROM simulated_charges")
+            .get_result::<Count>(&mut conn)
+            .await
+            .expect("count")
+            .n
+    }
+
     /// How many orders exist.
     pub async fn order_count(&self) -> usize {
         PgOrderRepository::new(self.pool.clone())
