@@ -452,3 +452,88 @@ async fn no_answer_ever_carries_a_password_hash() {
         .unwrap();
     json_of(openapi).await;
 }
+
+#[tokio::test]
+async fn order_placement_is_limited_per_user() {
+    let app = spawn_app_with(|s| s.rate_limits.orders_per_minute = 2).await;
+    let product = app.product("Widget", 100, 100).await;
+    let alice = app.customer().await;
+    let bob = app.customer().await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = alice
+            .post(&app, "/api/orders")
+            .json(&order_body(product.id, 1))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(response.headers().contains_key("retry-after"));
+            assert_eq!(json_of(response).await["code"], "rate_limited");
+        }
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::CREATED,
+            StatusCode::CREATED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    assert_eq!(
+        app.order_count().await,
+        2,
+        "the refused request wrote nothing"
+    );
+    // reading is not placing, and another user has their own allowance
+    let list = alice.get(&app, "/api/orders").send().await.unwrap();
+    assert_eq!(list.status(), StatusCode::OK);
+    let bobs = bob
+        .post(&app, "/api/orders")
+        .json(&order_body(product.id, 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bobs.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn other_routes_are_limited_per_address_with_a_burst_of_twice_the_rate() {
+    let app = spawn_app_with(|s| s.rate_limits.api_per_second = 1).await;
+    let client = plain_client();
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(
+            client
+                .get(app.url("/api/products"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+        );
+    }
+    assert_eq!(
+        &statuses[..2],
+        [StatusCode::OK, StatusCode::OK],
+        "a burst of 2"
+    );
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    let limited = client.get(app.url("/api/products")).send().await.unwrap();
+    if limited.status() == StatusCode::TOO_MANY_REQUESTS {
+        assert!(limited.headers().contains_key("retry-after"));
+        assert!(limited.headers().contains_key("x-request-id"));
+        assert_eq!(json_of(limited).await["code"], "rate_limited");
+    }
+    for _ in 0..5 {
+        let health = client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(
+            health.status(),
+            StatusCode::OK,
+            "health checks are never limited"
+        );
+    }
+}
