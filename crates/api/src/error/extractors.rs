@@ -125,13 +125,23 @@ fn shape_error(error: &serde_path_to_error::Error<serde_json::Error>) -> FieldPr
     FieldProblem::new(field, clean_message(&message))
 }
 
-/// serde's message without the position (`at line 1 column 5`), which means nothing once the
-/// field is named.
+/// serde's message without the position (`at line 1 column 5`, meaningless once the field is
+/// named) and without the value sent (`invalid type: integer `12345678`` could be a password,
+/// and the message ends up in logs): `invalid type: expected a string`.
 fn clean_message(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message.to_owned(),
+    let message = match message.find(" at line ") {
+        Some(at) => &message[..at],
+        None => message,
+    };
+    for kind in ["invalid type", "invalid value", "invalid length"] {
+        if message.starts_with(kind) {
+            return match message.rfind(", expected ") {
+                Some(at) => format!("{kind}: {}", &message[at + 2..]),
+                None => kind.to_owned(),
+            };
+        }
     }
+    message.to_owned()
 }
 
 /// A path segment that does not parse (`/api/orders/not-a-uuid`, `/api/products/abc`) names
@@ -222,6 +232,19 @@ mod tests {
             field_of(r#"{"items":[{"product_id":1}]}"#),
             "items[0].quantity"
         );
+    }
+
+    #[test]
+    fn messages_never_echo_the_value_sent() {
+        let json = r#"{"items":[{"product_id":1,"quantity":"hunter2-secret"}]}"#;
+        match parse_json::<Body>(&Bytes::copy_from_slice(json.as_bytes())) {
+            Err(ApiError::Problem(p)) => {
+                let message = &p.errors[0].message;
+                assert!(!message.contains("hunter2"), "{message}");
+                assert!(message.starts_with("invalid type: expected"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
