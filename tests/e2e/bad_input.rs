@@ -291,3 +291,19 @@ async fn bad_credentials_bodies() {
         .unwrap();
     assert_eq!(login.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn control_characters_in_a_login_email_are_just_wrong_credentials() {
+    let app = spawn_app().await;
+    for path in ["/api/auth/login", "/api/auth/token"] {
+        let response = plain_client()
+            .post(app.url(path))
+            .json(&json!({"email": "a\u{0}b@example.com", "password": "whatever-password"}))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = problem(response).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(body["code"], "invalid_credentials");
+    }
+}

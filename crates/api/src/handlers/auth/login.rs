@@ -27,7 +27,7 @@ pub async fn login(
     let credentials = body.into_inner();
     let user = state
         .auth
-        .sign_in(&credentials.email, &credentials.password)
+        .sign_in(credentials.lookup_email(), &credentials.password)
         .await?;
     start_session(StatusCode::OK, &user, &state, &auth)
 }

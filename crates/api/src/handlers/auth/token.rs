@@ -37,7 +37,7 @@ pub async fn token(
     let credentials = body.into_inner();
     let user = state
         .auth
-        .sign_in(&credentials.email, &credentials.password)
+        .sign_in(credentials.lookup_email(), &credentials.password)
         .await?;
     let issued = auth
         .keys

@@ -192,8 +192,10 @@ pub struct HistoryJson {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineRequest {
+    #[schema(minimum = 1)]
     pub product_id: i64,
     /// 1 to 1000.
+    #[schema(minimum = 1, maximum = 1000)]
     pub quantity: i64,
 }
 
@@ -201,17 +203,24 @@ pub struct LineRequest {
 #[serde(deny_unknown_fields)]
 pub struct AddressRequest {
     /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200, example = "Ada Lovelace")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 200, example = "1 Main St")]
     pub line1: String,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub line2: Option<String>,
+    #[schema(min_length = 1, max_length = 200, example = "London")]
     pub city: String,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub region: Option<String>,
     /// Up to 20 characters.
     #[serde(default)]
+    #[schema(max_length = 20, example = "N1 9GU")]
     pub postal_code: Option<String>,
     /// ISO 3166-1 alpha-2, any case.
+    #[schema(pattern = "^[A-Za-z]{2}$", example = "GB")]
     pub country: String,
 }
 
@@ -219,6 +228,7 @@ pub struct AddressRequest {
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentRequest {
+    #[schema(min_length = 1, max_length = 255, example = "tok_visa")]
     pub token: String,
 }
 
@@ -233,6 +243,7 @@ impl std::fmt::Debug for PaymentRequest {
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrderRequest {
     /// 1 to 100 lines; lines of the same product are merged.
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<LineRequest>,
     pub shipping_address: AddressRequest,
     /// Charge right away; without it the order stays `PENDING`, payment `unpaid`.

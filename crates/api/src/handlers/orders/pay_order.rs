@@ -17,6 +17,7 @@ use crate::state::AppState;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayRequest {
+    #[schema(min_length = 1, max_length = 255, example = "tok_visa")]
     pub token: String,
 }
 
