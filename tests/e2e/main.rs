@@ -15,4 +15,5 @@ mod bad_input;
 mod journey;
 mod operations;
 mod payments;
+mod realtime;
 mod security;

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod handlers;
+pub mod metrics;
 pub mod openapi;
 pub mod paging;
 pub mod panic_guard;

@@ -24,6 +24,7 @@ use adapters_postgres::{
     PgEventLog, PgIdempotencyStore, PgOrderRepository, PgPool, PgProductRepository, PgSettings,
     PgTokenRevocations, PgUserRepository,
 };
+use adapters_ws::Hub;
 use anyhow::Context as _;
 use app::{AdminOrderService, AppSettings, AuthService, CatalogueService, Deps, OrderService};
 use async_trait::async_trait;
@@ -37,6 +38,7 @@ use crate::auth::{AuthState, RevokedTokens};
 use crate::config::Settings;
 use crate::error::extractors::{json_config, path_config, query_config};
 use crate::handlers;
+use crate::handlers::realtime::RealtimeState;
 use crate::paging::CursorKey;
 use crate::panic_guard::catch_panic;
 use crate::rate_limit::{ClientAddress, RateLimiters};
@@ -67,14 +69,34 @@ pub struct Realtime {
     pub configure: Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>,
     /// Receives every listener notice.
     pub on_notice: Arc<dyn Fn(Notice) + Send + Sync>,
+    /// The hub: closes every real-time client when the server shuts down.
+    pub hub: Hub,
 }
 
-/// The real-time wiring of this instance. Until the hub is plugged in, nothing is mounted and
-/// event notices are dropped (revocations are handled by the start-up itself).
-pub fn realtime(_settings: &Settings, _events: Arc<dyn EventLog>) -> Realtime {
+/// The real-time wiring of this instance: the hub, the routes `/api/ws` and `/api/events`, and
+/// the pump that hands it the listener's notices in order.
+pub fn realtime(settings: &Settings, events: Arc<dyn EventLog>) -> Realtime {
+    let hub = Hub::new(settings.realtime.ws_client_queue);
+    let mut allowed_origins = vec![settings.http.public_origin.clone()];
+    allowed_origins.extend(settings.http.cors_allowed_origins.iter().cloned());
+    let state = web::Data::new(RealtimeState {
+        hub: hub.clone(),
+        log: events.clone(),
+        ping_interval: settings.realtime.ws_ping_interval,
+        ping_timeout: settings.realtime.ws_ping_timeout,
+        allowed_origins,
+    });
+    let pump = handlers::realtime::spawn_notice_pump(hub.clone(), events);
     Realtime {
-        configure: Arc::new(|_cfg| {}),
-        on_notice: Arc::new(|_notice| {}),
+        configure: Arc::new(move |cfg| {
+            cfg.app_data(state.clone());
+            handlers::realtime::configure(cfg);
+        }),
+        on_notice: Arc::new(move |notice| {
+            // The pump ends only with the process.
+            let _ = pump.send(notice);
+        }),
+        hub,
     }
 }
 

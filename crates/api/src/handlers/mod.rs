@@ -5,6 +5,7 @@ pub mod auth;
 pub mod health;
 pub mod orders;
 pub mod products;
+pub mod realtime;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;

@@ -1,0 +1,131 @@
+//! Real-time order events: `GET /api/ws` (WebSocket) and `GET /api/events` (Server-Sent Events).
+//!
+//! Both authenticate like every route (session cookie or Bearer), open an
+//! [`adapters_ws::Feed`] (replay after `since`, then live) and write what it yields in their own
+//! framing. Who sees what (admins everything, customers their own orders) is the hub's rule.
+
+pub mod sse;
+pub mod ws;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use adapters_ws::{Feed, Hub, Viewer};
+use ports::EventLog;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+
+/// What the real-time routes share.
+pub struct RealtimeState {
+    pub hub: Hub,
+    pub log: Arc<dyn EventLog>,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    /// `PUBLIC_ORIGIN` and `CORS_ALLOWED_ORIGINS`: the browser origins allowed to open a WebSocket.
+    pub allowed_origins: Vec<String>,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/api/ws").get(ws::upgrade))
+        .service(super::resource("/api/events").get(sse::events));
+}
+
+/// Parses a `since` value: an event id.
+fn parse_since(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => text
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::invalid_field(field, "must be an event id (an integer)")),
+    }
+}
+
+async fn open_feed(
+    state: &RealtimeState,
+    user: &AuthUser,
+    since: Option<i64>,
+) -> Result<Feed, ApiError> {
+    let viewer = Viewer {
+        user_id: user.id,
+        role: user.role,
+    };
+    Feed::open(&state.hub, Arc::clone(&state.log), viewer, &user.jti, since)
+        .await
+        .map_err(ApiError::from)
+}
+
+/// Hands the listener's notices to the hub, one at a time and in order: events (each once, in id
+/// order), revocations (the token's streams close), and after the listener reconnected, a replay
+/// of the event log after the last event this instance delivered — notifications sent while it
+/// was disconnected are lost, the log is not.
+pub fn spawn_notice_pump(
+    hub: Hub,
+    log: Arc<dyn EventLog>,
+) -> tokio::sync::mpsc::UnboundedSender<adapters_postgres::listener::Notice> {
+    use adapters_postgres::listener::Notice;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Notice>();
+    tokio::spawn(async move {
+        let mut last: Option<i64> = None;
+        while let Some(notice) = rx.recv().await {
+            match notice {
+                Notice::Events(events) => {
+                    for event in events {
+                        if last.is_none_or(|l| event.id > l) {
+                            hub_publish(&hub, &event);
+                            last = Some(event.id);
+                        }
+                    }
+                }
+                Notice::Revoked(jti) => {
+                    hub.revoke(&jti);
+                }
+                Notice::Reconnected => {
+                    if let Some(after) = last {
+                        last = Some(replay(&hub, &*log, after).await);
+                    }
+                }
+            }
+        }
+    });
+    tx
+}
+
+fn hub_publish(hub: &Hub, event: &ports::StoredEvent) {
+    use ports::EventSink as _;
+    hub.publish(event);
+}
+
+/// Publishes every stored event after `after`; returns the last id published. A failing read is
+/// retried with backoff (the database may be what broke the listener's connection).
+async fn replay(hub: &Hub, log: &dyn EventLog, mut after: i64) -> i64 {
+    const BATCH: u32 = 500;
+    const ATTEMPTS: u32 = 8;
+    let mut failures = 0;
+    loop {
+        match log.events_after(after, None, BATCH).await {
+            Ok(events) => {
+                failures = 0;
+                for event in &events {
+                    hub_publish(hub, event);
+                    after = event.id;
+                }
+                if events.len() < BATCH as usize {
+                    return after;
+                }
+            }
+            Err(error) if failures + 1 < ATTEMPTS => {
+                failures += 1;
+                tracing::warn!(%error, failures, "replaying events after a listener reconnect");
+                tokio::time::sleep(Duration::from_millis(100 << failures.min(5))).await;
+            }
+            Err(error) => {
+                // Clients that missed these resume with `since` after their own reconnect.
+                tracing::error!(%error, "giving up replaying events after a listener reconnect");
+                return after;
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `GET /api/events`: the Server-Sent Events fallback. `id:` is the event id, `event:` its type,
+//! `data:` the JSON; `Last-Event-ID` resumes (it wins over `?since=`); a comment every 15 s keeps
+//! proxies from closing an idle stream. The stream ends when the session is revoked, the client is
+//! too slow, or the server shuts down.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use actix_web::{HttpRequest, Responder, web};
+use actix_web_lab::sse::{Data, Event, Sse};
+use adapters_ws::{EventMessage, FeedItem};
+use futures_util::stream;
+
+use super::{RealtimeState, open_feed, parse_since};
+use crate::auth::extractor::authenticate;
+use crate::error::ApiError;
+use crate::metrics::{Metrics, Transport};
+
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+#[derive(serde::Deserialize)]
+pub struct SseQuery {
+    since: Option<String>,
+}
+
+pub async fn events(
+    req: HttpRequest,
+    query: web::Query<SseQuery>,
+    state: web::Data<RealtimeState>,
+    metrics: Option<web::Data<Metrics>>,
+) -> Result<impl Responder, ApiError> {
+    let user = authenticate(&req)?;
+    let since = match req.headers().get("Last-Event-ID") {
+        Some(value) => parse_since(
+            "Last-Event-ID",
+            Some(value.to_str().map_err(|_| {
+                ApiError::invalid_field("Last-Event-ID", "must be an event id (an integer)")
+            })?),
+        )?,
+        None => parse_since("since", query.since.as_deref())?,
+    };
+    let feed = open_feed(&state, &user, since).await?;
+    // Lives in the stream's state: the gauge goes down when the stream is dropped.
+    let guard = metrics.map(|m| m.into_inner().client_connected(Transport::Sse));
+    let events = stream::unfold((feed, guard), |(mut feed, guard)| async move {
+        let event = match feed.next().await {
+            Ok(FeedItem::Event(message)) => Event::Data(
+                Data::new(message.json.to_string())
+                    .id(message.id.to_string())
+                    .event(message.kind),
+            ),
+            Ok(FeedItem::Reset) => Event::Data(
+                Data::new(EventMessage::stream_reset().to_string()).event("stream.reset"),
+            ),
+            Err(_) => return None,
+        };
+        Some((Ok::<_, Infallible>(event), (feed, guard)))
+    });
+    Ok(Sse::from_stream(events).with_keep_alive(KEEP_ALIVE))
+}

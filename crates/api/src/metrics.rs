@@ -1,0 +1,302 @@
+//! Prometheus metrics, rendered by hand in the text exposition format (no exporter crate: the set
+//! is small and fixed).
+//!
+//! - `oms_http_requests_total{method,route,status}` and
+//!   `oms_http_request_duration_seconds{method,route,status}` (histogram) — `route` is the matched
+//!   pattern (`/api/orders/{id}`), never the raw path, so ids do not explode the label set;
+//! - `oms_db_pool_connections{state="in_use"|"idle"}`, `oms_db_pool_max_connections`;
+//! - `oms_realtime_clients{transport="ws"|"sse"}`, `oms_realtime_events_delivered_total`,
+//!   `oms_realtime_slow_clients_dropped_total`;
+//! - `oms_orders_total{outcome="placed"|"paid"|"processing"|"declined"|"cancelled"|"expired"}`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// The order outcomes counted.
+pub const ORDER_OUTCOMES: [&str; 6] = [
+    "placed",
+    "paid",
+    "processing",
+    "declined",
+    "cancelled",
+    "expired",
+];
+
+#[derive(Default, Clone)]
+struct Series {
+    count: u64,
+    sum: f64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+/// Gauges read from elsewhere when the metrics are rendered.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Gauges {
+    pub pool_size: usize,
+    pub pool_available: usize,
+    pub pool_max: usize,
+    pub ws_clients: i64,
+    pub sse_clients: i64,
+    pub events_delivered: u64,
+    pub slow_clients_dropped: u64,
+}
+
+/// The process's metrics. One per process, shared through `web::Data`.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String, u16), Series>>,
+    orders: [AtomicU64; ORDER_OUTCOMES.len()],
+    ws_clients: AtomicI64,
+    sse_clients: AtomicI64,
+}
+
+/// A real-time transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    WebSocket,
+    Sse,
+}
+
+/// Counts a connected real-time client while it lives.
+pub struct ClientGuard {
+    metrics: Arc<Metrics>,
+    transport: Transport,
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.metrics
+            .gauge(self.transport)
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Metrics {
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        let series = requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default();
+        series.count += 1;
+        series.sum += seconds;
+        for (bucket, bound) in series.buckets.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+    }
+
+    /// Counts an order outcome (one of [`ORDER_OUTCOMES`]; others are ignored).
+    pub fn order_outcome(&self, outcome: &str) {
+        if let Some(index) = ORDER_OUTCOMES.iter().position(|o| *o == outcome) {
+            self.orders[index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn order_count(&self, outcome: &str) -> u64 {
+        ORDER_OUTCOMES
+            .iter()
+            .position(|o| *o == outcome)
+            .map_or(0, |index| self.orders[index].load(Ordering::Relaxed))
+    }
+
+    fn gauge(&self, transport: Transport) -> &AtomicI64 {
+        match transport {
+            Transport::WebSocket => &self.ws_clients,
+            Transport::Sse => &self.sse_clients,
+        }
+    }
+
+    /// Counts a connected real-time client until the guard drops.
+    pub fn client_connected(self: Arc<Self>, transport: Transport) -> ClientGuard {
+        self.gauge(transport).fetch_add(1, Ordering::Relaxed);
+        ClientGuard {
+            metrics: self,
+            transport,
+        }
+    }
+
+    pub fn ws_clients(&self) -> i64 {
+        self.ws_clients.load(Ordering::Relaxed)
+    }
+
+    pub fn sse_clients(&self) -> i64 {
+        self.sse_clients.load(Ordering::Relaxed)
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let mut out = String::with_capacity(4096);
+        let requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        out.push_str("# HELP oms_http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str("# TYPE oms_http_requests_total counter\n");
+        for ((method, route, status), series) in &requests {
+            let _ = writeln!(
+                out,
+                "oms_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {}",
+                escape(route),
+                series.count
+            );
+        }
+        out.push_str("# HELP oms_http_request_duration_seconds HTTP request latency.\n");
+        out.push_str("# TYPE oms_http_request_duration_seconds histogram\n");
+        for ((method, route, status), series) in &requests {
+            let labels = format!(
+                "method=\"{method}\",route=\"{}\",status=\"{status}\"",
+                escape(route)
+            );
+            for (count, bound) in series.buckets.iter().zip(BUCKETS) {
+                let _ = writeln!(
+                    out,
+                    "oms_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "oms_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                series.count
+            );
+            let _ = writeln!(
+                out,
+                "oms_http_request_duration_seconds_sum{{{labels}}} {}",
+                series.sum
+            );
+            let _ = writeln!(
+                out,
+                "oms_http_request_duration_seconds_count{{{labels}}} {}",
+                series.count
+            );
+        }
+        let in_use = gauges.pool_size.saturating_sub(gauges.pool_available);
+        out.push_str("# HELP oms_db_pool_connections Database pool connections by state.\n");
+        out.push_str("# TYPE oms_db_pool_connections gauge\n");
+        let _ = writeln!(out, "oms_db_pool_connections{{state=\"in_use\"}} {in_use}");
+        let _ = writeln!(
+            out,
+            "oms_db_pool_connections{{state=\"idle\"}} {}",
+            gauges.pool_available
+        );
+        out.push_str("# HELP oms_db_pool_max_connections Database pool size limit.\n");
+        out.push_str("# TYPE oms_db_pool_max_connections gauge\n");
+        let _ = writeln!(out, "oms_db_pool_max_connections {}", gauges.pool_max);
+        out.push_str("# HELP oms_realtime_clients Connected real-time clients.\n");
+        out.push_str("# TYPE oms_realtime_clients gauge\n");
+        let _ = writeln!(
+            out,
+            "oms_realtime_clients{{transport=\"ws\"}} {}",
+            gauges.ws_clients
+        );
+        let _ = writeln!(
+            out,
+            "oms_realtime_clients{{transport=\"sse\"}} {}",
+            gauges.sse_clients
+        );
+        out.push_str("# HELP oms_realtime_events_delivered_total Events queued to clients.\n");
+        out.push_str("# TYPE oms_realtime_events_delivered_total counter\n");
+        let _ = writeln!(
+            out,
+            "oms_realtime_events_delivered_total {}",
+            gauges.events_delivered
+        );
+        out.push_str(
+            "# HELP oms_realtime_slow_clients_dropped_total Clients dropped for a full queue.\n",
+        );
+        out.push_str("# TYPE oms_realtime_slow_clients_dropped_total counter\n");
+        let _ = writeln!(
+            out,
+            "oms_realtime_slow_clients_dropped_total {}",
+            gauges.slow_clients_dropped
+        );
+        out.push_str("# HELP oms_orders_total Orders by outcome.\n");
+        out.push_str("# TYPE oms_orders_total counter\n");
+        for (outcome, count) in ORDER_OUTCOMES.iter().zip(&self.orders) {
+            let _ = writeln!(
+                out,
+                "oms_orders_total{{outcome=\"{outcome}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Middleware (`actix_web::middleware::from_fn(metrics::track)`): records every request's
+/// method, matched route, status and latency. Requests that matched no route count as `unmatched`.
+pub async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let method = req.method().as_str().to_owned();
+    let response = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        let route = response
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        metrics.observe_request(
+            &method,
+            &route,
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_histograms_and_gauges() {
+        let metrics = Arc::new(Metrics::default());
+        metrics.observe_request("GET", "/api/orders/{id}", 200, 0.003);
+        metrics.observe_request("GET", "/api/orders/{id}", 200, 0.2);
+        metrics.order_outcome("placed");
+        metrics.order_outcome("nonsense");
+        let guard = Arc::clone(&metrics).client_connected(Transport::WebSocket);
+        let text = metrics.render(&Gauges {
+            pool_size: 5,
+            pool_available: 2,
+            pool_max: 10,
+            ws_clients: metrics.ws_clients(),
+            ..Gauges::default()
+        });
+        drop(guard);
+        assert!(text.contains(
+            "oms_http_requests_total{method=\"GET\",route=\"/api/orders/{id}\",status=\"200\"} 2"
+        ));
+        assert!(text.contains("le=\"0.005\"} 1"));
+        assert!(text.contains("le=\"+Inf\"} 2"));
+        assert!(text.contains("oms_db_pool_connections{state=\"in_use\"} 3"));
+        assert!(text.contains("oms_realtime_clients{transport=\"ws\"} 1"));
+        assert!(text.contains("oms_orders_total{outcome=\"placed\"} 1"));
+        assert_eq!(metrics.ws_clients(), 0);
+    }
+}
