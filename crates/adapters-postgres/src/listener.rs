@@ -2,10 +2,11 @@
 //!
 //! A dedicated `AsyncPgConnection` (never a pooled one: `LISTEN` belongs to its session) listens to
 //! [`EVENTS_CHANNEL`] and [`REVOCATIONS_CHANNEL`] and forwards each notification as a [`Notice`].
-//! When the connection is lost it reconnects with exponential backoff (100 ms doubling to 5 s) and,
-//! after each successful re-`LISTEN`, sends [`Notice::Reconnected`]: notifications sent while it
-//! was away are lost, so the consumer replays the event log after the last id it delivered (and
-//! reloads the revocation list). The first connection sends no `Reconnected`.
+//! When the connection is lost it reconnects with exponential backoff (100 ms doubling to 5 s).
+//! After every successful `LISTEN` (the first one too) it sends [`Notice::Reconnected`]:
+//! notifications sent while it was not listening are lost, so the consumer replays the event log
+//! after the last id it delivered and reloads the revocation list (which also closes the window
+//! between loading that list at start-up and the first `LISTEN`).
 //!
 //! The connection is also checked with `SELECT 1` every [`KEEPALIVE`] of silence, so a connection
 //! that died without a word (a network partition) is noticed too.
@@ -29,7 +30,7 @@ pub enum Notice {
     Events(Vec<StoredEvent>),
     /// A token was revoked (its `jti`).
     Revoked(String),
-    /// The connection was lost and is back: replay what may have been missed.
+    /// The listener is (again) listening: replay what may have been missed.
     Reconnected,
 }
 
@@ -60,7 +61,6 @@ enum Ended {
 
 async fn run(url: String, tx: mpsc::Sender<Notice>, mut shutdown: watch::Receiver<bool>) {
     let mut backoff = BACKOFF_START;
-    let mut connected_before = false;
     loop {
         if *shutdown.borrow() {
             return;
@@ -69,10 +69,11 @@ async fn run(url: String, tx: mpsc::Sender<Notice>, mut shutdown: watch::Receive
             Ok(mut conn) => {
                 tracing::info!(url = %redact_url(&url), "listening for notifications");
                 backoff = BACKOFF_START;
-                if connected_before && tx.send(Notice::Reconnected).await.is_err() {
+                // Also after the first LISTEN: whatever was committed before it (a revocation
+                // during start-up) is only in the tables, so consumers re-read them now.
+                if tx.send(Notice::Reconnected).await.is_err() {
                     return;
                 }
-                connected_before = true;
                 match listen(&mut conn, &tx, &mut shutdown).await {
                     Ended::Stop => return,
                     Ended::Lost => tracing::warn!("notification connection lost; reconnecting"),

@@ -62,6 +62,8 @@ async fn hears_events_and_revocations_and_survives_a_lost_connection() {
     let (tx, mut rx) = mpsc::channel(64);
     let (stop_tx, stop_rx) = watch::channel(false);
     let listener = spawn_listener(c.db.url.clone(), tx, stop_rx);
+    // Every LISTEN, the first one too, is announced.
+    assert_eq!(next(&mut rx).await, Notice::Reconnected);
 
     until_heard(&c, &mut rx, ada.id, a.id).await;
     c.revocations
