@@ -48,3 +48,70 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(crate::handlers::resource("/healthz").get(healthz))
         .service(crate::handlers::resource("/readyz").get(readyz));
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use actix_web::{App, test};
+    use async_trait::async_trait;
+    use ports::StoreError;
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::paging::CursorKey;
+    use crate::state::Readiness;
+
+    struct Down;
+
+    #[async_trait]
+    impl Readiness for Down {
+        async fn check(&self) -> Result<(), StoreError> {
+            Err(StoreError::Unavailable("connection refused".into()))
+        }
+    }
+
+    fn state(readiness: Arc<dyn Readiness>) -> AppState {
+        let deps = app::Deps {
+            users: Arc::new(ports::MockUserRepository::new()),
+            products: Arc::new(ports::MockProductRepository::new()),
+            orders: Arc::new(ports::MockOrderRepository::new()),
+            events: Arc::new(ports::MockEventLog::new()),
+            payments: Arc::new(ports::MockPaymentGateway::new()),
+            hasher: Arc::new(ports::MockPasswordHasher::new()),
+            clock: Arc::new(ports::SystemClock),
+        };
+        let settings = app::AppSettings::default();
+        AppState {
+            auth: app::AuthService::new(deps.clone()),
+            catalogue: app::CatalogueService::new(deps.clone()),
+            orders: app::OrderService::new(deps.clone(), settings.clone()),
+            admin_orders: app::AdminOrderService::new(deps.clone(), settings),
+            idempotency: Arc::new(ports::MockIdempotencyStore::new()),
+            revocations: Arc::new(ports::MockTokenRevocations::new()),
+            clock: deps.clock.clone(),
+            cursors: CursorKey::new(&SecretString::from("k".repeat(32))),
+            readiness,
+            currency: "USD".into(),
+        }
+    }
+
+    #[actix_web::test]
+    async fn readyz_is_503_problem_when_the_database_does_not_answer_and_healthz_stays_200() {
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::new(state(Arc::new(Down))))
+                .configure(configure),
+        )
+        .await;
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert_eq!(body["code"], "service_unavailable");
+        assert!(!body.to_string().contains("refused"), "no internal detail");
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/healthz").to_request()).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+}
