@@ -270,9 +270,9 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Stop accepting and let the workers go; the database is dropped with the last `TestDb`.
-        let server = self.server.clone();
-        drop(tokio::spawn(async move { server.stop(false).await }));
+        // Stop accepting and let the workers go (the command is sent by the call itself); the
+        // database is dropped with the last `TestDb`.
+        drop(self.server.stop(false));
     }
 }
 
