@@ -20,10 +20,14 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct ChangeStatusRequest {
     /// `PAID` (payment collected offline), `FULFILLED` or `CANCELLED`.
-    #[schema(example = "FULFILLED")]
+    #[schema(
+        pattern = "^(PENDING|PAID|FULFILLED|CANCELLED)$",
+        example = "FULFILLED"
+    )]
     pub status: String,
     /// Kept in the order's history; up to 1000 characters on one line.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
     /// Only when the status becomes `FULFILLED`.
     #[serde(default)]
@@ -35,8 +39,10 @@ pub struct ChangeStatusRequest {
 #[serde(deny_unknown_fields)]
 pub struct TrackingRequest {
     /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, example = "DHL")]
     pub carrier: String,
     /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, example = "JD014600003828")]
     pub tracking_number: String,
 }
 

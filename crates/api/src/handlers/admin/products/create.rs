@@ -17,15 +17,20 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct CreateProductRequest {
     /// 1 to 200 characters, one line.
+    #[schema(min_length = 1, max_length = 200, example = "Desk Lamp")]
     pub name: String,
     /// Up to 5,000 characters, line breaks allowed; `null`, absent or `""`: none.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub description: Option<String>,
     /// Cents, 0 to 2,147,483,647.
+    #[schema(minimum = 0, maximum = 2147483647, example = 5400)]
     pub price: i64,
     /// 0 to 2,147,483,647.
+    #[schema(minimum = 0, maximum = 2147483647, example = 10)]
     pub stock_quantity: i64,
     /// 2 to 64 of `A-Z a-z 0-9 - _`, unique case-insensitively.
+    #[schema(pattern = "^[A-Za-z0-9_-]{2,64}$", example = "LMP-LED-DSK")]
     pub sku: String,
 }
 

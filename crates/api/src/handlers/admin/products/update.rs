@@ -20,19 +20,19 @@ use crate::state::AppState;
 pub struct ProductPatchRequest {
     /// 1 to 200 characters, one line.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
     pub name: Option<Option<String>>,
     /// Up to 5,000 characters; `null` or `""` clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, nullable = true)]
+    #[schema(value_type = Option<String>, nullable = true, max_length = 5000)]
     pub description: Option<Option<String>>,
     /// Cents, 0 to 2,147,483,647.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 2147483647)]
     pub price: Option<Option<i64>>,
     /// 2 to 64 of `A-Z a-z 0-9 - _`, unique case-insensitively.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{2,64}$")]
     pub sku: Option<Option<String>>,
     /// `true` archives, `false` un-archives.
     #[serde(default, deserialize_with = "present")]
@@ -40,12 +40,12 @@ pub struct ProductPatchRequest {
     pub archived: Option<Option<bool>>,
     /// The new stock, 0 to 2,147,483,647 (with `If-Match`, so it cannot undo a sale unseen).
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 2147483647)]
     pub stock_quantity: Option<Option<i64>>,
     /// Added to the stock in one statement under the product's row lock (negative takes away);
     /// 409 `insufficient_stock` below 0.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = -2147483647, maximum = 2147483647)]
     pub stock_delta: Option<Option<i64>>,
 }
 
