@@ -1,7 +1,8 @@
 //! The `oms` command line:
 //!
 //! ```text
-//! oms serve                         run the HTTP server (the default)
+//! oms serve                         run the HTTP server (the default); SIGTERM/SIGINT stop it
+//!                                   gracefully (see `crate::shutdown`)
 //! oms migrate                       apply the database migrations
 //! oms create-admin --email EMAIL    make EMAIL an admin (password: ADMIN_PASSWORD, else stdin)
 //! oms seed-demo [--orders N]        load demo data (customers' password: DEMO_PASSWORD, default
@@ -94,6 +95,7 @@ pub fn main() -> ExitCode {
             Ok(())
         }
         Command::Healthcheck => healthcheck(),
+        Command::Serve => serve(),
         command => actix_web::rt::System::new().block_on(run(command)),
     };
     match result {
@@ -117,18 +119,29 @@ fn tool_settings() -> anyhow::Result<Settings> {
     })?)
 }
 
+/// `oms serve`: logs and error reporting first (Sentry before the runtime starts, so its threads
+/// see the client), then the server until SIGTERM/SIGINT, then a graceful shutdown and exit 0.
+fn serve() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    telemetry::init(settings.app_env);
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
+    // Flushes queued events when dropped, at exit.
+    let sentry = crate::error_reporting::init(&settings)?;
+    if sentry.is_some() {
+        tracing::info!("reporting panics and 5xx errors to Sentry");
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings).await?;
+        app.run_until_signalled().await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve => {
-            let settings = Settings::from_env()?;
-            telemetry::init(settings.app_env);
-            for warning in &settings.warnings {
-                tracing::warn!("{warning}");
-            }
-            let app = Application::build(settings).await?;
-            app.run_until_stopped().await?;
-            Ok(())
-        }
         Command::Migrate => {
             let settings = tool_settings()?;
             telemetry::init(settings.app_env);
@@ -139,7 +152,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::CreateAdmin { email } => create_admin(&email).await,
         Command::SeedDemo { orders } => seed_demo(orders).await,
-        Command::Healthcheck | Command::Help => Ok(()),
+        Command::Serve | Command::Healthcheck | Command::Help => Ok(()),
     }
 }
 

@@ -10,6 +10,7 @@
 //! | `DATABASE_STATEMENT_TIMEOUT` | `30s` | any one SQL statement, at most |
 //! | `RUN_MIGRATIONS` | `false` | run the embedded migrations when `oms serve` starts |
 //! | `BIND_ADDR` | `127.0.0.1:8080` | address the HTTP server listens on |
+//! | `SHUTDOWN_TIMEOUT` | `10s` | on SIGTERM/SIGINT, how long in-flight requests may take to finish |
 //! | `PUBLIC_ORIGIN` | `http://localhost:8080` | the browser origin the server is reached at |
 //! | `CORS_ALLOWED_ORIGINS` | (none) | comma-separated origins allowed to call with credentials |
 //! | `TRUSTED_PROXIES` | (none) | comma-separated IPs or CIDRs whose `X-Forwarded-For` is believed |
@@ -32,7 +33,7 @@
 //! | `WS_PING_TIMEOUT` | `10s` | a WebSocket client that does not answer a ping this long is dropped |
 //! | `WS_CLIENT_QUEUE` | `256` | events queued per real-time client before it is dropped as too slow |
 //! | `METRICS_ADDR` | (none) | serve `/metrics` only on this address instead of the API's |
-//! | `SENTRY_DSN` | (none) | report 5xx errors to Sentry |
+//! | `SENTRY_DSN` | (none) | report panics and 5xx errors to Sentry (off when unset) |
 //! | `RUST_LOG` | `info` | log filter (tracing-subscriber `EnvFilter` syntax) |
 //! | `ADMIN_PASSWORD` | (stdin) | password of `oms create-admin` |
 //! | `DEMO_PASSWORD` | `demo-password` | password of the demo customers `oms seed-demo` creates |
@@ -92,6 +93,8 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// HTTP worker threads; 0 means one per CPU core. Not an environment variable: tests use 1.
     pub workers: usize,
+    /// On shutdown, how long in-flight requests may take to finish (whole seconds, at least 1).
+    pub shutdown_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +234,7 @@ impl Settings {
                     .map(|p| parse_net(p))
                     .collect::<Result<_, _>>()?,
                 workers: 0,
+                shutdown_timeout: duration_var(&get, "SHUTDOWN_TIMEOUT", "10s")?,
             },
             auth: AuthSettings {
                 jwt_secret,
@@ -461,6 +465,7 @@ mod tests {
         assert_eq!(s.payments.timeout, Duration::from_millis(5000));
         assert_eq!(s.payments.provider, "simulated");
         assert_eq!(s.realtime.ws_ping_interval, Duration::from_secs(30));
+        assert_eq!(s.http.shutdown_timeout, Duration::from_secs(10));
         assert!(!s.database.run_migrations);
         assert!(s.warnings.is_empty());
     }
@@ -520,6 +525,7 @@ mod tests {
         for (name, value) in [
             ("TRUSTED_PROXIES", "not-an-ip"),
             ("JWT_TTL", "12 hours"),
+            ("SHUTDOWN_TIMEOUT", "10"),
             ("COOKIE_SECURE", "maybe"),
             ("RATE_LIMIT_AUTH_PER_MINUTE", "-1"),
             ("TAX_RATES", "GB"),

@@ -269,6 +269,78 @@ pub async fn track(
     Ok(response)
 }
 
+/// Where `/metrics` reads its gauges: the pool, its limit, the real-time hub.
+pub struct GaugeSources {
+    pub pool: adapters_postgres::PgPool,
+    pub pool_max: usize,
+    pub hub: adapters_ws::Hub,
+}
+
+impl GaugeSources {
+    /// The gauges now.
+    pub fn read(&self, metrics: &Metrics) -> Gauges {
+        let (pool_size, pool_available) = adapters_postgres::pool_status(&self.pool);
+        Gauges {
+            pool_size,
+            pool_available,
+            pool_max: self.pool_max,
+            ws_clients: metrics.ws_clients(),
+            sse_clients: metrics.sse_clients(),
+            events_delivered: self.hub.delivered_total(),
+            slow_clients_dropped: self.hub.dropped_slow_total(),
+        }
+    }
+}
+
+/// `GET /metrics`: the Prometheus text exposition (not part of the JSON API nor its OpenAPI
+/// document).
+pub async fn serve(
+    metrics: web::Data<Metrics>,
+    sources: web::Data<GaugeSources>,
+) -> actix_web::HttpResponse {
+    let text = metrics.render(&sources.read(&metrics));
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(text)
+}
+
+/// Mounts `GET /metrics` (with its app data).
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    metrics: &web::Data<Metrics>,
+    sources: &web::Data<GaugeSources>,
+) {
+    cfg.service(
+        web::resource("/metrics")
+            .app_data(metrics.clone())
+            .app_data(sources.clone())
+            .get(serve),
+    );
+}
+
+/// The small server of `METRICS_ADDR`: `/metrics` only, one worker, no signal handling of its
+/// own (it stops with the API server). Returns the server and its port.
+pub fn metrics_server(
+    addr: &str,
+    metrics: web::Data<Metrics>,
+    sources: web::Data<GaugeSources>,
+) -> anyhow::Result<(actix_web::dev::Server, u16)> {
+    use anyhow::Context as _;
+    let listener = std::net::TcpListener::bind(addr)
+        .with_context(|| format!("binding METRICS_ADDR {addr}"))?;
+    let port = listener.local_addr()?.port();
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().configure(|cfg| configure(cfg, &metrics, &sources))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(listener)?
+    .run();
+    Ok((server, port))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,13 +37,17 @@ use crate::auth::password::Argon2Hasher;
 use crate::auth::{AuthState, RevokedTokens};
 use crate::config::Settings;
 use crate::error::extractors::{json_config, path_config, query_config};
+use crate::error_reporting;
 use crate::handlers;
 use crate::handlers::realtime::RealtimeState;
+use crate::metrics::{self, GaugeSources, Metrics};
+use crate::order_metrics::count_outcomes;
 use crate::paging::CursorKey;
 use crate::panic_guard::catch_panic;
 use crate::rate_limit::{ClientAddress, RateLimiters};
 use crate::request_id::request_id;
 use crate::security_headers::security_headers;
+use crate::shutdown::ShutdownHandle;
 use crate::state::{AppState, Readiness};
 use crate::telemetry::RequestSpan;
 
@@ -58,6 +62,10 @@ pub const IDEMPOTENCY_KEY_LIFETIME: time::Duration = time::Duration::hours(24);
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `METRICS_ADDR` server and its port, when that is set.
+    metrics_server: Option<(Server, u16)>,
+    metrics: Arc<Metrics>,
+    hub: Hub,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     pool: PgPool,
@@ -159,7 +167,9 @@ impl Application {
             tracing::info!(applied, "migrations up to date");
         }
         let pool = adapters_postgres::build_pool(&pg).context("building the database pool")?;
-        let deps = deps(&settings, &pool).await?;
+        let metrics = Arc::new(Metrics::default());
+        let mut deps = deps(&settings, &pool).await?;
+        count_outcomes(&mut deps, &metrics);
         let app_settings = app_settings(&settings);
         let revocations: Arc<dyn TokenRevocations> =
             Arc::new(PgTokenRevocations::new(pool.clone()));
@@ -223,6 +233,23 @@ impl Application {
             shutdown_rx,
         )));
 
+        let metrics_data = web::Data::from(metrics.clone());
+        let gauges = web::Data::new(GaugeSources {
+            pool: pool.clone(),
+            pool_max: pg.max_size.max(1),
+            hub: realtime.hub.clone(),
+        });
+        let metrics_server = match &settings.metrics_addr {
+            Some(addr) => Some(metrics::metrics_server(
+                addr,
+                metrics_data.clone(),
+                gauges.clone(),
+            )?),
+            None => None,
+        };
+        let metrics_on_api = metrics_server.is_none();
+        let sentry_enabled = sentry::Hub::current().client().is_some();
+
         let listener = TcpListener::bind(&settings.http.bind_addr)
             .with_context(|| format!("binding {}", settings.http.bind_addr))?;
         let port = listener.local_addr()?.port();
@@ -235,7 +262,9 @@ impl Application {
         let server = HttpServer::new(move || {
             let limiters = limiters.clone();
             let configure_realtime = configure_realtime.clone();
+            let (metrics_data, gauges) = (metrics_data.clone(), gauges.clone());
             App::new()
+                .app_data(metrics_data.clone())
                 .app_data(state.clone())
                 .app_data(auth.clone())
                 .app_data(client_address.clone())
@@ -244,23 +273,36 @@ impl Application {
                 .app_data(query_config())
                 .configure(|cfg| handlers::configure(cfg, &limiters))
                 .configure(move |cfg| configure_realtime(cfg))
+                .configure(|cfg| {
+                    if metrics_on_api {
+                        metrics::configure(cfg, &metrics_data, &gauges);
+                    }
+                })
                 .default_service(web::to(handlers::not_found))
                 .wrap(from_fn(catch_panic))
                 .wrap(handlers::problem_fallbacks())
                 .wrap(limiters.api.middleware())
                 .wrap(cors(&cors_settings))
                 .wrap(security_headers())
+                .wrap(from_fn(error_reporting::tag_request))
+                .wrap(error_reporting::middleware(sentry_enabled))
+                .wrap(from_fn(metrics::track))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .wrap(from_fn(request_id))
         })
         .workers(workers)
         .listen(listener)?
-        .shutdown_timeout(10)
+        // `oms serve` handles the signals itself (see `run_until_signalled`).
+        .disable_signals()
+        .shutdown_timeout(settings.http.shutdown_timeout.as_secs().max(1))
         .run();
-        tracing::info!(port, "listening");
+        tracing::info!(port, metrics_port = ?metrics_server.as_ref().map(|(_, p)| *p), "listening");
         Ok(Application {
             port,
             server,
+            metrics_server,
+            metrics,
+            hub: realtime.hub,
             shutdown,
             tasks,
             pool,
@@ -277,17 +319,65 @@ impl Application {
         &self.pool
     }
 
-    /// A handle that stops the server (tests; `oms serve` stops on SIGINT/SIGTERM).
+    /// The port of the `METRICS_ADDR` server, when that is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
+    }
+
+    /// The process's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// A handle that stops the server abruptly or gracefully (tests; `oms serve` stops on
+    /// SIGINT/SIGTERM through [`Application::run_until_signalled`]).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
 
-    /// Serves until the server stops (a signal, or `stop`), then stops the background tasks.
+    /// A handle that shuts the instance down gracefully: real-time clients closed first, then
+    /// in-flight requests finish (see [`crate::shutdown`]).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            server: self.server.handle(),
+            metrics_server: self.metrics_server.as_ref().map(|(s, _)| s.handle()),
+            hub: self.hub.clone(),
+        }
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully (see [`crate::shutdown`]).
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        let handle = self.shutdown_handle();
+        actix_web::rt::spawn(async move {
+            let signal = crate::shutdown::signalled().await;
+            tracing::info!(signal, "signal received: shutting down gracefully");
+            handle.shutdown().await;
+        });
+        self.run_until_stopped().await
+    }
+
+    /// Serves until the server stops (`stop` on a handle, or a signal with
+    /// [`Application::run_until_signalled`]), then stops the metrics server and the background
+    /// tasks.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.hub.shutdown();
         let _ = self.shutdown.send(true);
+        if let Some((server, _)) = self.metrics_server {
+            server.handle().stop(true).await;
+            let _ = server.await;
+        }
         for task in self.tasks {
-            task.abort();
+            // The listener, reconciler and housekeeping end on the shutdown signal; a task
+            // stuck in a database call is not waited for long.
+            let abort = task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a background task did not stop in time: aborted");
+                abort.abort();
+            }
         }
         result
     }
