@@ -53,6 +53,8 @@ use crate::telemetry::RequestSpan;
 
 /// How often the reconciler looks for unpaid and unresolved orders.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(30);
+/// At most this many reconciler batches back to back in one interval.
+pub const RECONCILE_PASSES: usize = 50;
 /// How often expired revocations, idempotency keys and idle rate-limit keys are forgotten.
 pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 /// Idempotency keys are kept this long.
@@ -448,10 +450,22 @@ async fn reconcile_forever(reconciler: app::Reconciler, mut shutdown: watch::Rec
             _ = every.tick() => {}
             _ = shutdown.changed() => return,
         }
-        match reconciler.run_once().await {
-            Ok(report) if report.examined > 0 => tracing::info!(?report, "reconciled"),
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "reconciler run failed"),
+        // A full batch means more may be waiting (a backlog after downtime): drain it in a
+        // bounded number of passes rather than one batch per interval.
+        for _ in 0..RECONCILE_PASSES {
+            match reconciler.run_once().await {
+                Ok(report) if report.examined > 0 => {
+                    tracing::info!(?report, "reconciled");
+                    if report.examined < app::reconcile::BATCH_SIZE || *shutdown.borrow() {
+                        break;
+                    }
+                }
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "reconciler run failed");
+                    break;
+                }
+            }
         }
     }
 }

@@ -116,7 +116,7 @@ impl AdminOrderService {
     }
 
     /// One batch of the export, newest first, after `after` (the API streams batches).
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn export_page(
         &self,
         filter: &OrderFilter,

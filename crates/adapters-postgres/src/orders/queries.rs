@@ -46,9 +46,16 @@ fn filtered<'a, ST: 'a>(
     after: Option<OrderCursor>,
     limit: u32,
 ) -> orders::BoxedQuery<'a, Pg, ST> {
-    if !filter.statuses.is_empty() {
-        let statuses: Vec<&'static str> = filter.statuses.iter().map(|s| s.as_str()).collect();
-        query = query.filter(orders::status.eq_any(statuses));
+    match filter.statuses.as_slice() {
+        [] => {}
+        // `status = $1`, not `= ANY($1)`: PostgreSQL 15 walks `(status, created_at DESC, id DESC)`
+        // in order only for an equality (75 ms → 1.7 ms for a first page on 1M orders, see
+        // docs/admin-queries.md).
+        [status] => query = query.filter(orders::status.eq(status.as_str())),
+        statuses => {
+            let statuses: Vec<&'static str> = statuses.iter().map(|s| s.as_str()).collect();
+            query = query.filter(orders::status.eq_any(statuses));
+        }
     }
     if let Some(user_id) = filter.user_id {
         query = query.filter(orders::user_id.eq(user_id));

@@ -8,18 +8,20 @@ pub mod update;
 
 use actix_web::web;
 
+use crate::handlers::resource;
+
 /// Mounts the routes inside the guarded `/api/admin` scope.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        web::resource("/products")
-            .route(web::get().to(list::list_products))
-            .route(web::post().to(create::create_product)),
+        resource("/products")
+            .get(list::list_products)
+            .post(create::create_product),
     )
     .service(
-        web::resource("/products/{id}")
-            .route(web::get().to(get::get_product))
-            .route(web::patch().to(update::update_product))
-            .route(web::delete().to(archive::archive_product)),
+        resource("/products/{id}")
+            .get(get::get_product)
+            .patch(update::update_product)
+            .delete(archive::archive_product),
     );
 }
 
