@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# `make web-test`'s browser part: the web app end to end in a real browser against a real server.
+#
+# Installs Debian's chromium when missing (apt-get; CI runs as root), installs web/'s npm packages
+# (`npm ci`) when node_modules is missing or older than package-lock.json, builds oms (unless OMS_BIN
+# names one), creates a fresh database on the PostgreSQL that scripts/db.sh finds (dropped on exit),
+# migrates it, starts `oms serve` on a free 127.0.0.1 port (development mode, COOKIE_SECURE=false,
+# rate limits off, PUBLIC_ORIGIN = the web app's origin so the WebSocket Origin check passes),
+# creates an admin, builds the Next.js app with OMS_API_URL pointing at that server (rewrites are
+# fixed at build time), starts `next start` on another free loopback port, and runs web/e2e/run.mjs
+# (playwright-core driving /usr/bin/chromium). Screenshots land in web/e2e/screenshots/; the
+# servers' logs in target/web-e2e/. Everything is stopped on exit; the whole run is bounded by
+# WEB_E2E_TIMEOUT seconds (default 900).
+#
+# Settings (environment): PROFILE (cargo profile, default dev), OMS_BIN (a prebuilt oms), CHROMIUM
+# (default /usr/bin/chromium), WEB_E2E_SKIP_BUILD=1 (reuse web/.next: only when it was built for
+# the same API port, i.e. never in CI), RUST_LOG (the server's, default warn).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly WEB="$ROOT/web"
+readonly PROFILE="${PROFILE:-dev}"
+readonly WORK_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/web-e2e"
+readonly DB_NAME="oms_web_e2e_$$"
+readonly E2E_ADMIN="web-e2e-admin@example.com"
+readonly CHROME_BIN="${CHROMIUM:-/usr/bin/chromium}"
+readonly TIMEOUT="${WEB_E2E_TIMEOUT:-900}"
+
+SERVER_PID=""
+WEB_PID=""
+ADMIN_DB_URL=""
+STARTED_AT=$SECONDS
+
+step() { printf '==> [web-e2e %3ss] %s\n' "$((SECONDS - STARTED_AT))" "$*" >&2; }
+warn() { printf 'web-e2e.sh: warning: %s\n' "$*" >&2; }
+die() { printf 'web-e2e.sh: %s\n' "$*" >&2; exit 1; }
+
+psql_tool() {
+  local candidate
+  if command -v psql >/dev/null 2>&1; then command -v psql; return 0; fi
+  for candidate in /usr/lib/postgresql/*/bin/psql; do
+    if [ -x "$candidate" ]; then printf '%s\n' "$candidate"; return 0; fi
+  done
+  return 1
+}
+
+url_with_db() {
+  local url="$1" db="$2" query=""
+  if [[ "$url" == *\?* ]]; then query="?${url#*\?}"; url="${url%%\?*}"; fi
+  [[ "$url" =~ ^postgres(ql)?://[^/]+/[^/]*$ ]] || die "cannot read the database URL's form"
+  printf '%s/%s%s\n' "${url%/*}" "$db" "$query"
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on, below Linux's ephemeral range.
+free_port() {
+  local port tries
+  for tries in $(seq 1 50); do
+    port=$((20000 + (RANDOM + tries) % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      printf '%s\n' "$port"
+      return 0
+    fi
+  done
+  return 1
+}
+
+stop_pid() {
+  local pid="$1"
+  [ -n "$pid" ] || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local status=$?
+  # next start runs in its own process group (setsid): stop the group.
+  if [ -n "$WEB_PID" ]; then kill -TERM -- "-$WEB_PID" 2>/dev/null || true; fi
+  stop_pid "$WEB_PID"
+  stop_pid "$SERVER_PID"
+  if [ -n "$ADMIN_DB_URL" ]; then
+    "$(psql_tool)" -X -q -w -d "$ADMIN_DB_URL" \
+      -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >/dev/null 2>&1 \
+      || warn "could not drop database $DB_NAME"
+  fi
+  step "done (exit $status)"
+  exit "$status"
+}
+
+ensure_chromium() {
+  if [ -x "$CHROME_BIN" ]; then return 0; fi
+  command -v apt-get >/dev/null 2>&1 || die "$CHROME_BIN is missing and apt-get is not available"
+  step "installing Debian's chromium (apt-get)"
+  if [ "$(id -u)" -ne 0 ]; then die "$CHROME_BIN is missing: run 'apt-get install -y chromium' as root"; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || {
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+  }
+  [ -x "$CHROME_BIN" ] || die "chromium did not install at $CHROME_BIN"
+}
+
+ensure_node_modules() {
+  if [ -d "$WEB/node_modules" ] && [ "$WEB/node_modules/.package-lock.json" -nt "$WEB/package-lock.json" ]; then
+    return 0
+  fi
+  step "npm ci (web/)"
+  (cd "$WEB" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+build_oms() {
+  local out exe
+  if [ -n "${OMS_BIN:-}" ]; then printf '%s\n' "$OMS_BIN"; return 0; fi
+  step "building oms (cargo profile '$PROFILE')"
+  out="$(cd "$ROOT" && cargo build --profile "$PROFILE" -p api --bin oms \
+    --message-format=json-render-diagnostics)"
+  exe="$(printf '%s\n' "$out" | grep -o '"executable":"[^"]*/oms"' | tail -n 1 | cut -d'"' -f4)"
+  if [ -z "$exe" ] || [ ! -x "$exe" ]; then die "cargo built no 'oms' executable"; fi
+  printf '%s\n' "$exe"
+}
+
+create_database() {
+  local base_url
+  base_url="$("$ROOT/scripts/db.sh" url)"
+  ADMIN_DB_URL="$(url_with_db "$base_url" postgres)"
+  DATABASE_URL="$(url_with_db "$base_url" "$DB_NAME")"
+  export DATABASE_URL
+  step "fresh database $DB_NAME"
+  "$(psql_tool)" -X -q -w -d "$ADMIN_DB_URL" -c "CREATE DATABASE \"$DB_NAME\"" >/dev/null
+}
+
+wait_http() {
+  local url="$1" pid="$2" what="$3" log="$4" limit="$5"
+  for _ in $(seq 1 $((limit * 10))); do
+    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$log" >&2; die "$what exited"; }
+    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  tail -n 30 "$log" >&2
+  die "$what did not answer $url within $limit s"
+}
+
+main() {
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  mkdir -p "$WORK_DIR"
+  ensure_chromium
+  ensure_node_modules
+  local oms api_port web_port password
+  oms="$(build_oms)"
+  create_database
+  step "oms migrate"
+  "$oms" migrate >"$WORK_DIR/migrate.log" 2>&1 || { cat "$WORK_DIR/migrate.log" >&2; die "oms migrate failed"; }
+
+  api_port="$(free_port)" || die "no free port"
+  web_port="$(free_port)" || die "no free port"
+  while [ "$web_port" = "$api_port" ]; do web_port="$(free_port)"; done
+
+  step "oms serve on 127.0.0.1:$api_port (log: $WORK_DIR/server.log)"
+  APP_ENV=development COOKIE_SECURE=false BIND_ADDR="127.0.0.1:$api_port" \
+    PUBLIC_ORIGIN="http://127.0.0.1:$web_port" \
+    JWT_SECRET="web-e2e-secret-0123456789abcdef0123456789abcdef" \
+    RATE_LIMIT_AUTH_PER_MINUTE=0 RATE_LIMIT_API_PER_SECOND=0 RATE_LIMIT_ORDERS_PER_MINUTE=0 \
+    RUST_LOG="${RUST_LOG:-warn}" \
+    "$oms" serve >"$WORK_DIR/server.log" 2>&1 &
+  SERVER_PID=$!
+  wait_http "http://127.0.0.1:$api_port/readyz" "$SERVER_PID" "oms serve" "$WORK_DIR/server.log" 30
+
+  password="$(od -An -N 16 -tx1 /dev/urandom | tr -d ' \n')"
+  ADMIN_PASSWORD="$password" "$oms" create-admin --email "$E2E_ADMIN" >"$WORK_DIR/admin.log" 2>&1 \
+    || { cat "$WORK_DIR/admin.log" >&2; die "oms create-admin failed"; }
+
+  if [ "${WEB_E2E_SKIP_BUILD:-0}" = 1 ] && [ -f "$WEB/.next/BUILD_ID" ]; then
+    step "reusing web/.next (WEB_E2E_SKIP_BUILD=1)"
+  else
+    step "next build (OMS_API_URL=http://127.0.0.1:$api_port; log: $WORK_DIR/next-build.log)"
+    (cd "$WEB" && NEXT_TELEMETRY_DISABLED=1 OMS_API_URL="http://127.0.0.1:$api_port" npx next build) \
+      >"$WORK_DIR/next-build.log" 2>&1 || { tail -n 40 "$WORK_DIR/next-build.log" >&2; die "next build failed"; }
+  fi
+
+  step "next start on 127.0.0.1:$web_port (log: $WORK_DIR/next.log)"
+  (cd "$WEB" && NEXT_TELEMETRY_DISABLED=1 exec setsid npx next start --hostname 127.0.0.1 --port "$web_port") \
+    >"$WORK_DIR/next.log" 2>&1 &
+  WEB_PID=$!
+  wait_http "http://127.0.0.1:$web_port/signin" "$WEB_PID" "next start" "$WORK_DIR/next.log" 60
+
+  step "browser tests (web/e2e/run.mjs)"
+  WEB_URL="http://127.0.0.1:$web_port" API_URL="http://127.0.0.1:$api_port" \
+    ADMIN_EMAIL="$E2E_ADMIN" ADMIN_PASSWORD="$password" CHROMIUM="$CHROME_BIN" \
+    timeout --kill-after=10 "$TIMEOUT" node "$WEB/e2e/run.mjs"
+}
+
+main "$@"

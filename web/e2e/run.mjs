@@ -1,0 +1,405 @@
+// End-to-end test of the web app in a real browser (Debian chromium driven by playwright-core),
+// against a real `oms serve` and the Next.js production server. Started by scripts/web-e2e.sh,
+// which provides:
+//   WEB_URL     the Next.js server (e.g. http://127.0.0.1:3100)
+//   API_URL     the oms server, for setting up data through the admin API (Bearer token)
+//   ADMIN_EMAIL, ADMIN_PASSWORD   the admin created with `oms create-admin`
+//   CHROMIUM    the browser executable (default /usr/bin/chromium)
+// Screenshots go to web/e2e/screenshots/. Prints one line per check and ends with
+// "N passed, N failed"; exits non-zero on any failure. Every wait is bounded.
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { chromium } from "playwright-core";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SHOTS = join(HERE, "screenshots");
+const WEB = required("WEB_URL");
+const API = required("API_URL");
+const ADMIN_EMAIL = required("ADMIN_EMAIL");
+const ADMIN_PASSWORD = required("ADMIN_PASSWORD");
+const WAIT = 15_000;
+
+function required(name) {
+  const v = process.env[name];
+  if (!v) {
+    console.error(`e2e: ${name} is not set (run scripts/web-e2e.sh)`);
+    process.exit(2);
+  }
+  return v;
+}
+
+let passed = 0;
+let failed = 0;
+const figures = [];
+
+async function check(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    passed += 1;
+    console.log(`PASS ${name} (${Date.now() - started} ms)`);
+  } catch (error) {
+    failed += 1;
+    console.log(`FAIL ${name}: ${error instanceof Error ? error.stack ?? error.message : error}`);
+  }
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+// --- setup through the API (admin Bearer token, no browser) ---------------------------------
+
+async function adminToken() {
+  const r = await fetch(`${API}/api/auth/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
+  });
+  assert(r.status === 200, `POST /api/auth/token answered ${r.status}`);
+  return (await r.json()).access_token;
+}
+
+async function createProduct(token, product) {
+  const r = await fetch(`${API}/api/admin/products`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify(product),
+  });
+  const text = await r.text();
+  assert(r.status === 201, `POST /api/admin/products ${product.sku} answered ${r.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+async function productStock(id) {
+  const r = await fetch(`${API}/api/products/${id}`);
+  assert(r.status === 200, `GET /api/products/${id} answered ${r.status}`);
+  return (await r.json()).stock_quantity;
+}
+
+// --- browser helpers ----------------------------------------------------------------------------
+
+const LAUNCH_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
+
+async function signUp(page, email, password) {
+  await page.goto(`${WEB}/signup`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create an account" }).click();
+  await page.getByTestId("signed-in-as").filter({ hasText: email }).waitFor({ timeout: WAIT });
+}
+
+async function signIn(page, email, password) {
+  await page.goto(`${WEB}/signin`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByTestId("signed-in-as").filter({ hasText: email }).waitFor({ timeout: WAIT });
+}
+
+async function addToCart(page, sku) {
+  await page.goto(`${WEB}/`);
+  await page.getByLabel("Search by name or SKU").fill(sku);
+  await page.getByRole("button", { name: "Search", exact: true }).click();
+  const card = page.getByTestId(`product-${sku}`);
+  await card.waitFor({ timeout: WAIT });
+  await card.getByRole("button", { name: /Add .* to cart/ }).click();
+}
+
+async function fillCheckout(page, token) {
+  await page.goto(`${WEB}/checkout`);
+  await page.getByLabel("Full name").fill("Ada Lovelace");
+  await page.getByLabel("Address line 1").fill("1 Main St");
+  await page.getByLabel("City").fill("London");
+  await page.getByLabel("Postal code (optional)").fill("N1 9GU");
+  await page.getByLabel(/Country/).fill("GB");
+  await page.getByLabel("Payment token").fill(token);
+}
+
+/** Sums the JS a fresh visitor downloads for one route (raw and gzip bytes). */
+async function firstLoadJs(browser, path) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const bodies = [];
+  page.on("response", async (response) => {
+    if (/\/_next\/static\/.*\.js(\?|$)/.test(response.url())) {
+      bodies.push(response.body().catch(() => Buffer.alloc(0)));
+    }
+  });
+  await page.goto(`${WEB}${path}`, { waitUntil: "load" });
+  await page.waitForTimeout(1000); // late chunks (prefetches are not counted: they load after this)
+  const all = await Promise.all(bodies);
+  await context.close();
+  return {
+    path,
+    raw: all.reduce((n, b) => n + b.length, 0),
+    gzip: all.reduce((n, b) => n + gzipSync(b).length, 0),
+    files: all.length,
+  };
+}
+
+// --- the run ------------------------------------------------------------------------------------
+
+async function main() {
+  rmSync(SHOTS, { recursive: true, force: true });
+  mkdirSync(SHOTS, { recursive: true });
+  const run = Date.now().toString(36);
+  const token = await adminToken();
+  const mug = await createProduct(token, { name: "Enamel Mug", description: "Speckled blue, 350 ml.", price: 1250, stock_quantity: 20, sku: `MUG-${run}` });
+  const lamp = await createProduct(token, { name: "Desk Lamp", description: "Warm LED, brass arm.", price: 4200, stock_quantity: 5, sku: `LAMP-${run}` });
+  for (let i = 1; i <= 12; i++) {
+    await createProduct(token, { name: `Notebook ${i}`, description: null, price: 300 + i * 25, stock_quantity: 50, sku: `NB-${run}-${i}` });
+  }
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: LAUNCH_ARGS,
+    timeout: 30_000,
+  });
+  const customerCtx = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
+  const adminCtx = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
+  customerCtx.setDefaultTimeout(WAIT);
+  adminCtx.setDefaultTimeout(WAIT);
+  const customer = await customerCtx.newPage();
+  const admin = await adminCtx.newPage();
+  for (const [who, page] of [["customer", customer], ["admin", admin]]) {
+    page.on("pageerror", (e) => console.log(`  [${who} page error] ${e.message}`));
+  }
+  const email = `shopper-${run}@example.com`;
+  const password = "correct-horse-battery";
+  let orderId = null;
+
+  await check("customer signs up; the catalogue pages by cursor and searches", async () => {
+    await signUp(customer, email, password);
+    await customer.goto(`${WEB}/`);
+    await customer.getByRole("list", { name: "Products" }).waitFor();
+    const firstPage = await customer.locator("[data-testid^=product-]").count();
+    assert(firstPage === 12, `first catalogue page shows ${firstPage} products, expected 12`);
+    await shot(customer, "catalogue");
+    await customer.getByRole("button", { name: "Next →" }).click();
+    await customer.getByText("Page 2").waitFor();
+    await customer.locator("[data-testid^=product-]").first().waitFor();
+    const second = await customer.locator("[data-testid^=product-]").count();
+    assert(second >= 2, `second page shows ${second} products`);
+    await customer.getByRole("button", { name: "← Previous" }).click();
+    await customer.getByText("Page 1").waitFor();
+  });
+
+  await check("customer orders (tok_visa) and the order page is PAID and live", async () => {
+    await addToCart(customer, mug.sku);
+    await customer.goto(`${WEB}/cart`);
+    await customer.getByRole("cell", { name: new RegExp(mug.sku) }).waitFor();
+    await shot(customer, "cart");
+    await fillCheckout(customer, "tok_visa");
+    await shot(customer, "checkout");
+    // A double click must make one order (one Idempotency-Key, one request in flight).
+    await customer.getByTestId("place-order").dblclick();
+    await customer.waitForURL(/\/orders\/[0-9a-f-]{36}/, { timeout: WAIT });
+    orderId = customer.url().match(/\/orders\/([0-9a-f-]{36})/)[1];
+    await customer.getByTestId("order-status").filter({ hasText: "PAID" }).waitFor();
+    await customer.locator('[data-testid=live-state][data-state=live]').waitFor();
+    const r = await fetch(`${API}/api/admin/orders?email=${encodeURIComponent(email)}`, { headers: { Authorization: `Bearer ${token}` } });
+    const mine = (await r.json()).items;
+    assert(mine.length === 1, `the double click made ${mine.length} orders`);
+    assert((await productStock(mug.id)) === 19, "stock of the mug is not 19 after ordering one");
+  });
+
+  let transports = {};
+  await check("admin fulfils from the dashboard; the customer's page turns FULFILLED live", async () => {
+    assert(orderId, "no order from the previous step");
+    // A second customer tab forced onto the SSE fallback watches the same order.
+    const sseTab = await customerCtx.newPage();
+    await sseTab.goto(`${WEB}/orders/${orderId}?sse=1`);
+    await sseTab.locator('[data-testid=live-state][data-state=live][data-transport=sse]').waitFor();
+    transports.main = await customer.getByTestId("live-state").getAttribute("data-transport");
+
+    await signIn(admin, ADMIN_EMAIL, ADMIN_PASSWORD);
+    await admin.goto(`${WEB}/admin`);
+    await admin.locator('[data-testid=live-state][data-state=live]').waitFor();
+    transports.admin = await admin.getByTestId("live-state").getAttribute("data-transport");
+    const row = admin.getByTestId(`order-row-${orderId}`);
+    await row.waitFor();
+    const options = await row.getByTestId("status-select").locator("option").allTextContents();
+    assert(JSON.stringify(options) === JSON.stringify(["Change status…", "FULFILLED", "CANCELLED"]), `offered ${options}`);
+    await row.getByTestId("status-select").selectOption("FULFILLED");
+    await row.getByLabel("Carrier").fill("DHL");
+    await row.getByLabel("Tracking number").fill("JD0001234");
+    await shot(admin, "admin-orders");
+
+    const watch = () =>
+      new Promise((resolve) => {
+        const el = () => document.querySelector("[data-testid=order-status]");
+        if (el()?.textContent === "FULFILLED") return resolve(Date.now());
+        const observer = new MutationObserver(() => {
+          if (el()?.textContent === "FULFILLED") {
+            observer.disconnect();
+            resolve(Date.now());
+          }
+        });
+        observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+      });
+    const seenWs = customer.evaluate(watch);
+    const seenSse = sseTab.evaluate(watch);
+    await admin.evaluate(() => {
+      document.querySelector("[data-testid=status-apply]")?.addEventListener("click", () => (window.__clickAt = Date.now()), { once: true });
+    });
+    await row.getByTestId("status-apply").click();
+    const [tWs, tSse] = await Promise.all([
+      Promise.race([seenWs, new Promise((_, no) => setTimeout(() => no(new Error("no live FULFILLED on the WebSocket tab within 15 s")), WAIT))]),
+      Promise.race([seenSse, new Promise((_, no) => setTimeout(() => no(new Error("no live FULFILLED on the SSE tab within 15 s")), WAIT))]),
+    ]);
+    const clickAt = await admin.evaluate(() => window.__clickAt);
+    figures.push(`click-to-live-update (${transports.main}): ${tWs - clickAt} ms`);
+    figures.push(`click-to-live-update (sse fallback tab): ${tSse - clickAt} ms`);
+    await row.getByTestId("row-status").filter({ hasText: "FULFILLED" }).waitFor();
+    await customer.getByTestId("tracking").filter({ hasText: "JD0001234" }).waitFor();
+    await shot(customer, "order-fulfilled");
+    await sseTab.close();
+  });
+
+  await check("a declined payment (tok_chargeDeclined) shows the decline and leaves stock unchanged", async () => {
+    const before = await productStock(lamp.id);
+    await customer.evaluate(() => localStorage.removeItem("oms.cart.v1"));
+    await addToCart(customer, lamp.sku);
+    await fillCheckout(customer, "tok_chargeDeclined");
+    await customer.getByTestId("place-order").click();
+    await customer.getByTestId("payment-declined").waitFor();
+    await shot(customer, "checkout-declined");
+    assert(/\/checkout$/.test(customer.url()), "left the checkout page after a decline");
+    assert((await productStock(lamp.id)) === before, `stock changed from ${before}`);
+    await customer.goto(`${WEB}/`);
+    await customer.getByLabel("Search by name or SKU").fill(lamp.sku);
+    await customer.getByRole("button", { name: "Search", exact: true }).click();
+    await customer.getByTestId(`product-${lamp.sku}`).getByTestId("stock").filter({ hasText: `${before} in stock` }).waitFor();
+  });
+
+  await check("insufficient stock is shown with what is available", async () => {
+    await customer.evaluate(() => localStorage.removeItem("oms.cart.v1"));
+    await addToCart(customer, lamp.sku);
+    await customer.goto(`${WEB}/cart`);
+    await customer.getByLabel(/Quantity of Desk Lamp/).fill("9");
+    await fillCheckout(customer, "tok_visa");
+    await customer.getByTestId("place-order").click();
+    await customer.getByTestId("insufficient-stock").filter({ hasText: "only 5 available" }).waitFor();
+    await shot(customer, "checkout-insufficient-stock");
+    await customer.evaluate(() => localStorage.removeItem("oms.cart.v1"));
+  });
+
+  await check("my orders lists the orders, newest first", async () => {
+    await customer.goto(`${WEB}/orders`);
+    await customer.locator(`a[href="/orders/${orderId}"]`).waitFor();
+    const rows = await customer.locator("tbody tr").count();
+    assert(rows === 2, `my orders shows ${rows} rows, expected 2 (fulfilled + declined)`);
+    await shot(customer, "my-orders");
+  });
+
+  await check("admin exports CSV with the current filters", async () => {
+    await admin.goto(`${WEB}/admin`);
+    await admin.getByLabel("Customer email").fill(email);
+    await admin.getByRole("checkbox", { name: "FULFILLED" }).check();
+    await admin.getByRole("button", { name: "Apply filters" }).click();
+    await admin.getByTestId(`order-row-${orderId}`).waitFor();
+    assert((await admin.locator("tbody tr").count()) === 1, "the filtered table should hold one order");
+    const [download] = await Promise.all([admin.waitForEvent("download", { timeout: WAIT }), admin.getByTestId("export-csv").click()]);
+    assert(/^orders-\d{8}\.csv$/.test(download.suggestedFilename()), `file name ${download.suggestedFilename()}`);
+    const text = readFileSync(await download.path(), "utf8");
+    const lines = text.split("\n");
+    assert(
+      lines[0] ===
+        "id,user_id,email,status,payment_status,subtotal,shipping_amount,tax_amount,total_amount,currency,payment_collected,item_count,shipping_name,shipping_city,shipping_country,created_at,updated_at",
+      `header row: ${lines[0]}`,
+    );
+    assert(lines.length === 3 && lines[2] === "", `expected one data row, got ${lines.length - 2}`);
+    assert(lines[1].startsWith(`${orderId},`) && lines[1].includes(",FULFILLED,"), `row: ${lines[1]}`);
+  });
+
+  await check("admin manages products: create, stock delta, archive and un-archive", async () => {
+    await admin.goto(`${WEB}/admin/products`);
+    await admin.getByText("New product").click();
+    const sku = `POSTER-${run}`;
+    await admin.getByLabel("Name", { exact: true }).fill("Gallery Poster");
+    await admin.getByLabel("SKU", { exact: true }).fill(sku);
+    await admin.getByLabel("Price ($)", { exact: true }).fill("19.90");
+    await admin.getByLabel("Stock", { exact: true }).fill("3");
+    await admin.getByRole("button", { name: "Create product" }).click();
+    await admin.getByText(`Created Gallery Poster (${sku}).`).waitFor();
+    await admin.getByLabel("Search by name or SKU").fill(sku);
+    await admin.getByRole("button", { name: "Search", exact: true }).click();
+    const row = admin.getByTestId(`admin-product-${sku}`);
+    await row.waitFor();
+    await row.getByLabel(/Stock change for/).fill("7");
+    await row.getByRole("button", { name: "Apply stock change" }).click();
+    await row.getByTestId("admin-stock").filter({ hasText: /^10$/ }).waitFor();
+    await row.getByRole("button", { name: "Archive" }).click();
+    await row.getByRole("button", { name: "Un-archive" }).waitFor();
+    await shot(admin, "admin-products");
+    await row.getByRole("button", { name: "Un-archive" }).click();
+    await row.getByRole("button", { name: "Archive" }).waitFor();
+  });
+
+  await check("session expired: a 401 sends the customer back to sign-in", async () => {
+    await customerCtx.clearCookies();
+    await customer.goto(`${WEB}/orders/${orderId}`);
+    // /me says nobody is signed in: straight to sign-in, remembering the page.
+    await customer.waitForURL(/\/signin\?next=/, { timeout: WAIT });
+    await signIn(customer, email, password);
+    await customer.goto(`${WEB}/orders`);
+    await customer.locator("tbody tr").first().waitFor();
+    await customerCtx.clearCookies(); // the session is gone while the page is open
+    await customer.getByLabel("Status").selectOption("FULFILLED");
+    await customer.waitForURL(/\/signin\?expired=1/, { timeout: WAIT });
+    await customer.getByTestId("session-expired").waitFor();
+    await shot(customer, "session-expired");
+  });
+
+  await check("phone width: the catalogue and checkout fit 390 px", async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const page = await phone.newPage();
+    await page.goto(`${WEB}/`);
+    await page.getByRole("list", { name: "Products" }).waitFor({ timeout: WAIT });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 0, `the catalogue scrolls sideways by ${overflow} px`);
+    await shot(page, "catalogue-phone");
+    await phone.close();
+  });
+
+  await check("first-load JS per route", async () => {
+    const sizes = [];
+    for (const path of ["/", "/signin", "/cart", "/checkout", "/orders", `/orders/${orderId}`, "/admin", "/admin/products"]) {
+      sizes.push(await firstLoadJs(browser, path));
+    }
+    sizes.sort((a, b) => b.gzip - a.gzip);
+    for (const s of sizes) {
+      console.log(`  ${s.path.padEnd(48)} ${(s.raw / 1024).toFixed(1)} kB raw, ${(s.gzip / 1024).toFixed(1)} kB gzip, ${s.files} files`);
+    }
+    figures.push(`largest first-load JS: ${sizes[0].path} ${(sizes[0].gzip / 1024).toFixed(1)} kB gzip (${(sizes[0].raw / 1024).toFixed(1)} kB raw)`);
+  });
+
+  await browser.close();
+  console.log(`figures: live transports ${JSON.stringify(transports)}`);
+  for (const f of figures) console.log(`figure: ${f}`);
+  console.log(`screenshots: ${SHOTS}`);
+  console.log(`e2e: ${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((error) => {
+  console.error(error);
+  console.log(`e2e: ${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+});
