@@ -231,6 +231,9 @@ TOML
 run_schemathesis() {
   local base="$1" token="$2" seed_args=() status=0
   if [ -n "${FUZZ_SEED:-}" ]; then seed_args=(--seed "$FUZZ_SEED"); fi
+  step "the served document validates as OpenAPI 3.1"
+  curl -fsS "$base/api/openapi.json" -o "$WORK_DIR/openapi.json"
+  "$VENV/bin/python" -m openapi_spec_validator --schema 3.1.0 "$WORK_DIR/openapi.json"
   step "schemathesis run ($MAX_EXAMPLES examples per operation, at most $TIME_LIMIT s)"
   timeout --kill-after=15 "$TIME_LIMIT" "$VENV/bin/schemathesis" --config-file "$CONFIG" \
     run "$base/api/openapi.json" \

@@ -82,6 +82,7 @@ impl Modify for SecuritySchemes {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::handlers::admin::AdminApiDoc::openapi());
+    doc.merge(crate::handlers::realtime::RealtimeApiDoc::openapi());
     doc
 }
 
@@ -103,8 +104,21 @@ mod tests {
             "/api/orders/{id}",
             "/api/auth/login",
             "/api/products",
+            "/api/ws",
+            "/api/events",
         ] {
             assert!(paths.contains_key(path), "{path}");
+        }
+        let mut ids = std::collections::HashSet::new();
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().expect("path item") {
+                if let Some(id) = operation.get("operationId").and_then(|v| v.as_str()) {
+                    assert!(
+                        ids.insert(id.to_owned()),
+                        "{method} {path}: operationId {id} twice"
+                    );
+                }
+            }
         }
         let place = &doc["paths"]["/api/orders"]["post"]["responses"];
         for status in [

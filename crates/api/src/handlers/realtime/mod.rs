@@ -17,6 +17,39 @@ use ports::EventLog;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 
+/// The real-time routes' part of the OpenAPI document (merged into `crate::openapi::document`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(ws::upgrade, sse::events),
+    components(schemas(EventDoc)),
+    tags((name = "real-time", description = "Order events over WebSocket, with Server-Sent Events as the fallback"))
+)]
+pub struct RealtimeApiDoc;
+
+/// One order event as sent (a WebSocket text message, or an SSE `data:` line). Delivery order:
+/// event ids are assigned in commit order, so a client that has seen event `N` receives every
+/// later event it may see with `id > N`; resume with `?since=N` (WebSocket, SSE) or
+/// `Last-Event-ID: N` (SSE). When `since` is older than the retention, `{"type": "stream.reset"}`
+/// comes first: refetch.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EventDoc {
+    id: i64,
+    /// `order.created`, `order.paid`, `order.status_changed`, `order.cancelled` (or
+    /// `stream.reset`, which carries no other field).
+    #[schema(rename = "type")]
+    kind: String,
+    #[schema(format = Uuid)]
+    order_id: String,
+    user_id: i64,
+    from_status: Option<String>,
+    to_status: String,
+    payment_status: String,
+    total_amount: i64,
+    #[schema(format = DateTime)]
+    occurred_at: String,
+}
+
 /// What the real-time routes share.
 pub struct RealtimeState {
     pub hub: Hub,

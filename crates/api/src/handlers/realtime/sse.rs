@@ -23,6 +23,18 @@ pub struct SseQuery {
     since: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/events", tag = "real-time",
+    security(("session_cookie" = []), ("bearer" = [])),
+    params(
+        ("since" = Option<i64>, Query, description = "Replay every stored event after this id first"),
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this id (wins over `since`)"),
+    ),
+    responses(
+        (status = 200, description = "`text/event-stream`: `id:` the event id, `event:` its type, `data:` the event JSON (see `EventDoc`); a comment every 15 s", content_type = "text/event-stream", body = String),
+        (status = 401, description = "`unauthenticated`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `since`/`Last-Event-ID` is not an event id", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub async fn events(
     req: HttpRequest,
     query: web::Query<SseQuery>,

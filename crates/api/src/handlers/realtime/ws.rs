@@ -21,6 +21,16 @@ pub struct WsQuery {
 }
 
 /// Authenticates (401), checks the browser `Origin` (403), then upgrades.
+#[utoipa::path(get, path = "/api/ws", tag = "real-time",
+    security(("session_cookie" = []), ("bearer" = [])),
+    params(("since" = Option<i64>, Query, description = "Replay every stored event after this id first")),
+    responses(
+        (status = 101, description = "Upgraded: each event is one text message (see `EventDoc`); pings are control frames; close 1008 when the session is revoked, 1013 for a client too slow to keep up, 1001 at server shutdown"),
+        (status = 401, description = "`unauthenticated`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: a browser `Origin` that is neither `PUBLIC_ORIGIN` nor allowed", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `since` is not an event id, or not a WebSocket upgrade", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+    ))]
 pub async fn upgrade(
     req: HttpRequest,
     body: web::Payload,

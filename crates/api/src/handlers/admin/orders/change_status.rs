@@ -49,7 +49,7 @@ pub struct TrackingRequest {
 /// Moves an order: `PENDING→PAID` (collected offline), `PENDING→CANCELLED`, `PAID→FULFILLED`,
 /// `PAID→CANCELLED` (the charge is refunded). One conditional update: of two admins racing, one
 /// wins and the other gets 409. Cancelling releases the stock once.
-#[utoipa::path(patch, path = "/api/admin/orders/{id}/status", tag = "admin",
+#[utoipa::path(patch, path = "/api/admin/orders/{id}/status", tag = "admin", operation_id = "admin_change_order_status",
     security(("session_cookie" = []), ("bearer" = [])),
     params(
         ("id" = String, Path, format = Uuid, description = "Order id"),

@@ -47,7 +47,7 @@ pub const COLUMNS: [&str; 17] = [
 ];
 
 /// The filtered orders as CSV (see the contract for the columns), newest first.
-#[utoipa::path(get, path = "/api/admin/orders/export", tag = "admin",
+#[utoipa::path(get, path = "/api/admin/orders/export", tag = "admin", operation_id = "admin_export_orders",
     security(("session_cookie" = []), ("bearer" = [])),
     params(
         ("status" = Option<Vec<String>>, Query, explode = true,

@@ -14,7 +14,7 @@ pub const CURSOR_KIND: &str = "admin_orders";
 
 /// Every order matching all the filters given, newest first (`created_at`, then id, descending);
 /// keyset-paginated, so equal timestamps neither repeat nor skip an order.
-#[utoipa::path(get, path = "/api/admin/orders", tag = "admin",
+#[utoipa::path(get, path = "/api/admin/orders", tag = "admin", operation_id = "admin_list_orders",
     security(("session_cookie" = []), ("bearer" = [])),
     params(
         ("status" = Option<Vec<String>>, Query, explode = true,

@@ -8,7 +8,7 @@ use crate::state::AppState;
 
 /// Archives the product: customers no longer see or order it, orders keep pointing at it.
 /// Archiving an archived product is fine (204 again); `PATCH` with `"archived": false` undoes it.
-#[utoipa::path(delete, path = "/api/admin/products/{id}", tag = "admin",
+#[utoipa::path(delete, path = "/api/admin/products/{id}", tag = "admin", operation_id = "admin_archive_product",
     security(("session_cookie" = []), ("bearer" = [])),
     params(("id" = i64, Path, description = "Product id")),
     responses(

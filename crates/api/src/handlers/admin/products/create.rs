@@ -35,7 +35,7 @@ pub struct CreateProductRequest {
 }
 
 /// Creates a product.
-#[utoipa::path(post, path = "/api/admin/products", tag = "admin",
+#[utoipa::path(post, path = "/api/admin/products", tag = "admin", operation_id = "admin_create_product",
     security(("session_cookie" = []), ("bearer" = [])),
     request_body = CreateProductRequest,
     responses(

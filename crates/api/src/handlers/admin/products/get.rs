@@ -10,7 +10,7 @@ use crate::handlers::products::product_json::ProductJson;
 use crate::state::AppState;
 
 /// One product, archived or not, with its `ETag` (send it back in `If-Match` when updating).
-#[utoipa::path(get, path = "/api/admin/products/{id}", tag = "admin",
+#[utoipa::path(get, path = "/api/admin/products/{id}", tag = "admin", operation_id = "admin_get_product",
     security(("session_cookie" = []), ("bearer" = [])),
     params(("id" = i64, Path, description = "Product id")),
     responses(

@@ -38,7 +38,7 @@ fn parse_include_archived(value: Option<&str>) -> Result<bool, ApiError> {
 }
 
 /// Products by id ascending, with `archived`; archived ones only with `include_archived=true`.
-#[utoipa::path(get, path = "/api/admin/products", tag = "admin", params(AdminListProductsQuery),
+#[utoipa::path(get, path = "/api/admin/products", tag = "admin", operation_id = "admin_list_products", params(AdminListProductsQuery),
     security(("session_cookie" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "A page of products, by id ascending", body = ProductPage),

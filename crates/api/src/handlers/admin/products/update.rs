@@ -90,7 +90,7 @@ impl ProductPatchRequest {
 }
 
 /// Changes the fields sent; with `If-Match`, only if the product is still as the admin saw it.
-#[utoipa::path(patch, path = "/api/admin/products/{id}", tag = "admin",
+#[utoipa::path(patch, path = "/api/admin/products/{id}", tag = "admin", operation_id = "admin_update_product",
     security(("session_cookie" = []), ("bearer" = [])),
     params(
         ("id" = i64, Path, description = "Product id"),
