@@ -82,7 +82,18 @@ export function wsUrl(baseUrl: string, since: number | null, location: { protoco
  * fails to open twice in a row the feed switches to SSE for good. Reconnects back off from 0.5 s to
  * 10 s.
  */
-export function openLiveFeed(handlers: LiveHandlers, options: LiveOptions = {}): { close: () => void; transport: () => Transport } {
+export interface LiveFeed {
+  close: () => void;
+  transport: () => Transport;
+  /**
+   * Records that the page already reflects event `id` (e.g. the newest entry of an order's
+   * history, whose ids are event ids), so a reconnect resumes after it even if no event came over
+   * this feed yet.
+   */
+  resumeFrom: (id: number) => void;
+}
+
+export function openLiveFeed(handlers: LiveHandlers, options: LiveOptions = {}): LiveFeed {
   const baseUrl = options.baseUrl ?? "";
   const WS = options.WebSocketImpl ?? (typeof WebSocket !== "undefined" ? WebSocket : undefined);
   const ES = options.EventSourceImpl ?? (typeof EventSource !== "undefined" ? EventSource : undefined);
@@ -196,6 +207,9 @@ export function openLiveFeed(handlers: LiveHandlers, options: LiveOptions = {}):
 
   return {
     transport: () => transport,
+    resumeFrom: (id: number) => {
+      if (Number.isSafeInteger(id) && id >= 0) lastId = lastId === null ? id : Math.max(lastId, id);
+    },
     close: () => {
       closed = true;
       if (timer) clearTimeout(timer);

@@ -131,4 +131,15 @@ describe("live feed", () => {
     expect(FakeEventSource.instances[1].url).toBe("/api/events?since=6");
     feed.close();
   });
+
+  it("resumes from an id the page learned elsewhere (order history) when no event came yet", () => {
+    const feed = openLiveFeed({ onEvent: () => undefined }, options);
+    FakeWebSocket.instances[0].open();
+    feed.resumeFrom(41);
+    feed.resumeFrom(7); // never goes back
+    FakeWebSocket.instances[0].close();
+    vi.advanceTimersByTime(600);
+    expect(FakeWebSocket.instances[1].url).toBe("ws://127.0.0.1:3000/api/ws?since=41");
+    feed.close();
+  });
 });

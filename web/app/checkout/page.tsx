@@ -131,8 +131,8 @@ export default function CheckoutPage() {
             <div className="alert alert-error" role="alert" data-testid="payment-declined">
               <strong>Payment declined.</strong>
               <p>
-                {problem?.detail ?? "Your card was declined."} Nothing was charged, the order was cancelled and its items were
-                put back in stock. Your cart is unchanged: try another payment token.
+                Your payment was not accepted{problem?.detail ? ` (${problem.detail})` : ""}. Nothing was charged, the order was
+                cancelled and its items were put back in stock. Your cart is unchanged: try another payment token.
               </p>
               {typeof problem?.order_id === "string" ? (
                 <p>

@@ -28,12 +28,15 @@ export default function OrderPage() {
   const [busy, setBusy] = useState(false);
   const [token, setToken] = useState("tok_visa");
   const payKey = useRef<{ token: string; key: string } | null>(null);
+  // History entries are the order's events: the newest id is where a reconnect resumes from.
+  const resumeRef = useRef<(id: number) => void>(() => undefined);
 
   const refetch = useCallback(async () => {
     try {
       const [o, h] = await Promise.all([api.getOrder(id), api.orderHistory(id)]);
       setOrder(o);
       setHistory(h.items);
+      if (h.items.length) resumeRef.current(Math.max(...h.items.map((e) => e.id)));
       setError(null);
     } catch (e) {
       setError(e);
@@ -56,6 +59,9 @@ export default function OrderPage() {
     onConnected: () => void refetch(),
     onReset: () => void refetch(),
   });
+  useEffect(() => {
+    resumeRef.current = live.resumeFrom;
+  }, [live.resumeFrom]);
 
   if (!user) return <Loading label="Checking your session…" />;
   if (error && !order) {
