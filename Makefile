@@ -23,7 +23,7 @@ DB := scripts/db.sh
 EXTRA_SUITES := fuzz quickstart-test
 
 .PHONY: help run build test test-suite fmt fmt-check lint clippy check-scripts migrate \
-	db-url db-status db-down clean-db bench fuzz quickstart-test $(EXTRA_SUITES)
+	db-url db-status db-down clean-db bench fuzz quickstart-test web web-deps web-test $(EXTRA_SUITES)
 
 help: ## List the targets
 	@echo "Usage: make <target>   (variables: PROFILE=dev|release, DATABASE_URL=...)"
@@ -91,3 +91,20 @@ fuzz: ## Fuzz the API against its OpenAPI document (schemathesis, at most 5 min)
 
 quickstart-test: ## The README quick start from a fresh clone: make run, /readyz, demo login
 	@scripts/quickstart-test.sh
+
+# --- web app (web/: Next.js; Node.js 20.9+ and npm) ------------------------------------------------
+# OMS_API_URL: where the web app's /api rewrites point (fixed when the app is built or started).
+OMS_API_URL ?= http://127.0.0.1:8080
+
+web-deps: # web/node_modules from web/package-lock.json (npm ci), when missing or out of date
+	@if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
+		echo "+ npm ci (web/)"; cd web && npm ci --no-audit --no-fund --loglevel=error; fi
+
+web: web-deps ## The web app in development on http://127.0.0.1:3000 (/api proxied to OMS_API_URL; run `make run` too)
+	cd web && NEXT_TELEMETRY_DISABLED=1 OMS_API_URL="$(OMS_API_URL)" npx next dev --hostname 127.0.0.1 --port 3000
+
+web-test: web-deps ## The web app: tsc, ESLint, Vitest, then end to end in Chromium (scripts/web-e2e.sh)
+	cd web && npx tsc --noEmit
+	cd web && npx eslint --max-warnings=0 .
+	cd web && npx vitest run
+	scripts/web-e2e.sh
