@@ -272,7 +272,7 @@ async function main() {
     await sseTab.close();
   });
 
-  await check("after a dropped connection the order page resumes (since=) and misses no status", async () => {
+  await check("the admin sees a new order live; after a dropped connection the order page resumes (since=) and misses no status", async () => {
     // The page's real-time connections go through Playwright's router, which can cut them.
     const page = await customerCtx.newPage();
     let blocked = false;
@@ -297,6 +297,10 @@ async function main() {
     await page.waitForURL(/\/orders\/[0-9a-f-]{36}/);
     const id = page.url().match(/\/orders\/([0-9a-f-]{36})/)[1];
     await page.getByTestId("order-status").filter({ hasText: "PAID" }).waitFor();
+    // The admin's dashboard (still open, no filters) shows the new order live: a toast and a highlighted row.
+    await admin.getByTestId("toasts").getByText(`Order #${id.slice(-8)}`).first().waitFor();
+    await admin.locator(`tr.highlight[data-testid="order-row-${id}"]`).waitFor();
+    await shot(admin, "admin-live-new-order");
     await page.locator("[data-testid=live-state][data-state=live][data-transport=websocket]").waitFor();
     // Wait until the page has seen an event of this order on the socket (so it has an id to resume from).
     await page.getByTestId("history").getByText("PENDING → PAID").waitFor();
