@@ -16,4 +16,5 @@ mod journey;
 mod operations;
 mod payments;
 mod realtime;
+mod resilience;
 mod security;

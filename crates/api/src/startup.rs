@@ -64,13 +64,20 @@ pub const IDEMPOTENCY_KEY_LIFETIME: time::Duration = time::Duration::hours(24);
 pub struct Application {
     port: u16,
     server: Server,
-    /// The `METRICS_ADDR` server and its port, when that is set.
-    metrics_server: Option<(Server, u16)>,
+    /// The `METRICS_ADDR` server, when that is set.
+    metrics_server: Option<MetricsServer>,
     metrics: Arc<Metrics>,
     hub: Hub,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     pool: PgPool,
+}
+
+/// The running `METRICS_ADDR` server.
+struct MetricsServer {
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    port: u16,
 }
 
 /// The real-time hub's plug (see the module documentation).
@@ -242,11 +249,16 @@ impl Application {
             hub: realtime.hub.clone(),
         });
         let metrics_server = match &settings.metrics_addr {
-            Some(addr) => Some(metrics::metrics_server(
-                addr,
-                metrics_data.clone(),
-                gauges.clone(),
-            )?),
+            Some(addr) => {
+                let (server, port) =
+                    metrics::metrics_server(addr, metrics_data.clone(), gauges.clone())?;
+                // An actix `Server` serves only while it is polled.
+                Some(MetricsServer {
+                    handle: server.handle(),
+                    task: tokio::spawn(server),
+                    port,
+                })
+            }
             None => None,
         };
         let metrics_on_api = metrics_server.is_none();
@@ -298,7 +310,10 @@ impl Application {
         .disable_signals()
         .shutdown_timeout(settings.http.shutdown_timeout.as_secs().max(1))
         .run();
-        tracing::info!(port, metrics_port = ?metrics_server.as_ref().map(|(_, p)| *p), "listening");
+        tracing::info!(port, "listening");
+        if let Some(metrics) = &metrics_server {
+            tracing::info!(metrics_port = metrics.port, "metrics listening");
+        }
         Ok(Application {
             port,
             server,
@@ -323,7 +338,7 @@ impl Application {
 
     /// The port of the `METRICS_ADDR` server, when that is set.
     pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics_server.as_ref().map(|(_, port)| *port)
+        self.metrics_server.as_ref().map(|m| m.port)
     }
 
     /// The process's metrics.
@@ -342,7 +357,7 @@ impl Application {
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         ShutdownHandle {
             server: self.server.handle(),
-            metrics_server: self.metrics_server.as_ref().map(|(s, _)| s.handle()),
+            metrics_server: self.metrics_server.as_ref().map(|m| m.handle.clone()),
             hub: self.hub.clone(),
         }
     }
@@ -365,9 +380,9 @@ impl Application {
         let result = self.server.await;
         self.hub.shutdown();
         let _ = self.shutdown.send(true);
-        if let Some((server, _)) = self.metrics_server {
-            server.handle().stop(true).await;
-            let _ = server.await;
+        if let Some(metrics) = self.metrics_server {
+            metrics.handle.stop(true).await;
+            let _ = metrics.task.await;
         }
         for task in self.tasks {
             // The listener, reconciler and housekeeping end on the shutdown signal; a task

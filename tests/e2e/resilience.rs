@@ -1,0 +1,611 @@
+//! Resilience and operations: graceful shutdown of the real `oms serve` process on SIGTERM,
+//! `/metrics` (on the API, or only on `METRICS_ADDR`), and the database going away and coming
+//! back — cut with a TCP proxy written here, between the server and PostgreSQL (the shared
+//! PostgreSQL is never stopped: other tests use it).
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use adapters_postgres::PgProductRepository;
+use adapters_postgres::testing::{TestDb, base_url};
+use domain::product::NewProduct;
+use e2e::{JWT_SECRET, PASSWORD, json_of, order_body, plain_client, spawn_app, spawn_app_with};
+use futures_util::StreamExt as _;
+use ports::ProductRepository as _;
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+// ---------------------------------------------------------------------------------------------
+// The real binary as a child process
+// ---------------------------------------------------------------------------------------------
+
+/// `target/<profile>/oms`, next to this test binary's `deps/` folder (or `OMS_BIN`). `cargo test`
+/// and nextest build it first: the api package's integration test `oms_cli` needs it.
+fn oms_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("OMS_BIN") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let oms = profile_dir.join("oms");
+    assert!(
+        oms.exists(),
+        "{} is missing: build it with `cargo build -p api --bin oms` (cargo test --workspace and \
+         nextest build it), or point OMS_BIN at it",
+        oms.display()
+    );
+    oms
+}
+
+/// A running `oms serve` and the lines it logged (JSON, one per line).
+struct OmsProcess {
+    child: Child,
+    logs: Arc<Mutex<Vec<String>>>,
+    port: u16,
+    metrics_port: Option<u16>,
+}
+
+impl OmsProcess {
+    /// Starts `oms serve` on a free port of 127.0.0.1 with production JSON logs, rate limits
+    /// off, and `extra` settings; waits until it listens.
+    fn start(database_url: &str, extra: &[(&str, &str)]) -> OmsProcess {
+        let mut command = Command::new(oms_binary());
+        command
+            .arg("serve")
+            .env_clear()
+            .env("APP_ENV", "production")
+            .env("RUST_LOG", "info")
+            .env("DATABASE_URL", database_url)
+            .env("JWT_SECRET", JWT_SECRET)
+            .env("COOKIE_SECURE", "false")
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("RATE_LIMIT_AUTH_PER_MINUTE", "0")
+            .env("RATE_LIMIT_API_PER_SECOND", "0")
+            .env("RATE_LIMIT_ORDERS_PER_MINUTE", "0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("oms serve starts");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        for pipe in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let logs = logs.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
+        let mut process = OmsProcess {
+            child,
+            logs,
+            port: 0,
+            metrics_port: None,
+        };
+        let wants_metrics = extra.iter().any(|(name, _)| *name == "METRICS_ADDR");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while process.port == 0 || (wants_metrics && process.metrics_port.is_none()) {
+            assert!(
+                Instant::now() < deadline,
+                "oms serve did not start:\n{}",
+                process.log_text()
+            );
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!("oms serve exited with {status}:\n{}", process.log_text());
+            }
+            process.port = process.logged_u64("listening", "port").unwrap_or(0) as u16;
+            process.metrics_port = process
+                .logged_u64("metrics listening", "metrics_port")
+                .map(|p| p as u16);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        process
+    }
+
+    /// The numeric field `field` of the first log line whose message is `message`.
+    fn logged_u64(&self, message: &str, field: &str) -> Option<u64> {
+        self.logs.lock().unwrap().iter().find_map(|line| {
+            let value: Value = serde_json::from_str(line).ok()?;
+            (value["fields"]["message"] == message).then(|| value["fields"][field].as_u64())?
+        })
+    }
+
+    fn log_text(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits for the process to exit, at most `bound`.
+    fn wait_exit(&mut self, bound: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + bound;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for OmsProcess {
+    fn drop(&mut self) {
+        // Only this child, by its own handle.
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+async fn product_in(db: &TestDb, stock: i64) -> i64 {
+    PgProductRepository::new(db.pool())
+        .create(&NewProduct {
+            name: "Slow lamp".into(),
+            description: None,
+            price: 1_000,
+            stock_quantity: stock,
+            sku: format!("SKU-{}", uuid::Uuid::now_v7().simple()),
+        })
+        .await
+        .unwrap()
+        .id
+}
+
+/// A customer registered over HTTP; returns its Bearer token.
+async fn customer_token(base: &str) -> String {
+    let email = format!("c-{}@example.com", uuid::Uuid::now_v7().simple());
+    let client = plain_client();
+    let response = client
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = client
+        .post(format!("{base}/api/auth/token"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    json_of(response).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+async fn ws_connect(port: u16, token: &str) -> Ws {
+    let mut request = format!("ws://127.0.0.1:{port}/api/ws")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+/// The close frame's code, skipping pings and events.
+async fn close_code(ws: &mut Ws, within: Duration) -> Option<CloseCode> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| f.code),
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(_)) | None) | Err(_) => return None,
+        }
+    }
+}
+
+/// The value of one series (`name{labels}` exactly as rendered) in a Prometheus text.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_slow_request_refuses_new_connections_closes_websockets_and_exits_0() {
+    let db = TestDb::new().await;
+    let product = product_in(&db, 10).await;
+    let mut oms = OmsProcess::start(
+        &db.url,
+        &[
+            ("SIMULATED_PAYMENT_LATENCY_MS", "2000"),
+            ("SHUTDOWN_TIMEOUT", "5s"),
+            ("METRICS_ADDR", "127.0.0.1:0"),
+        ],
+    );
+    let base = oms.url("");
+    let token = customer_token(&base).await;
+    let mut ws = ws_connect(oms.port, &token).await;
+
+    // `/metrics` lives only on METRICS_ADDR, and sees the WebSocket client.
+    let client = plain_client();
+    let on_api = client.get(oms.url("/metrics")).send().await.unwrap();
+    assert_eq!(on_api.status(), StatusCode::NOT_FOUND);
+    let metrics_url = format!("http://127.0.0.1:{}/metrics", oms.metrics_port.unwrap());
+    let text = client
+        .get(&metrics_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        sample(&text, "oms_realtime_clients{transport=\"ws\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "oms_http_requests_total{method=\"POST\",route=\"/api/auth/register\",status=\"201\"}"
+        ),
+        Some(1.0)
+    );
+
+    // A payment that takes about 2 s, in flight when the signal comes.
+    let mut body = order_body(product, 1);
+    body["payment"] = json!({"token": "tok_visa"});
+    let slow = {
+        let (url, token) = (oms.url("/api/orders"), token.clone());
+        tokio::spawn(async move {
+            let response = plain_client()
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, json_of(response).await)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!slow.is_finished(), "the payment takes 2 s");
+    let signalled = Instant::now();
+    oms.sigterm();
+
+    // Real-time clients are closed first, with 1001 "going away".
+    assert_eq!(
+        close_code(&mut ws, Duration::from_secs(2)).await,
+        Some(CloseCode::Away)
+    );
+    // New connections are refused while the slow request is still being served.
+    let refused = loop {
+        match TcpStream::connect(("127.0.0.1", oms.port)).await {
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => break true,
+            _ if signalled.elapsed() > Duration::from_secs(1) => break false,
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    assert!(refused, "the listener closes at once");
+    assert!(
+        !slow.is_finished(),
+        "refused while the in-flight request still runs"
+    );
+
+    // The in-flight request completes.
+    let (status, order) = slow.await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    assert_eq!(order["status"], "PAID");
+
+    // And the process exits 0 within the bound (SHUTDOWN_TIMEOUT plus a margin).
+    let exit = tokio::task::block_in_place(|| oms.wait_exit(Duration::from_secs(7)));
+    let took = signalled.elapsed();
+    let status = exit.unwrap_or_else(|| panic!("still running:\n{}", oms.log_text()));
+    assert!(status.success(), "exit {status}:\n{}", oms.log_text());
+    println!("SIGTERM to exit: {took:?} (a 2 s request in flight)");
+
+    let logs = oms.log_text();
+    assert!(logs.contains("signal received"), "{logs}");
+    assert!(logs.contains("\"stopped\""), "{logs}");
+    // Nothing secret reaches a log line.
+    for secret in [PASSWORD, token.as_str(), JWT_SECRET] {
+        assert!(!logs.contains(secret), "a secret in the logs");
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_requests_order_outcomes_pool_and_realtime_clients() {
+    let app = spawn_app().await;
+    let client = plain_client();
+    for _ in 0..3 {
+        let response = client.get(app.url("/api/products")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let product = app.product("Counted", 1_000, 10).await;
+    let customer = app.customer().await;
+    let token = app.bearer(&customer.email).await;
+    let mut ws = ws_connect(app.port, &token).await;
+    for (token, expected) in [
+        (Some("tok_visa"), StatusCode::CREATED),
+        (Some("tok_chargeDeclined"), StatusCode::PAYMENT_REQUIRED),
+        (None, StatusCode::CREATED),
+    ] {
+        let mut body = order_body(product.id, 1);
+        if let Some(token) = token {
+            body["payment"] = json!({"token": token});
+        }
+        let response = customer
+            .post(&app, "/api/orders")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected);
+        if token.is_none() {
+            let id = json_of(response).await["id"].as_str().unwrap().to_owned();
+            let cancel = customer
+                .post(&app, &format!("/api/orders/{id}/cancel"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(cancel.status(), StatusCode::OK);
+        }
+    }
+
+    // Events reach the WebSocket client through the listener: wait for the counter.
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let response = client.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        text = response.text().await.unwrap();
+        if sample(&text, "oms_realtime_events_delivered_total").unwrap_or(0.0) >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let products = "{method=\"GET\",route=\"/api/products\",status=\"200\"}";
+    assert_eq!(
+        sample(&text, &format!("oms_http_requests_total{products}")),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("oms_http_request_duration_seconds_count{products}")
+        ),
+        Some(3.0)
+    );
+    assert!(text.contains("oms_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/products\",status=\"200\",le=\"+Inf\"} 3"));
+    for (outcome, count) in [
+        ("placed", 3.0),
+        ("paid", 1.0),
+        ("declined", 1.0),
+        ("cancelled", 1.0),
+        ("processing", 0.0),
+        ("expired", 0.0),
+    ] {
+        assert_eq!(
+            sample(&text, &format!("oms_orders_total{{outcome=\"{outcome}\"}}")),
+            Some(count),
+            "{outcome}: {text}"
+        );
+    }
+    assert_eq!(
+        sample(&text, "oms_db_pool_max_connections"),
+        Some(app.settings.database.max_connections as f64)
+    );
+    let open = sample(&text, "oms_db_pool_connections{state=\"in_use\"}").unwrap()
+        + sample(&text, "oms_db_pool_connections{state=\"idle\"}").unwrap();
+    assert!(open >= 1.0, "{text}");
+    assert_eq!(
+        sample(&text, "oms_realtime_clients{transport=\"ws\"}"),
+        Some(1.0)
+    );
+    assert!(sample(&text, "oms_realtime_events_delivered_total").unwrap() >= 1.0);
+
+    // The gauge follows the client leaving.
+    ws.close(None).await.unwrap();
+    drop(ws);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if sample(&text, "oms_realtime_clients{transport=\"ws\"}") == Some(0.0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the ws gauge stays up: {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Operational, not part of the JSON API.
+    let doc = json_of(
+        client
+            .get(app.url("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(doc["paths"].get("/metrics").is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The database going away: a TCP proxy between the server and PostgreSQL
+// ---------------------------------------------------------------------------------------------
+
+/// A loopback TCP proxy to PostgreSQL. Cut: every open connection is dropped and new ones are
+/// accepted but never answered (a black hole, the worst case: a client waits for its own
+/// timeout). Restored: it forwards again.
+struct PgProxy {
+    port: u16,
+    up: watch::Sender<bool>,
+}
+
+impl PgProxy {
+    async fn start(upstream: String) -> PgProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, _) = watch::channel(true);
+        let states = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut state = states.subscribe();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    if !*state.borrow_and_update() {
+                        // Black hole until restored, then drop it.
+                        let _ = state.wait_for(|up| *up).await;
+                        return;
+                    }
+                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = state.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        PgProxy { port, up }
+    }
+
+    fn cut(&self) {
+        self.up.send_replace(false);
+    }
+
+    fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+/// `url` with its `host:port` replaced by the proxy's; and the `host:port` it had.
+fn through_proxy(url: &str, proxy_port: u16) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (credentials, host_port) = match authority.rsplit_once('@') {
+        Some((credentials, host_port)) => (format!("{credentials}@"), host_port),
+        None => (String::new(), authority),
+    };
+    let upstream = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5432")
+    };
+    (
+        format!("{scheme}://{credentials}127.0.0.1:{proxy_port}/{path}"),
+        upstream,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_its_database_the_server_answers_503_quickly_under_load_and_recovers_by_itself() {
+    let (_, upstream) = through_proxy(&base_url(), 0);
+    let proxy = PgProxy::start(upstream).await;
+    let app = spawn_app_with(|s| {
+        let (url, _) = through_proxy(s.database.url.expose_secret(), proxy.port);
+        s.database.url = SecretString::from(url);
+        s.database.connect_timeout = Duration::from_secs(1);
+        s.database.statement_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let client = plain_client();
+    let get = |path: &'static str| client.get(app.url(path)).send();
+    assert_eq!(get("/readyz").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(get("/api/products").await.unwrap().status(), StatusCode::OK);
+
+    proxy.cut();
+    let started = Instant::now();
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(json_of(ready).await["code"], "service_unavailable");
+    assert!(started.elapsed() < Duration::from_secs(3), "not a hang");
+
+    // Under load: 20 concurrent requests all answer 503 problems, quickly.
+    let started = Instant::now();
+    let answers = futures_util::future::join_all((0..20).map(|_| {
+        let client = client.clone();
+        let url = app.url("/api/products");
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            let status = response.status();
+            let content_type = response.headers()["content-type"].clone();
+            (status, content_type, json_of(response).await)
+        }
+    }))
+    .await;
+    let took = started.elapsed();
+    for (status, content_type, body) in &answers {
+        assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(content_type, "application/problem+json");
+        assert_eq!(body["code"], "service_unavailable");
+    }
+    assert!(took < Duration::from_secs(5), "20 answers took {took:?}");
+    println!("20 concurrent requests without a database: all 503 in {took:?}");
+    // The process itself is fine meanwhile.
+    assert_eq!(get("/healthz").await.unwrap().status(), StatusCode::OK);
+
+    proxy.restore();
+    let restored = Instant::now();
+    loop {
+        if get("/readyz").await.unwrap().status() == StatusCode::OK {
+            break;
+        }
+        assert!(
+            restored.elapsed() < Duration::from_secs(15),
+            "/readyz stays 503 after the database is back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "ready again {:?} after the database came back",
+        restored.elapsed()
+    );
+    for _ in 0..5 {
+        assert_eq!(get("/api/products").await.unwrap().status(), StatusCode::OK);
+    }
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert_eq!(
+        sample(
+            &metrics,
+            "oms_http_requests_total{method=\"GET\",route=\"/api/products\",status=\"503\"}"
+        ),
+        Some(20.0),
+        "{metrics}"
+    );
+}
