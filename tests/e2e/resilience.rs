@@ -609,3 +609,57 @@ async fn without_its_database_the_server_answers_503_quickly_under_load_and_reco
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_closes_every_realtime_client_at_once() {
+    const WS_CLIENTS: usize = 40;
+    const SSE_CLIENTS: usize = 10;
+    let db = TestDb::new().await;
+    let mut settings = api::Settings::for_tests(&db.url, JWT_SECRET).unwrap();
+    settings.rate_limits = api::config::RateLimits::OFF;
+    let app = api::Application::build(settings).await.unwrap();
+    let port = app.port();
+    let shutdown = app.shutdown_handle();
+    let server = tokio::spawn(app.run_until_stopped());
+    let base = format!("http://127.0.0.1:{port}");
+    let token = customer_token(&base).await;
+
+    let mut sockets = Vec::new();
+    for _ in 0..WS_CLIENTS {
+        sockets.push(ws_connect(port, &token).await);
+    }
+    let mut streams = Vec::new();
+    for _ in 0..SSE_CLIENTS {
+        let response = plain_client()
+            .get(format!("{base}/api/events"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        streams.push(response.bytes_stream());
+    }
+
+    let started = Instant::now();
+    shutdown.shutdown().await;
+    let stopped = started.elapsed();
+    for ws in &mut sockets {
+        assert_eq!(
+            close_code(ws, Duration::from_secs(2)).await,
+            Some(CloseCode::Away)
+        );
+    }
+    for stream in &mut streams {
+        let ended = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Some(Ok(_)) = stream.next().await {}
+        })
+        .await;
+        assert!(ended.is_ok(), "the SSE stream ends");
+    }
+    server.await.unwrap().unwrap();
+    assert!(
+        stopped < Duration::from_secs(3),
+        "{WS_CLIENTS} WebSocket and {SSE_CLIENTS} SSE clients held the shutdown for {stopped:?}"
+    );
+    println!("shutdown with {WS_CLIENTS} WebSocket and {SSE_CLIENTS} SSE clients: {stopped:?}");
+}
