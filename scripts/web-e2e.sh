@@ -8,12 +8,13 @@
 # rate limits off, PUBLIC_ORIGIN = the web app's origin so the WebSocket Origin check passes),
 # creates an admin, builds the Next.js app with OMS_API_URL pointing at that server (rewrites are
 # fixed at build time), starts `next start` on another free loopback port, and runs web/e2e/run.mjs
-# (playwright-core driving /usr/bin/chromium). Screenshots land in web/e2e/screenshots/; the
+# (playwright-core driving /usr/bin/chromium). The app is built into web/.next-e2e (NEXT_DIST_DIR),
+# leaving a developer's web/.next alone. Screenshots land in web/e2e/screenshots/; the
 # servers' logs in target/web-e2e/. Everything is stopped on exit; the whole run is bounded by
 # WEB_E2E_TIMEOUT seconds (default 900).
 #
 # Settings (environment): PROFILE (cargo profile, default dev), OMS_BIN (a prebuilt oms), CHROMIUM
-# (default /usr/bin/chromium), WEB_E2E_SKIP_BUILD=1 (reuse web/.next: only when it was built for
+# (default /usr/bin/chromium), WEB_E2E_SKIP_BUILD=1 (reuse web/.next-e2e: only when it was built for
 # the same API port, i.e. never in CI), RUST_LOG (the server's, default warn).
 set -euo pipefail
 
@@ -172,8 +173,9 @@ main() {
   ADMIN_PASSWORD="$password" "$oms" create-admin --email "$E2E_ADMIN" >"$WORK_DIR/admin.log" 2>&1 \
     || { cat "$WORK_DIR/admin.log" >&2; die "oms create-admin failed"; }
 
-  if [ "${WEB_E2E_SKIP_BUILD:-0}" = 1 ] && [ -f "$WEB/.next/BUILD_ID" ]; then
-    step "reusing web/.next (WEB_E2E_SKIP_BUILD=1)"
+  export NEXT_DIST_DIR=".next-e2e"
+  if [ "${WEB_E2E_SKIP_BUILD:-0}" = 1 ] && [ -f "$WEB/$NEXT_DIST_DIR/BUILD_ID" ]; then
+    step "reusing web/$NEXT_DIST_DIR (WEB_E2E_SKIP_BUILD=1)"
   else
     step "next build (OMS_API_URL=http://127.0.0.1:$api_port; log: $WORK_DIR/next-build.log)"
     (cd "$WEB" && NEXT_TELEMETRY_DISABLED=1 OMS_API_URL="http://127.0.0.1:$api_port" npx next build) \

@@ -9,6 +9,9 @@ import type { NextConfig } from "next";
 const apiUrl = (process.env.OMS_API_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
 
 const nextConfig: NextConfig = {
+  // The browser e2e (scripts/web-e2e.sh) builds into its own folder, so it never replaces a
+  // developer's `.next` with a build whose /api rewrite points at a test server that is gone.
+  distDir: process.env.NEXT_DIST_DIR || ".next",
   reactStrictMode: true,
   poweredByHeader: false,
   // Proxied Server-Sent Events must not be buffered by a compressor.
