@@ -7,13 +7,14 @@ import { ProductRow } from "@/components/ProductRow";
 import { api, type Page, type Product } from "@/lib/api";
 import { parseMoney } from "@/lib/format";
 import { CursorTrail } from "@/lib/paging";
-import { useRequireUser } from "@/lib/session";
+import { useRequireUser, useSession } from "@/lib/session";
 
 const EMPTY = { name: "", sku: "", price: "", stock: "0", description: "" };
 
 /** Product management: create, edit, archive / un-archive, stock changes. */
 export default function AdminProductsPage() {
   const user = useRequireUser("ADMIN");
+  const { user: signedIn, loading } = useSession();
   const [q, setQ] = useState("");
   const [search, setSearch] = useState("");
   const [archived, setArchived] = useState(true);
@@ -39,7 +40,17 @@ export default function AdminProductsPage() {
     if (user) void load();
   }, [user, load]);
 
-  if (!user) return <Loading label="Checking your session…" />;
+  if (!user) {
+    if (!loading && signedIn && signedIn.role !== "ADMIN") {
+      return (
+        <div className="alert alert-error" role="alert">
+          <strong>Forbidden</strong>
+          <p>This page is for administrators.</p>
+        </div>
+      );
+    }
+    return <Loading label="Checking your session…" />;
+  }
 
   return (
     <section>
