@@ -38,11 +38,18 @@ pub fn init(settings: &Settings) -> anyhow::Result<Option<sentry::ClientInitGuar
         .expose_secret()
         .parse()
         .map_err(|_| anyhow::anyhow!("SENTRY_DSN: not a valid Sentry DSN"))?;
-    let environment = match settings.app_env {
+    let mut options = client_options(settings.app_env);
+    options.dsn = Some(dsn);
+    Ok(Some(sentry::init(options)))
+}
+
+/// The client's options, without the DSN: no personal data, [`scrub`] before sending.
+pub fn client_options(env: AppEnv) -> sentry::ClientOptions {
+    let environment = match env {
         AppEnv::Production => "production",
         AppEnv::Development => "development",
     };
-    let mut options = sentry::ClientOptions::new()
+    sentry::ClientOptions::new()
         .release(concat!("oms@", env!("CARGO_PKG_VERSION")))
         .environment(environment)
         .send_default_pii(false)
@@ -53,9 +60,7 @@ pub fn init(settings: &Settings) -> anyhow::Result<Option<sentry::ClientInitGuar
                 crumb.data.remove(header);
             }
             Some(crumb)
-        });
-    options.dsn = Some(dsn);
-    Ok(Some(sentry::init(options)))
+        })
 }
 
 /// Removes what could identify a person or open their account from an event.
@@ -135,6 +140,71 @@ mod tests {
         let request = scrubbed.request.unwrap();
         assert_eq!(request.headers.len(), 1, "Accept stays");
         assert_eq!(request.method.as_deref(), Some("POST"));
+    }
+
+    #[actix_web::test]
+    async fn a_5xx_is_reported_with_its_request_id_and_without_credentials() {
+        use std::sync::Arc;
+
+        use actix_web::middleware::from_fn;
+        use actix_web::{App, HttpResponse, test, web};
+
+        use crate::error::ApiError;
+
+        let transport = sentry::test::TestTransport::new();
+        let mut options = client_options(AppEnv::Production);
+        options.dsn = "https://public@sentry.invalid/1".parse().ok();
+        options.transport = Some(Arc::new(transport.clone()));
+        let hub = Arc::new(sentry::Hub::new(
+            Some(Arc::new(options.into())),
+            Arc::new(sentry::Scope::default()),
+        ));
+        let app = test::init_service(
+            App::new()
+                .route(
+                    "/boom",
+                    web::get().to(|| async {
+                        Err::<HttpResponse, _>(ApiError::Internal("the store broke".into()))
+                    }),
+                )
+                .route(
+                    "/missing",
+                    web::get().to(|| async { Err::<HttpResponse, _>(ApiError::not_found()) }),
+                )
+                .wrap(from_fn(tag_request))
+                .wrap(
+                    sentry::integrations::actix::Sentry::builder()
+                        .with_hub(hub)
+                        .finish(),
+                )
+                .wrap(from_fn(crate::request_id::request_id)),
+        )
+        .await;
+        let request = |uri: &str| {
+            test::TestRequest::get()
+                .uri(uri)
+                .insert_header(("Authorization", "Bearer secret-token"))
+                .insert_header(("Cookie", "oms_session=secret-cookie"))
+                .insert_header(("X-Request-Id", "req-123"))
+                .to_request()
+        };
+        let response = test::call_service(&app, request("/boom?token=secret-query")).await;
+        assert_eq!(response.status(), 500);
+        let response = test::call_service(&app, request("/missing")).await;
+        assert_eq!(response.status(), 404);
+
+        let events = transport.fetch_and_clear_events();
+        assert_eq!(events.len(), 1, "the 5xx only: {events:?}");
+        let event = &events[0];
+        assert_eq!(
+            event.tags.get("request_id").map(String::as_str),
+            Some("req-123")
+        );
+        let text = serde_json::to_string(event).unwrap();
+        for secret in ["secret-token", "secret-cookie", "secret-query"] {
+            assert!(!text.contains(secret), "{secret} reached Sentry: {text}");
+        }
+        assert!(text.contains("/boom"), "{text}");
     }
 
     #[test]
