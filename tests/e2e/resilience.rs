@@ -162,6 +162,33 @@ impl Drop for OmsProcess {
     }
 }
 
+/// `url` with a password in it (PostgreSQL's trust authentication ignores it), and that password:
+/// the logs must never show it.
+fn with_password(url: &str) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    match authority.rsplit_once('@') {
+        Some((user, _)) if user.contains(':') => {
+            let password = user.split_once(':').unwrap().1.to_owned();
+            (url.to_owned(), password)
+        }
+        Some((user, host)) => {
+            let password = "db-password-sentinel-4711".to_owned();
+            (
+                format!("{scheme}://{user}:{password}@{host}/{path}"),
+                password,
+            )
+        }
+        None => {
+            let password = "db-password-sentinel-4711".to_owned();
+            (
+                format!("{scheme}://postgres:{password}@{authority}/{path}"),
+                password,
+            )
+        }
+    }
+}
+
 async fn product_in(db: &TestDb, stock: i64) -> i64 {
     PgProductRepository::new(db.pool())
         .create(&NewProduct {
@@ -235,12 +262,15 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 async fn sigterm_finishes_the_slow_request_refuses_new_connections_closes_websockets_and_exits_0() {
     let db = TestDb::new().await;
     let product = product_in(&db, 10).await;
+    let (database_url, db_password) = with_password(&db.url);
     let mut oms = OmsProcess::start(
-        &db.url,
+        &database_url,
         &[
             ("SIMULATED_PAYMENT_LATENCY_MS", "2000"),
             ("SHUTDOWN_TIMEOUT", "5s"),
             ("METRICS_ADDR", "127.0.0.1:0"),
+            // Sentry on (nothing listens there; no event is due): start-up and exit with it.
+            ("SENTRY_DSN", "https://public@127.0.0.1:9/1"),
         ],
     );
     let base = oms.url("");
@@ -328,8 +358,9 @@ async fn sigterm_finishes_the_slow_request_refuses_new_connections_closes_websoc
     let logs = oms.log_text();
     assert!(logs.contains("signal received"), "{logs}");
     assert!(logs.contains("\"stopped\""), "{logs}");
+    assert!(logs.contains("to Sentry"), "{logs}");
     // Nothing secret reaches a log line.
-    for secret in [PASSWORD, token.as_str(), JWT_SECRET] {
+    for secret in [PASSWORD, token.as_str(), JWT_SECRET, db_password.as_str()] {
         assert!(!logs.contains(secret), "a secret in the logs");
     }
 }
