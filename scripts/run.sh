@@ -96,6 +96,8 @@ demo() {
   export APP_ENV="development"
   export COOKIE_SECURE="false"
   export PUBLIC_ORIGIN="${PUBLIC_ORIGIN:-http://$(display_addr)}"
+  # The Next.js dev server (`make web`) is another origin: let its pages open the WebSocket.
+  export CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://127.0.0.1:3000,http://localhost:3000}"
   # A fixed secret is fine for a local demo only; production requires its own (see README).
   export JWT_SECRET="${JWT_SECRET:-local-demo-secret-do-not-use-in-production-0123456789abcdef}"
   export RUST_LOG="${RUST_LOG:-info}"
