@@ -26,6 +26,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 readonly TIMEOUT="${QUICKSTART_TIMEOUT:-240}"
 readonly STOP_TIMEOUT=30
 readonly DB_NAME="oms_quickstart_$$"
@@ -39,36 +41,6 @@ ADMIN_DB_URL=""
 step() { printf '==> %s\n' "$*" >&2; }
 warn() { printf 'quickstart-test.sh: warning: %s\n' "$*" >&2; }
 die() { printf 'quickstart-test.sh: %s\n' "$*" >&2; exit 1; }
-
-psql_tool() {
-  local candidate
-  if command -v psql >/dev/null 2>&1; then command -v psql; return 0; fi
-  for candidate in /usr/lib/postgresql/*/bin/psql /usr/pgsql-*/bin/psql; do
-    if [ -x "$candidate" ]; then printf '%s\n' "$candidate"; return 0; fi
-  done
-  return 1
-}
-
-# The URL (scheme://authority/db[?query]) pointed at another database.
-url_with_db() {
-  local url="$1" db="$2" query=""
-  if [[ "$url" == *\?* ]]; then query="?${url#*\?}"; url="${url%%\?*}"; fi
-  [[ "$url" =~ ^postgres(ql)?://[^/]+/[^/]*$ ]] || die "cannot read the database URL's form"
-  printf '%s/%s%s\n' "${url%/*}" "$db" "$query"
-}
-
-# A TCP port on 127.0.0.1 that nothing listens on, below Linux's ephemeral range.
-free_port() {
-  local port tries
-  for tries in $(seq 1 50); do
-    port=$((20000 + (RANDOM + tries) % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      printf '%s\n' "$port"
-      return 0
-    fi
-  done
-  return 1
-}
 
 # Live (not zombie) processes in process group $1.
 group_alive() {
