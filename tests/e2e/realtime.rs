@@ -333,13 +333,22 @@ async fn events_survive_the_listen_connection_being_killed() {
     for round in 0..30 {
         if round == 10 || round == 20 {
             let mut conn = app.pool.get().await.unwrap();
-            let killed = diesel::sql_query(
-                "SELECT pg_terminate_backend(pid)::int::bigint AS id FROM pg_stat_activity \
-                 WHERE application_name = 'oms-listener' AND datname = current_database()",
-            )
-            .load::<Id>(&mut conn)
-            .await
-            .unwrap();
+            // The listener reconnects after a backoff (100 ms first): ten placements can be
+            // quicker than that, so wait for it to be back before killing it again.
+            let deadline = std::time::Instant::now() + WAIT;
+            let killed = loop {
+                let killed = diesel::sql_query(
+                    "SELECT pg_terminate_backend(pid)::int::bigint AS id FROM pg_stat_activity \
+                     WHERE application_name = 'oms-listener' AND datname = current_database()",
+                )
+                .load::<Id>(&mut conn)
+                .await
+                .unwrap();
+                if !killed.is_empty() || std::time::Instant::now() > deadline {
+                    break killed;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
             assert_eq!(killed.len(), 1, "one listener connection per instance");
         }
         place(&app, &customer, product.id).await;
