@@ -91,9 +91,9 @@ async fn open_feed(
 }
 
 /// Hands the listener's notices to the hub, one at a time and in order: events (each once, in id
-/// order), revocations (the token's streams close), and after the listener reconnected, a replay
-/// of the event log after the last event this instance delivered — notifications sent while it
-/// was disconnected are lost, the log is not.
+/// order), revocations (the token's streams close), and after every (re)connection of the
+/// listener, a replay of the event log after the last event this instance delivered —
+/// notifications sent while it was not listening are lost, the log is not.
 pub fn spawn_notice_pump(
     hub: Hub,
     log: Arc<dyn EventLog>,
@@ -101,7 +101,16 @@ pub fn spawn_notice_pump(
     use adapters_postgres::listener::Notice;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Notice>();
     tokio::spawn(async move {
-        let mut last: Option<i64> = None;
+        // Where delivery starts: the newest stored event. The listener's first `Reconnected` (its
+        // first LISTEN) then replays whatever committed between this read and that LISTEN, and a
+        // lost connection before any event was delivered is still followed by a replay.
+        let mut last: Option<i64> = match log.latest_id().await {
+            Ok(id) => Some(id),
+            Err(error) => {
+                tracing::warn!(%error, "reading the newest event id at start-up");
+                None
+            }
+        };
         while let Some(notice) = rx.recv().await {
             match notice {
                 Notice::Events(events) => {
