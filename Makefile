@@ -20,7 +20,7 @@ DB := scripts/db.sh
 
 # Test suites that later work adds to `make test`: append the target's name on the line below
 # (it must stay above the `test` rule), e.g. the quick-start shell test or a fuzzing smoke run.
-EXTRA_SUITES := fuzz quickstart-test
+EXTRA_SUITES := fuzz quickstart-test web-test
 
 .PHONY: help run build test test-suite fmt fmt-check lint clippy check-scripts migrate \
 	db-url db-status db-down clean-db bench fuzz quickstart-test web web-deps web-test $(EXTRA_SUITES)
