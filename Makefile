@@ -83,8 +83,8 @@ db-down: ## Stop the project-local PostgreSQL cluster if one runs
 clean-db: ## Stop the project-local cluster and delete its data (.pgdata/)
 	@$(DB) clean
 
-bench: ## Benchmarks (not yet: they come with the benchmarks issue)
-	@echo "make bench: no benchmarks yet; they come with the benchmarks issue."
+bench: ## Benchmarks: the server against pgbench on the same work (scripts/bench.sh, < 10 min)
+	@scripts/bench.sh
 
 fuzz: ## Fuzz the API against its OpenAPI document (schemathesis, at most 5 min)
 	@scripts/fuzz.sh

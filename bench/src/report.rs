@@ -1,0 +1,503 @@
+//! `oms-bench report`: the Markdown table of a run, from the JSON lines the other subcommands
+//! (and the script's stock check) wrote to `results.jsonl`. Printed and written to `--out`.
+//!
+//! `--meta key=value` (repeatable) carries what only the script knows: `started`, `commit`,
+//! `postgres`, `server`, `load`, `pgbench`, `template`, `wall`, and any number of `caveat`s.
+
+use std::fmt::Write as _;
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use crate::args::Args;
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let path = args.required("results")?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    let results: Vec<Value> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with('{'))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let meta: Vec<(String, String)> = args
+        .all("meta")
+        .iter()
+        .filter_map(|m| m.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let markdown = render(&Run { results, meta });
+    print!("{markdown}");
+    if let Some(out) = args.get("out") {
+        std::fs::write(out, &markdown).with_context(|| format!("writing {out}"))?;
+    }
+    Ok(())
+}
+
+struct Run {
+    results: Vec<Value>,
+    meta: Vec<(String, String)>,
+}
+
+impl Run {
+    fn meta(&self, key: &str) -> Option<&str> {
+        self.meta
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn metas(&self, key: &str) -> Vec<&str> {
+        self.meta
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn find(&self, kind: &str, label: &str, connections: Option<u64>) -> Option<&Value> {
+        self.results.iter().find(|r| {
+            r["kind"] == kind
+                && (label.is_empty() || r["label"] == label)
+                && connections.is_none_or(|c| r["connections"].as_u64() == Some(c))
+        })
+    }
+
+    fn connection_counts(&self) -> Vec<u64> {
+        let mut counts: Vec<u64> = self
+            .results
+            .iter()
+            .filter(|r| r["kind"] == "place" && r["mode"] == "spread")
+            .filter_map(|r| r["connections"].as_u64())
+            .collect();
+        counts.sort_unstable();
+        counts.dedup();
+        counts
+    }
+}
+
+/// A number with `decimals`, or `—`.
+fn num(v: &Value, decimals: usize) -> String {
+    match v.as_f64() {
+        Some(x) => format!("{x:.decimals$}"),
+        None => "—".to_owned(),
+    }
+}
+
+fn mib(v: &Value) -> String {
+    match v.as_f64() {
+        Some(kib) => format!("{:.1} MiB", kib / 1024.0),
+        None => "—".to_owned(),
+    }
+}
+
+fn ratio(a: Option<&Value>, b: Option<&Value>) -> Option<f64> {
+    let a = a?["rate"].as_f64()?;
+    let b = b?["rate"].as_f64()?;
+    (b > 0.0).then_some(a / b)
+}
+
+fn show_ratio(r: Option<f64>) -> String {
+    r.map_or("—".to_owned(), |r| format!("{r:.2}"))
+}
+
+fn errors(r: Option<&Value>) -> String {
+    let Some(r) = r else {
+        return "—".to_owned();
+    };
+    let total = num(&r["errors"], 0);
+    match r["error_kinds"].as_object().filter(|k| !k.is_empty()) {
+        Some(kinds) => {
+            let list: Vec<String> = kinds.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            format!("{total} ({})", list.join(", "))
+        }
+        None => total,
+    }
+}
+
+fn field(r: Option<&Value>, key: &str, decimals: usize) -> String {
+    r.map_or("—".to_owned(), |r| num(&r[key], decimals))
+}
+
+fn render(run: &Run) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# OMS benchmark, {}\n",
+        run.meta("started").unwrap_or("(no date)")
+    );
+    settings(run, &mut md);
+    placement(run, &mut md);
+    contended(run, &mut md);
+    reads(run, &mut md);
+    realtime(run, &mut md);
+    export(run, &mut md);
+    memory(run, &mut md);
+    goals(run, &mut md);
+    md
+}
+
+fn settings(run: &Run, md: &mut String) {
+    let _ = writeln!(md, "| setting | value |\n|---|---|");
+    let _ = writeln!(md, "| machine | {} |", machine());
+    for (key, name) in [
+        ("commit", "git commit"),
+        ("postgres", "PostgreSQL"),
+        ("server", "server"),
+        ("load", "load generator"),
+        ("pgbench", "pgbench"),
+        ("template", "1M-order template"),
+        ("wall", "whole run"),
+    ] {
+        if let Some(value) = run.meta(key) {
+            let _ = writeln!(md, "| {name} | {value} |");
+        }
+    }
+    for caveat in run.metas("caveat") {
+        let _ = writeln!(md, "| caveat | {caveat} |");
+    }
+    md.push('\n');
+}
+
+/// Cores, CPU model and memory of this machine (from /proc).
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU", |(_, m)| m.trim())
+        .to_owned();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_gib = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|k| k.parse::<f64>().ok())
+        .map_or(0.0, |k| k / 1024.0 / 1024.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "**{cores} cores** ({model}), {mem_gib:.1} GiB RAM, Linux {}",
+        kernel.trim()
+    )
+}
+
+fn placement(run: &Run, md: &mut String) {
+    let _ = writeln!(
+        md,
+        "## 1. Order placement\n\n`POST /api/orders` by signed-in Bearer customers, 2-line orders \
+         (1 unit of product a, 2 of a + 1, a random among the bench products), paid with \
+         `tok_visa` (simulated provider, zero latency), no `Idempotency-Key`. Latencies of the \
+         201 answers. pgbench, same connections and duration: **(a)** exactly the server's \
+         statements for one placement (placement transaction with the event lock and `NOTIFY`, \
+         the provider's charge upsert, the `PENDING → PAID` transaction with its lock and \
+         `NOTIFY`: `bench/sql/placement-server.sql`); **(b)** the same work sent \
+         statement-per-row, as a plain SQL client would (`bench/sql/placement-naive.sql`). One \
+         pgbench transaction = one placement.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| connections | server orders/s | p50 ms | p99 ms | p99.9 ms | errors | (a) tps | (a) p50 / p99 ms | **server/(a)** | (b) tps | (b) p50 / p99 ms | **server/(b)** |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for c in run.connection_counts() {
+        let server = run.find("place", "spread", Some(c));
+        let a = run.find("pgbench", "a", Some(c));
+        let b = run.find("pgbench", "b", Some(c));
+        let lat =
+            |r: Option<&Value>| format!("{} / {}", field(r, "p50_ms", 1), field(r, "p99_ms", 1));
+        let _ = writeln!(
+            md,
+            "| {c} | {} | {} | {} | {} | {} | {} | {} | **{}** | {} | {} | **{}** |",
+            field(server, "rate", 0),
+            field(server, "p50_ms", 1),
+            field(server, "p99_ms", 1),
+            field(server, "p999_ms", 1),
+            errors(server),
+            field(a, "rate", 0),
+            lat(a),
+            show_ratio(ratio(server, a)),
+            field(b, "rate", 0),
+            lat(b),
+            show_ratio(ratio(server, b)),
+        );
+    }
+    for r in run.results.iter().filter(|r| {
+        (r["kind"] == "pgbench" && r["error"].is_string())
+            || (r["kind"] == "place" && r["first_error"].is_string())
+    }) {
+        let text = if r["kind"] == "pgbench" {
+            &r["error"]
+        } else {
+            &r["first_error"]
+        };
+        let _ = writeln!(
+            md,
+            "\n{} {} at {} connections, first error: `{}`",
+            r["kind"].as_str().unwrap_or_default(),
+            r["label"].as_str().unwrap_or_default(),
+            num(&r["connections"], 0),
+            text.as_str().unwrap_or_default().replace('`', "'")
+        );
+    }
+    md.push('\n');
+}
+
+fn contended(run: &Run, md: &mut String) {
+    let _ = writeln!(
+        md,
+        "## 2. Contended placement\n\nEvery client buys 2 of the same 5 products (random pair, \
+         random line order), otherwise as above.\n\n| connections | orders/s | p50 ms | p99 ms | \
+         p99.9 ms | errors |\n|---|---|---|---|---|---|"
+    );
+    let hot: Vec<&Value> = run
+        .results
+        .iter()
+        .filter(|r| r["kind"] == "place" && r["mode"] == "hot")
+        .collect();
+    for r in &hot {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} |",
+            num(&r["connections"], 0),
+            num(&r["rate"], 0),
+            num(&r["p50_ms"], 1),
+            num(&r["p99_ms"], 1),
+            num(&r["p999_ms"], 1),
+            errors(Some(r)),
+        );
+    }
+    let acknowledged: u64 = hot.iter().filter_map(|r| r["ok"].as_u64()).sum();
+    match run.find("stock_check", "", None) {
+        Some(check) => {
+            let agrees = check["ok"] == true
+                && check["orders"].as_u64() == Some(acknowledged)
+                && check["negative"].as_u64() == Some(0);
+            let _ = writeln!(
+                md,
+                "\nStock check (SQL, afterwards): for each of the {} products, initial stock − \
+                 stock now = units in its non-cancelled order lines: **{}**. Units taken {}, \
+                 units sold {}; orders holding them {} (201 answers: {acknowledged}); products \
+                 below zero: {}.\n",
+                num(&check["products"], 0),
+                if agrees { "agrees" } else { "DISAGREES" },
+                num(&check["units_taken"], 0),
+                num(&check["units_sold"], 0),
+                num(&check["orders"], 0),
+                num(&check["negative"], 0),
+            );
+        }
+        None => md.push_str("\nStock check: not run.\n\n"),
+    }
+}
+
+fn reads(run: &Run, md: &mut String) {
+    let _ = writeln!(
+        md,
+        "## 3. Reads\n\n| route | connections | requests/s | p50 ms | p99 ms | p99.9 ms | errors |\n|---|---|---|---|---|---|---|"
+    );
+    for (label, route) in [
+        (
+            "products",
+            "`GET /api/products` (first page, 50 products, anonymous)",
+        ),
+        (
+            "order",
+            "`GET /api/orders/{id}` (a placed order, by its owner)",
+        ),
+    ] {
+        let r = run.find("reads", label, None);
+        let _ = writeln!(
+            md,
+            "| {route} | {} | {} | {} | {} | {} | {} |",
+            field(r, "connections", 0),
+            field(r, "rate", 0),
+            field(r, "p50_ms", 2),
+            field(r, "p99_ms", 2),
+            field(r, "p999_ms", 2),
+            errors(r),
+        );
+    }
+    md.push('\n');
+}
+
+fn realtime(run: &Run, md: &mut String) {
+    let _ = writeln!(
+        md,
+        "## 4. Real-time\n\nWebSocket clients on `/api/ws` (admin Bearer token: each receives \
+         every event); orders moved `PAID → FULFILLED` through `PATCH \
+         /api/admin/orders/{{id}}/status` at a steady rate. Latency = arrival at a client − the \
+         event's `occurred_at` (the changing transaction's `now()`, just before its commit: an \
+         upper bound of commit → delivery). Memory per client = (server RSS with the clients \
+         connected − RSS before) / clients.\n\n| clients connected | changes (per s) | delivered / \
+         expected | p50 ms | p99 ms | p99.9 ms | max ms | PATCH p50 / p99 ms | server RSS per \
+         client |\n|---|---|---|---|---|---|---|---|---|"
+    );
+    for r in run.results.iter().filter(|r| r["kind"] == "realtime") {
+        let _ = writeln!(
+            md,
+            "| {} of {} (in {} s) | {} ({}/s) | {} / {} | {} | {} | {} | {} | {} / {} | {} KiB |",
+            num(&r["connected"], 0),
+            num(&r["clients"], 0),
+            num(&r["connect_seconds"], 1),
+            num(&r["changes"], 0),
+            num(&r["rate"], 0),
+            num(&r["delivered"], 0),
+            num(&r["expected"], 0),
+            num(&r["p50_ms"], 1),
+            num(&r["p99_ms"], 1),
+            num(&r["p999_ms"], 1),
+            num(&r["max_ms"], 1),
+            num(&r["patch"]["p50_ms"], 1),
+            num(&r["patch"]["p99_ms"], 1),
+            num(&r["rss_per_client_kib"], 1),
+        );
+        if let Some(e) = r["first_error"].as_str() {
+            let _ = writeln!(md, "\nFirst client error: `{}`", e.replace('`', "'"));
+        }
+    }
+    md.push('\n');
+}
+
+fn export(run: &Run, md: &mut String) {
+    let _ = writeln!(
+        md,
+        "## 5. CSV export\n\n`GET /api/admin/orders/export` of every order of the 1,000,000-order \
+         database, on a server started fresh for it (peak = `VmHWM` since its start).\n\n| rows | \
+         complete | seconds | rows/s | MB | first byte ms | server RSS before → peak sampled | \
+         VmHWM |\n|---|---|---|---|---|---|---|---|"
+    );
+    if let Some(r) = run.find("export", "", None) {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | **{}** | {} | {} | {} → {} | **{}** |",
+            num(&r["rows"], 0),
+            if r["completed"] == true {
+                "yes"
+            } else {
+                "no (time bound)"
+            },
+            num(&r["seconds"], 1),
+            num(&r["rows_per_s"], 0),
+            num(&r["megabytes"], 0),
+            num(&r["first_byte_ms"], 0),
+            mib(&r["rss_before_kib"]),
+            mib(&r["rss_max_kib"]),
+            mib(&r["hwm_kib"]),
+        );
+    } else {
+        md.push_str("| not run | | | | | | | |\n");
+    }
+    md.push('\n');
+}
+
+fn memory(run: &Run, md: &mut String) {
+    let _ = writeln!(md, "## 6. Server memory\n\n| state | RSS |\n|---|---|");
+    if let Some(r) = run.find("rss", "idle", None) {
+        let _ = writeln!(
+            md,
+            "| idle (started, bench data set up) | {} |",
+            mib(&r["rss_kib"])
+        );
+    }
+    for c in run.connection_counts() {
+        if let Some(r) = run.find("place", "spread", Some(c)) {
+            let _ = writeln!(
+                md,
+                "| under load 1, {c} connections: peak / mean (sampled every 100 ms) | {} / {} |",
+                mib(&r["rss_max_kib"]),
+                mib(&r["rss_mean_kib"]),
+            );
+        }
+    }
+    if let Some(r) = run.find("rss", "end", None) {
+        let _ = writeln!(
+            md,
+            "| after every scenario but the export: now / peak (VmHWM) | {} / {} |",
+            mib(&r["rss_kib"]),
+            mib(&r["hwm_kib"])
+        );
+    }
+    md.push('\n');
+}
+
+fn goals(run: &Run, md: &mut String) {
+    let _ = writeln!(md, "## Goals\n\n| goal | figure | met |\n|---|---|---|");
+    let met = |ok: Option<bool>| match ok {
+        Some(true) => "yes",
+        Some(false) => "**no**",
+        None => "—",
+    };
+    for c in run.connection_counts() {
+        let server = run.find("place", "spread", Some(c));
+        let a = ratio(server, run.find("pgbench", "a", Some(c)));
+        let b = ratio(server, run.find("pgbench", "b", Some(c)));
+        let _ = writeln!(
+            md,
+            "| server/(a) ≥ 0.8 at {c} connections | {} | {} |",
+            show_ratio(a),
+            met(a.map(|r| r >= 0.8))
+        );
+        let _ = writeln!(
+            md,
+            "| server/(b) ≥ 1.0 at {c} connections | {} | {} |",
+            show_ratio(b),
+            met(b.map(|r| r >= 1.0))
+        );
+    }
+    let p99 = run
+        .find("place", "spread", Some(16))
+        .and_then(|r| r["p99_ms"].as_f64());
+    let _ = writeln!(
+        md,
+        "| placement p99 < 20 ms at 16 connections | {} | {} |",
+        p99.map_or("—".to_owned(), |p| format!("{p:.1} ms")),
+        met(p99.map(|p| p < 20.0))
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn ratios_and_goals_come_from_the_results() {
+        let run = Run {
+            results: vec![
+                json!({"kind": "place", "mode": "spread", "label": "spread", "connections": 16, "rate": 400.0, "p50_ms": 30.0, "p99_ms": 25.0, "errors": 0}),
+                json!({"kind": "pgbench", "label": "a", "connections": 16, "rate": 500.0}),
+                json!({"kind": "pgbench", "label": "b", "connections": 16, "rate": 320.0}),
+                json!({"kind": "place", "mode": "hot", "label": "hot", "connections": 16, "rate": 300.0, "ok": 4500}),
+                json!({"kind": "stock_check", "ok": true, "products": 5, "orders": 4500, "negative": 0, "units_taken": 13500, "units_sold": 13500}),
+            ],
+            meta: vec![("started".into(), "2026-11-25T05:00:00Z".into())],
+        };
+        let md = render(&run);
+        assert!(
+            md.contains("| server/(a) ≥ 0.8 at 16 connections | 0.80 | yes |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| server/(b) ≥ 1.0 at 16 connections | 1.25 | yes |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| placement p99 < 20 ms at 16 connections | 25.0 ms | **no** |"),
+            "{md}"
+        );
+        assert!(md.contains("**agrees**"), "{md}");
+    }
+
+    #[test]
+    fn a_stock_check_that_misses_orders_disagrees() {
+        let run = Run {
+            results: vec![
+                json!({"kind": "place", "mode": "hot", "connections": 16, "ok": 10}),
+                json!({"kind": "stock_check", "ok": true, "products": 5, "orders": 9, "negative": 0}),
+            ],
+            meta: vec![],
+        };
+        assert!(render(&run).contains("**DISAGREES**"));
+    }
+}

@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# `make bench`: the server against the database's own limit, on this machine, in one run.
+#
+# Builds `oms` and the load generator `oms-bench` (bench/) in release (not timed), finds
+# PostgreSQL through scripts/db.sh, and runs, each scenario for BENCH_SECONDS, loopback only:
+#   1. order placement over HTTP at each of BENCH_CONNECTIONS, each followed by pgbench at the
+#      same concurrency running (a) the server's own statements for one placement and (b) the
+#      naive statement-per-row version (bench/sql/), in a database of their own;
+#   2. contended placement (every client buys the same 5 products), then a stock check in SQL;
+#   3. GET /api/products and GET /api/orders/{id};
+#   4. BENCH_WS_CLIENTS WebSocket clients and status changes at BENCH_WS_RATE per second;
+#   5. the CSV export of a 1,000,000-order database, on a server started fresh for it;
+#   6. the server's memory, idle and under load 1 (measured during 1).
+# The 1,000,000-order database is generated once into the template database BENCH_TEMPLATE and
+# copied (CREATE DATABASE ... TEMPLATE) for each run; generating it takes about 5 minutes and is
+# not part of a run's time. The bench database BENCH_DB (and BENCH_DB_pg for pgbench) is
+# recreated on every run. The table is printed and written to bench/results/<UTC time>.md.
+#
+# Settings (environment):
+#   BENCH_SECONDS=15            duration of each scenario (3 for a quick smoke run)
+#   BENCH_CONNECTIONS="16 64"   concurrent connections of scenarios 1 and 2
+#   BENCH_WS_CLIENTS=1000       WebSocket clients (10000 works too: opt in)
+#   BENCH_WS_RATE=20            status changes per second in scenario 4
+#   BENCH_EXPORT_SECONDS=120    bound of the export (the whole export takes 30-45 s here)
+#   BENCH_SKIP_EXPORT=1         skip scenario 5 (and the template)
+#   BENCH_PORT=18490            the server's port (the export server uses the next one)
+#   BENCH_DB=oms_bench, BENCH_TEMPLATE=oms_bench_1m_tpl, BENCH_TEMPLATE_ORDERS=1000000
+#   BENCH_PGBENCH_PROTOCOL=prepared   pgbench -M (prepared: the database at its best)
+#   BENCH_DB_POOL               DATABASE_MAX_CONNECTIONS of the server (default: the server's, 10)
+#   BENCH_CAVEAT                a note for the results file (e.g. "other builds were running")
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly SECS="${BENCH_SECONDS:-15}"
+readonly CONNECTIONS="${BENCH_CONNECTIONS:-16 64}"
+readonly WS_CLIENTS="${BENCH_WS_CLIENTS:-1000}"
+readonly WS_RATE="${BENCH_WS_RATE:-20}"
+readonly EXPORT_SECONDS="${BENCH_EXPORT_SECONDS:-120}"
+readonly SKIP_EXPORT="${BENCH_SKIP_EXPORT:-0}"
+readonly PORT="${BENCH_PORT:-18490}"
+readonly EXPORT_PORT="$((PORT + 1))"
+readonly DB="${BENCH_DB:-oms_bench}"
+readonly PG_DB="${DB}_pg"
+readonly EXPORT_DB="${DB}_export"
+readonly TEMPLATE="${BENCH_TEMPLATE:-oms_bench_1m_tpl}"
+readonly TEMPLATE_ORDERS="${BENCH_TEMPLATE_ORDERS:-1000000}"
+readonly PROTOCOL="${BENCH_PGBENCH_PROTOCOL:-prepared}"
+readonly ADMIN_EMAIL="admin@bench.local"
+readonly ADMIN_PW="bench-admin-password" # a throwaway local database: not a secret
+readonly CUSTOMERS=8 PRODUCTS=200 HOT=5 STOCK=2000000000 HOT_STOCK=100000000
+
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+readonly STAMP
+readonly RUN_DIR="$ROOT/target/bench/$STAMP"
+readonly RESULTS="$RUN_DIR/results.jsonl"
+SERVER_PID=""
+MAX_RUSTC=0
+META=()
+
+step() { printf '==> [%s] %s\n' "$(date -u +%T)" "$*" >&2; }
+warn() { printf 'bench.sh: warning: %s\n' "$*" >&2; }
+die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
+
+# A PostgreSQL client program: on PATH, else from the newest installed server's bin folder.
+pg_tool() {
+  local name="$1" candidate found=""
+  if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return; fi
+  for candidate in /usr/lib/postgresql/*/bin/"$name"; do
+    [ -x "$candidate" ] && found="$candidate" # the glob sorts, so the last is the newest
+  done
+  [ -n "$found" ] || die "$name not found: install the PostgreSQL client (apt-get install postgresql-client)"
+  printf '%s\n' "$found"
+}
+
+# Builds oms and oms-bench in release; sets OMS and LOADGEN from cargo's artifact report.
+build() {
+  local out
+  step "building oms and oms-bench (release; not timed)"
+  out="$(cd "$ROOT" && cargo build --release -p api --bin oms -p bench --bin oms-bench \
+    --message-format=json-render-diagnostics)"
+  OMS="$(printf '%s\n' "$out" | grep -o '"executable":"[^"]*/oms"' | tail -n 1 | cut -d'"' -f4)"
+  LOADGEN="$(printf '%s\n' "$out" | grep -o '"executable":"[^"]*/oms-bench"' | tail -n 1 | cut -d'"' -f4)"
+  if [ ! -x "$OMS" ] || [ ! -x "$LOADGEN" ]; then
+    die "cargo built no oms / oms-bench executable"
+  fi
+}
+
+# The URL of database $1 on the server scripts/db.sh found.
+db_url() { printf '%s/%s%s\n' "$PG_SERVER" "$1" "$PG_QUERY"; }
+
+sql() { "$PSQL" "$(db_url "$1")" -v ON_ERROR_STOP=1 -qAtX "${@:2}"; }
+
+recreate_db() {
+  sql postgres -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" -c "CREATE DATABASE \"$1\" ${2:-}"
+}
+
+# Counts rustc processes now (other builds competing for the cores), keeping the maximum seen.
+note_load() {
+  local n
+  n="$(pgrep -cx rustc || true)"
+  [ "$n" -gt "$MAX_RUSTC" ] && MAX_RUSTC="$n"
+  return 0
+}
+
+# The 1,000,000-order template: made once (about 5 minutes), then reused by every run.
+ensure_template() {
+  local building="${TEMPLATE}_building" url started took
+  if [ "$(sql postgres -c "SELECT count(*) FROM pg_database WHERE datname = '$TEMPLATE'")" = 1 ]; then
+    return 0
+  fi
+  step "generating the template database $TEMPLATE ($TEMPLATE_ORDERS orders; once, not timed)"
+  started="$(date +%s)"
+  recreate_db "$building"
+  url="$(db_url "$building")"
+  DATABASE_URL="$url" RUST_LOG=warn "$OMS" migrate >&2
+  DATABASE_URL="$url" RUST_LOG=warn "$OMS" seed-demo --orders "$TEMPLATE_ORDERS" >&2
+  DATABASE_URL="$url" RUST_LOG=warn ADMIN_PASSWORD="$ADMIN_PW" \
+    "$OMS" create-admin --email "$ADMIN_EMAIL" >&2
+  # The server's housekeeping deletes events older than EVENT_RETENTION (30 days) at start-up:
+  # do it here once, so that it does not run in the background of every export.
+  sql "$building" -c "DELETE FROM order_events WHERE occurred_at < now() - interval '30 days'"
+  sql "$building" -c "VACUUM ANALYZE"
+  took="$(( $(date +%s) - started ))"
+  sql postgres -c "ALTER DATABASE \"$building\" RENAME TO \"$TEMPLATE\"" \
+    -c "COMMENT ON DATABASE \"$TEMPLATE\" IS '$TEMPLATE_ORDERS generated orders (oms seed-demo --orders), made $(date -u +%FT%TZ) in ${took} s'"
+  step "template ready in ${took} s"
+}
+
+# Starts `oms serve` on database $1, port $2, log $3; sets SERVER_PID once /healthz answers.
+start_server() {
+  local url addr="127.0.0.1:$2" tries=0 pool=()
+  url="$(db_url "$1")"
+  if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then
+    die "port $2 is taken (set BENCH_PORT)"
+  fi
+  [ -n "${BENCH_DB_POOL:-}" ] && pool=(DATABASE_MAX_CONNECTIONS="$BENCH_DB_POOL")
+  env APP_ENV=production RUST_LOG=warn DATABASE_URL="$url" BIND_ADDR="$addr" \
+    PUBLIC_ORIGIN="http://$addr" JWT_SECRET="$JWT_SECRET" \
+    RATE_LIMIT_AUTH_PER_MINUTE=0 RATE_LIMIT_API_PER_SECOND=0 RATE_LIMIT_ORDERS_PER_MINUTE=0 \
+    PAYMENT_PROVIDER=simulated SIMULATED_PAYMENT_LATENCY_MS=0 ${pool[@]+"${pool[@]}"} \
+    "$OMS" serve >>"$3" 2>&1 &
+  SERVER_PID=$!
+  until BIND_ADDR="$addr" "$OMS" healthcheck >/dev/null 2>&1; do
+    kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 20 "$3" >&2; die "oms serve exited (log: $3)"; }
+    tries=$((tries + 1))
+    [ "$tries" -lt 300 ] || die "oms serve did not answer /healthz within 30 s (log: $3)"
+    sleep 0.1
+  done
+}
+
+stop_server() {
+  local tries=0
+  [ -n "$SERVER_PID" ] || return 0
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  while kill -0 "$SERVER_PID" 2>/dev/null && [ "$tries" -lt 200 ]; do
+    sleep 0.1
+    tries=$((tries + 1))
+  done
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+cleanup() {
+  stop_server
+  if [ -n "${PSQL:-}" ] && [ -n "${PG_SERVER:-}" ]; then
+    sql postgres -c "DROP DATABASE IF EXISTS \"$EXPORT_DB\" WITH (FORCE)" 2>/dev/null || true
+  fi
+}
+
+raise_fd_limit() {
+  local hard want=$((2 * WS_CLIENTS + 1024))
+  hard="$(ulimit -Hn)"
+  if [ "$hard" = unlimited ] || [ "$hard" -ge 65536 ]; then
+    ulimit -n 65536
+  else
+    ulimit -n "$hard"
+  fi
+  [ "$(ulimit -n)" -ge "$want" ] || warn "open files limit $(ulimit -n) < $want: WebSocket clients may fail"
+}
+
+# oms-bench SUBCOMMAND ARGS..., its JSON line appended to the results. A failed measurement
+# is reported (its figures show as "—") and the run goes on.
+measure() {
+  note_load
+  "$LOADGEN" "$@" | tee -a "$RESULTS" >&2 || warn "oms-bench $1 failed (above)"
+}
+
+pgbench_run() {
+  local label="$1" script="$2" connections="$3"
+  step "pgbench ($label) $script, $connections connections, ${SECS} s"
+  measure pgbench --pgbench "$PGBENCH" --label "$label" --clients "$connections" \
+    --seconds "$SECS" --protocol "$PROTOCOL" --script "$ROOT/bench/sql/$script" \
+    --url "$(db_url "$PG_DB")" --define "pfirst=$PFIRST" --define "plast=$PLAST" \
+    --define "ufirst=$UFIRST" --define "ulast=$ULAST"
+}
+
+prepare_databases() {
+  local ranges
+  step "recreating $DB and $PG_DB"
+  recreate_db "$DB"
+  recreate_db "$PG_DB"
+  DATABASE_URL="$(db_url "$DB")" RUST_LOG=warn "$OMS" migrate >&2
+  DATABASE_URL="$(db_url "$PG_DB")" RUST_LOG=warn "$OMS" migrate >&2
+  DATABASE_URL="$(db_url "$DB")" RUST_LOG=warn ADMIN_PASSWORD="$ADMIN_PW" \
+    "$OMS" create-admin --email "$ADMIN_EMAIL" >&2
+  sql "$PG_DB" -v customers="$CUSTOMERS" -v products="$PRODUCTS" -v hot="$HOT" \
+    -v stock="$STOCK" -v hot_stock="$HOT_STOCK" -f "$ROOT/bench/sql/pgbench-setup.sql"
+  ranges="$(sql "$PG_DB" -c "SELECT min(id) || ' ' || max(id) FROM products WHERE sku LIKE 'BENCH-P%'")"
+  PG_PRODUCT_RANGE="$ranges"
+}
+
+stock_check() {
+  sql "$DB" -v hot_stock="$HOT_STOCK" <<'SQL' | tee -a "$RESULTS" >&2
+WITH hot AS (SELECT id, stock_quantity FROM products WHERE sku LIKE 'BENCH-HOT%'),
+     sold AS (SELECT oi.product_id, sum(oi.quantity) AS units
+                FROM order_items oi JOIN orders o ON o.id = oi.order_id
+               WHERE o.status <> 'CANCELLED' AND oi.product_id IN (SELECT id FROM hot)
+               GROUP BY oi.product_id)
+SELECT json_build_object(
+  'kind', 'stock_check',
+  'products', count(*),
+  'ok', bool_and(:hot_stock - h.stock_quantity = coalesce(s.units, 0)),
+  'units_taken', sum(:hot_stock - h.stock_quantity),
+  'units_sold', coalesce(sum(s.units), 0),
+  'negative', count(*) FILTER (WHERE h.stock_quantity < 0),
+  'orders', (SELECT count(DISTINCT order_id) FROM order_items
+              WHERE product_id IN (SELECT id FROM hot)))
+  FROM hot h LEFT JOIN sold s ON s.product_id = h.id;
+SQL
+}
+
+main_scenarios() {
+  local base="http://127.0.0.1:$PORT" c first=1
+  step "starting oms serve on $base (database $DB)"
+  start_server "$DB" "$PORT" "$RUN_DIR/server.log"
+  measure setup --base "$base" --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PW" \
+    --customers "$CUSTOMERS" --products "$PRODUCTS" --hot-products "$HOT" --stock "$STOCK" \
+    --hot-stock "$HOT_STOCK" --out "$RUN_DIR/setup.json" --env-out "$RUN_DIR/setup.env"
+  # shellcheck source=/dev/null
+  . "$RUN_DIR/setup.env"
+  [ "$PG_PRODUCT_RANGE" = "$PFIRST $PLAST" ] \
+    || die "pgbench's products ($PG_PRODUCT_RANGE) are not the server's ($PFIRST $PLAST)"
+  sleep 1
+  measure rss --pid "$SERVER_PID" --label idle
+
+  for c in $CONNECTIONS; do
+    step "1. placement over HTTP, $c connections, ${SECS} s"
+    local keep=()
+    [ "$first" = 1 ] && keep=(--orders-out "$RUN_DIR/orders.txt")
+    first=0
+    measure place --setup "$RUN_DIR/setup.json" --label spread --mode spread \
+      --connections "$c" --seconds "$SECS" --pid "$SERVER_PID" ${keep[@]+"${keep[@]}"}
+    pgbench_run a placement-server.sql "$c"
+    pgbench_run b placement-naive.sql "$c"
+  done
+
+  for c in $CONNECTIONS; do
+    step "2. contended placement (5 products), $c connections, ${SECS} s"
+    measure place --setup "$RUN_DIR/setup.json" --label hot --mode hot \
+      --connections "$c" --seconds "$SECS" --pid "$SERVER_PID"
+  done
+  step "2. stock check"
+  stock_check
+
+  step "3. GET /api/products, 16 connections, ${SECS} s"
+  measure reads --setup "$RUN_DIR/setup.json" --route products --connections 16 --seconds "$SECS"
+  step "3. GET /api/orders/{id}, 16 connections, ${SECS} s"
+  measure reads --setup "$RUN_DIR/setup.json" --route order --orders "$RUN_DIR/orders.txt" \
+    --connections 16 --seconds "$SECS"
+
+  step "4. real-time: $WS_CLIENTS WebSocket clients, $WS_RATE status changes/s, ${SECS} s"
+  measure realtime --setup "$RUN_DIR/setup.json" --orders "$RUN_DIR/orders.txt" \
+    --clients "$WS_CLIENTS" --rate "$WS_RATE" --seconds "$SECS" --pid "$SERVER_PID"
+  sleep 1
+  measure rss --pid "$SERVER_PID" --label end
+  stop_server
+}
+
+export_scenario() {
+  local started
+  step "5. copying $TEMPLATE into $EXPORT_DB"
+  started="$(date +%s)"
+  recreate_db "$EXPORT_DB" "TEMPLATE \"$TEMPLATE\" STRATEGY FILE_COPY"
+  DATABASE_URL="$(db_url "$EXPORT_DB")" RUST_LOG=warn "$OMS" migrate >&2
+  META+=("template=$(sql postgres -c "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$TEMPLATE'"); copied for this run in $(( $(date +%s) - started )) s")
+  step "5. CSV export on a fresh server (at most ${EXPORT_SECONDS} s)"
+  start_server "$EXPORT_DB" "$EXPORT_PORT" "$RUN_DIR/export-server.log"
+  measure export --base "http://127.0.0.1:$EXPORT_PORT" --admin-email "$ADMIN_EMAIL" \
+    --admin-password "$ADMIN_PW" --pid "$SERVER_PID" --max-seconds "$EXPORT_SECONDS"
+  stop_server
+  sql postgres -c "DROP DATABASE IF EXISTS \"$EXPORT_DB\" WITH (FORCE)"
+}
+
+report() {
+  local out="$ROOT/bench/results/$STAMP.md" wall="$1" load_start="$2" dirty=""
+  [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ] && dirty=" (with uncommitted changes in the tree)"
+  local pg
+  pg="$(sql postgres -c "SELECT 'PostgreSQL ' || current_setting('server_version') || ' on ' || host(inet_server_addr()) || ':' || inet_server_port() || ', fsync ' || current_setting('fsync') || ', synchronous_commit ' || current_setting('synchronous_commit') || ', shared_buffers ' || current_setting('shared_buffers') || ', max_connections ' || current_setting('max_connections')")"
+  META+=(
+    "started=$(date -u -d "@$RUN_STARTED" +%FT%TZ)"
+    "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty"
+    "postgres=$pg"
+    "server=\`oms serve\` release build, APP_ENV=production, RUST_LOG=warn, **rate limits off** (RATE_LIMIT_AUTH_PER_MINUTE=0, RATE_LIMIT_API_PER_SECOND=0, RATE_LIMIT_ORDERS_PER_MINUTE=0), PAYMENT_PROVIDER=simulated, SIMULATED_PAYMENT_LATENCY_MS=0, DATABASE_MAX_CONNECTIONS=${BENCH_DB_POOL:-10 (default)}, one HTTP worker per core"
+    "load=oms-bench (Rust: tokio, reqwest, tokio-tungstenite) on loopback, closed loop, one keep-alive connection per client, ${SECS} s per scenario (BENCH_SECONDS), connections: $CONNECTIONS; $CUSTOMERS customers, $PRODUCTS products + $HOT hot ones"
+    "pgbench=\`pgbench -n -M $PROTOCOL -j 2 -T $SECS\`, same connection counts, in its own database ($PG_DB: the same users and products; its NOTIFYs reach no listener), run right after the server's run at the same concurrency"
+    "wall=${wall} s (build and template generation excluded)"
+    "caveat=load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; up to $MAX_RUSTC rustc processes (other builds sharing the cores) were seen at scenario starts"
+  )
+  [ -n "${BENCH_CAVEAT:-}" ] && META+=("caveat=$BENCH_CAVEAT")
+  local args=() m
+  for m in "${META[@]}"; do args+=(--meta "$m"); done
+  "$LOADGEN" report --results "$RESULTS" --out "$out" "${args[@]}"
+  step "results written to ${out#"$ROOT"/}"
+}
+
+main() {
+  cd "$ROOT"
+  PSQL="$(pg_tool psql)"
+  PGBENCH="$(pg_tool pgbench)"
+  build
+  local url
+  url="$("$ROOT/scripts/db.sh" url)"
+  PG_QUERY=""
+  case "$url" in *\?*) PG_QUERY="?${url#*\?}"; url="${url%%\?*}" ;; esac
+  PG_SERVER="${url%/*}"
+  raise_fd_limit
+  JWT_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  export JWT_SECRET
+  mkdir -p "$RUN_DIR" "$ROOT/bench/results"
+  : >"$RESULTS"
+  trap cleanup EXIT
+  [ "$SKIP_EXPORT" = 1 ] || ensure_template
+
+  RUN_STARTED="$(date +%s)"
+  local load_start
+  load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+  prepare_databases
+  main_scenarios
+  [ "$SKIP_EXPORT" = 1 ] || export_scenario
+  report "$(( $(date +%s) - RUN_STARTED ))" "$load_start"
+}
+
+main "$@"
