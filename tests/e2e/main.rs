@@ -16,5 +16,6 @@ mod journey;
 mod operations;
 mod payments;
 mod realtime;
+mod reconciler;
 mod resilience;
 mod security;

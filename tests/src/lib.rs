@@ -142,6 +142,16 @@ impl TestApp {
         spawn_on(self.db.clone(), |s| s.rate_limits = rate_limits).await
     }
 
+    /// Stops this instance (as a crash or a deploy would) and starts a new one on the same
+    /// database with the same settings: a restart.
+    pub async fn restart(self) -> TestApp {
+        let db = self.db.clone();
+        let settings = self.settings.clone();
+        self.server.stop(false).await;
+        drop(self);
+        spawn_on(db, |s| *s = settings).await
+    }
+
     /// Registers `email` over HTTP with a fresh cookie client; returns the signed-in session.
     pub async fn register(&self, email: &str) -> Session {
         let client = browser();
