@@ -15,7 +15,8 @@
 //! (16 clients, 2-core machine shared with builds, so only the ratios mean much): without the lock
 //! and the `NOTIFY` about 2× the throughput of the full transaction; with the `NOTIFY` alone about
 //! 1.4×; with the lock alone the same as with both. Folding lock, insert and `NOTIFY` into one
-//! statement made no difference we could measure above the noise.
+//! statement made no difference we could measure above the noise: the flush is the cost. So the
+//! writers share transactions instead ([`crate::batch`]): one flush for many events.
 //!
 //! # Channels
 //! - [`EVENTS_CHANNEL`] (`oms_events`): a JSON array of the transaction's events, each in the
@@ -26,7 +27,7 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::{EventType, OrderStatus, PaymentStatus};
 use ports::{Actor, EventLog, StoreError, StoredEvent};
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::cached::Cached;
 use crate::errors::store_error;
 use crate::pool::PgPool;
 use crate::rows::{EventRow, events_from_rows, parse_payment_status, parse_status};
@@ -50,8 +52,7 @@ pub const EVENT_LOCK_KEY: i64 = 0x6f6d_735f_6576_7473;
 const MAX_PAYLOAD_BYTES: usize = 7_500;
 
 /// An event to append.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = order_events)]
+#[derive(Debug, Clone)]
 pub(crate) struct NewEvent {
     pub order_id: Uuid,
     pub user_id: i64,
@@ -145,8 +146,9 @@ impl EventPayload {
 }
 
 /// Appends `events` as the last step of the caller's transaction: takes the event lock, inserts
-/// them (one statement) and notifies [`EVENTS_CHANNEL`]. Must run inside a transaction, after every
-/// other write of it. Three round trips.
+/// them (one statement, ids in `events` order) and notifies [`EVENTS_CHANNEL`]. Must run inside a
+/// transaction, after every other write of it. Three round trips (more `NOTIFY`s when the payloads
+/// of many events pass PostgreSQL's size limit). Returns the rows in id order.
 pub(crate) async fn append_events(
     conn: &mut AsyncPgConnection,
     events: &[NewEvent],
@@ -154,19 +156,53 @@ pub(crate) async fn append_events(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-        .bind::<BigInt, _>(EVENT_LOCK_KEY)
+    Cached(diesel::sql_query("SELECT pg_advisory_xact_lock($1)").bind::<BigInt, _>(EVENT_LOCK_KEY))
         .execute(conn)
         .await?;
-    let rows: Vec<EventRow> = diesel::insert_into(order_events::table)
-        .values(events)
-        .returning(EventRow::as_returning())
-        .get_results(conn)
-        .await?;
+    let mut rows = insert_events(conn, events).await?;
+    rows.sort_by_key(|row| row.id);
     for payload in notify_payloads(&rows)? {
         notify(conn, EVENTS_CHANNEL, &payload).await?;
     }
     Ok(rows)
+}
+
+/// One `INSERT … SELECT FROM unnest(…)` (one SQL text whatever the number of events, so it stays
+/// prepared), ids taken in `events` order.
+async fn insert_events(
+    conn: &mut AsyncPgConnection,
+    events: &[NewEvent],
+) -> Result<Vec<EventRow>, DieselError> {
+    let column =
+        |f: fn(&NewEvent) -> Option<&str>| -> Vec<Option<&str>> { events.iter().map(f).collect() };
+    let order_ids: Vec<Uuid> = events.iter().map(|e| e.order_id).collect();
+    let user_ids: Vec<i64> = events.iter().map(|e| e.user_id).collect();
+    let totals: Vec<i64> = events.iter().map(|e| e.total_amount).collect();
+    let actor_ids: Vec<Option<i64>> = events.iter().map(|e| e.actor_id).collect();
+    let query = diesel::sql_query(
+        "INSERT INTO order_events (order_id, user_id, type, from_status, to_status, \
+                                   payment_status, total_amount, actor_id, actor_role, note) \
+         SELECT v.order_id, v.user_id, v.type, v.from_status, v.to_status, v.payment_status, \
+                v.total_amount, v.actor_id, v.actor_role, v.note \
+           FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                       $7::bigint[], $8::bigint[], $9::text[], $10::text[]) \
+                WITH ORDINALITY AS v(order_id, user_id, type, from_status, to_status, \
+                                     payment_status, total_amount, actor_id, actor_role, note, n) \
+          ORDER BY v.n \
+         RETURNING id, order_id, user_id, type AS kind, from_status, to_status, payment_status, \
+                   total_amount, actor_id, actor_role, note, occurred_at",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&order_ids)
+    .bind::<Array<BigInt>, _>(&user_ids)
+    .bind::<Array<Nullable<Text>>, _>(column(|e| Some(e.kind.as_str())))
+    .bind::<Array<Nullable<Text>>, _>(column(|e| e.from_status.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(|e| Some(e.to_status.as_str())))
+    .bind::<Array<Nullable<Text>>, _>(column(|e| Some(e.payment_status.as_str())))
+    .bind::<Array<BigInt>, _>(&totals)
+    .bind::<Array<Nullable<BigInt>>, _>(&actor_ids)
+    .bind::<Array<Nullable<Text>>, _>(column(|e| e.actor_role.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(|e| e.note.as_deref()));
+    Cached(query).load(conn).await
 }
 
 /// `pg_notify(channel, payload)`; delivered to listeners when the transaction commits.
@@ -175,11 +211,13 @@ pub(crate) async fn notify(
     channel: &str,
     payload: &str,
 ) -> Result<(), DieselError> {
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<Text, _>(channel)
-        .bind::<Text, _>(payload)
-        .execute(conn)
-        .await?;
+    Cached(
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<Text, _>(channel)
+            .bind::<Text, _>(payload),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

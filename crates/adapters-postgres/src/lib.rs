@@ -3,6 +3,8 @@
 //!
 //! Every database failure becomes a [`ports::StoreError`] in [`errors::store_error`].
 
+mod batch;
+mod cached;
 pub mod errors;
 pub mod events;
 pub mod idempotency;

@@ -23,6 +23,7 @@ use diesel_async::RunQueryDsl;
 use ports::{ChargeOutcome, ChargeRequest, ChargeState, PaymentError, PaymentGateway};
 use uuid::Uuid;
 
+use crate::cached::Cached;
 use crate::errors::store_error;
 use crate::pool::PgPool;
 
@@ -86,7 +87,7 @@ impl SimulatedPaymentGateway {
     ) -> Result<ChargeRow, PaymentError> {
         let mut conn = self.conn().await?;
         let reference = (status == "captured").then(|| format!("sim_{}", Uuid::now_v7().simple()));
-        let inserted: Option<ChargeRow> = diesel::sql_query(
+        let upsert = diesel::sql_query(
             "INSERT INTO simulated_charges (order_id, token, amount, currency, status, reference) \
              VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (order_id) DO UPDATE SET token = EXCLUDED.token, amount = EXCLUDED.amount, \
@@ -100,14 +101,15 @@ impl SimulatedPaymentGateway {
         .bind::<BigInt, _>(request.amount)
         .bind::<Text, _>(&request.currency)
         .bind::<Text, _>(status)
-        .bind::<Nullable<Text>, _>(reference)
-        .get_result(&mut conn)
-        .await
-        .map(Some)
-        .or_else(|e| match e {
-            diesel::result::Error::NotFound => Ok(None),
-            e => Err(provider_error(e)),
-        })?;
+        .bind::<Nullable<Text>, _>(reference);
+        let inserted: Option<ChargeRow> = Cached(upsert)
+            .get_result(&mut conn)
+            .await
+            .map(Some)
+            .or_else(|e| match e {
+                diesel::result::Error::NotFound => Ok(None),
+                e => Err(provider_error(e)),
+            })?;
         match inserted {
             Some(row) => Ok(row),
             // An earlier charge was captured or refunded: it stands.

@@ -2,6 +2,9 @@
 //!
 //! - [`place`]: the placement transaction (stock taken without overselling).
 //! - [`status`]: moves through the state machine and payment-status updates.
+//!
+//! Placements, and status changes, each go through a [`GroupCommit`]: those that arrive while one
+//! of their kind is being written share the next transaction (and its commit).
 //! - [`queries`]: reads (one order, lists with keyset pagination, export, history, reconciler).
 
 mod place;
@@ -17,23 +20,36 @@ use ports::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use std::sync::Arc;
+
+use crate::batch::GroupCommit;
 use crate::pool::PgPool;
+use place::PlaceJob;
+use status::StatusJob;
 
 #[derive(Clone)]
 pub struct PgOrderRepository {
     pool: PgPool,
+    placements: Arc<GroupCommit<PlaceJob>>,
+    changes: Arc<GroupCommit<StatusJob>>,
 }
 
 impl PgOrderRepository {
     pub fn new(pool: PgPool) -> PgOrderRepository {
-        PgOrderRepository { pool }
+        PgOrderRepository {
+            pool,
+            placements: Arc::default(),
+            changes: Arc::default(),
+        }
     }
 }
 
 #[async_trait]
 impl OrderRepository for PgOrderRepository {
     async fn place(&self, order: &NewOrder) -> Result<Order, PlaceOrderError> {
-        place::place(&self.pool, order).await
+        self.placements
+            .submit(&self.pool, PlaceJob(order.clone()))
+            .await
     }
 
     async fn get(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
@@ -41,7 +57,9 @@ impl OrderRepository for PgOrderRepository {
     }
 
     async fn change_status(&self, change: &StatusChange) -> Result<Order, ChangeStatusError> {
-        status::change_status(&self.pool, change).await
+        self.changes
+            .submit(&self.pool, StatusJob(change.clone()))
+            .await
     }
 
     async fn set_payment_status(

@@ -1,33 +1,39 @@
-//! Placing an order: one transaction of eight round trips (`BEGIN`, six statements, `COMMIT`;
-//! counted by the `round_trips` test).
+//! Placing orders: one transaction for every placement that arrives while the previous one runs
+//! ([`crate::batch`]), of eight round trips whatever their number (`BEGIN`, six statements,
+//! `COMMIT`; counted by the `round_trips` test).
 //!
-//! 1. `SELECT … FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE` — every placement (and
-//!    every stock release) locks product rows in id order, so two orders over the same products
-//!    in opposite line orders wait for each other instead of deadlocking. A batched
-//!    `UPDATE … FROM (VALUES …)` alone would lock in plan order.
-//! 2. Unknown or archived products, then short lines (every one of them), are refused before
-//!    anything is written; the domain prices the order from the locked prices.
-//! 3. `INSERT INTO orders … RETURNING`.
-//! 4. One statement takes the stock (`UPDATE products … FROM unnest(…)`, in a data-modifying CTE)
-//!    and inserts every item (`INSERT … SELECT FROM unnest(…)`).
-//! 5. [`append_events`]: the `order.created` event and its `NOTIFY` (three statements).
+//! 1. `SELECT … FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE`: the products of every
+//!    order of the batch, locked in id order. Every placement (and every stock release) locks
+//!    product rows in id order, so two transactions over the same products in opposite line
+//!    orders wait for each other instead of deadlocking.
+//! 2. In Rust, each order in arrival order against the stock the earlier ones left: unknown or
+//!    archived products, then short lines (every one of them), refuse that order, which writes
+//!    nothing; the domain prices the others from the locked prices.
+//! 3. `INSERT INTO orders … SELECT FROM unnest(…) RETURNING`: every accepted order.
+//! 4. One statement takes the stock (`UPDATE products … FROM unnest(…)`, one row per product, in
+//!    a data-modifying CTE) and inserts every item of every order (`INSERT … SELECT FROM
+//!    unnest(…)`).
+//! 5. [`append_events`]: the `order.created` events and their `NOTIFY` (three statements).
 //!
 //! The stock check is done on the locked rows, and `stock_quantity >= 0` is CHECKed by the
 //! database as a backstop: overselling is impossible, not merely unlikely.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use domain::{Cents, EventType, OrderStatus, PaymentStatus, PricedLine, price_order};
+use diesel::QueryableByName;
+use diesel::result::Error as DieselError;
+use diesel::sql_types::{Array, BigInt, Bool, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use domain::{Cents, EventType, OrderStatus, PricedLine, Totals, price_order};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use ports::{NewOrder, Order, PlaceOrderError, Shortage, StoreError, UnknownProduct};
+use uuid::Uuid;
 
-use crate::errors::{TxError, store_error};
+use crate::batch::BatchJob;
+use crate::cached::Cached;
 use crate::events::{NewEvent, append_events};
-use crate::pool::PgPool;
-use crate::rows::{ItemRow, OrderRow};
-use crate::schema::orders;
+use crate::rows::{ItemRow, OrderRow, group_items};
 
 #[derive(Debug, QueryableByName)]
 struct LockedProduct {
@@ -45,33 +51,115 @@ struct LockedProduct {
     archived: bool,
 }
 
-type Tx<T> = Result<T, TxError<PlaceOrderError>>;
+/// One placement waiting for its transaction.
+pub(super) struct PlaceJob(pub(super) NewOrder);
 
-pub(super) async fn place(pool: &PgPool, order: &NewOrder) -> Result<Order, PlaceOrderError> {
+impl BatchJob for PlaceJob {
+    type Output = Result<Order, PlaceOrderError>;
+
+    fn key(&self) -> Option<Uuid> {
+        // New ids: placements never conflict with each other's rows.
+        None
+    }
+
+    fn run<'a>(
+        conn: &'a mut AsyncPgConnection,
+        jobs: &'a [PlaceJob],
+    ) -> BoxFuture<'a, Result<Vec<Self::Output>, DieselError>> {
+        place_all(conn, jobs).boxed()
+    }
+
+    fn failed(error: StoreError) -> Self::Output {
+        Err(PlaceOrderError::Store(error))
+    }
+}
+
+/// An order line with the locked row of its product.
+type Line<'a> = (&'a domain::OrderLine, &'a LockedProduct);
+
+/// An order that passed its checks, with its lines' products and its totals.
+struct Accepted<'a> {
+    index: usize,
+    order: &'a NewOrder,
+    lines: Vec<Line<'a>>,
+    totals: Totals,
+}
+
+async fn place_all(
+    conn: &mut AsyncPgConnection,
+    jobs: &[PlaceJob],
+) -> Result<Vec<Result<Order, PlaceOrderError>>, DieselError> {
+    let mut ids: Vec<i64> = jobs
+        .iter()
+        .flat_map(|job| job.0.lines.iter().map(|l| l.product_id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let locked: Vec<LockedProduct> = Cached(
+        diesel::sql_query(
+            "SELECT id, name, sku, price, stock_quantity, archived FROM products \
+             WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        )
+        .bind::<Array<BigInt>, _>(&ids),
+    )
+    .load(conn)
+    .await?;
+    let products: HashMap<i64, &LockedProduct> = locked.iter().map(|p| (p.id, p)).collect();
+    let mut stock: HashMap<i64, i64> = locked.iter().map(|p| (p.id, p.stock_quantity)).collect();
+
+    let mut outputs: Vec<Option<Result<Order, PlaceOrderError>>> = Vec::with_capacity(jobs.len());
+    let mut accepted = Vec::new();
+    for (index, PlaceJob(order)) in jobs.iter().enumerate() {
+        match check(order, &products, &stock) {
+            Ok((lines, totals)) => {
+                for (line, _) in &lines {
+                    if let Some(left) = stock.get_mut(&line.product_id) {
+                        *left -= i64::from(line.quantity);
+                    }
+                }
+                accepted.push(Accepted {
+                    index,
+                    order,
+                    lines,
+                    totals,
+                });
+                outputs.push(None);
+            }
+            Err(refused) => outputs.push(Some(Err(refused))),
+        }
+    }
+    if !accepted.is_empty() {
+        for (index, order) in write(conn, &accepted).await? {
+            if let Some(slot) = outputs.get_mut(index) {
+                *slot = Some(order);
+            }
+        }
+    }
+    Ok(outputs
+        .into_iter()
+        .map(|output| {
+            output.unwrap_or_else(|| {
+                Err(PlaceOrderError::Store(StoreError::Internal(
+                    "an accepted order was not written".into(),
+                )))
+            })
+        })
+        .collect())
+}
+
+/// The order's lines with their locked products and its totals, or why it is refused.
+fn check<'a>(
+    order: &'a NewOrder,
+    products: &HashMap<i64, &'a LockedProduct>,
+    stock: &HashMap<i64, i64>,
+) -> Result<(Vec<Line<'a>>, Totals), PlaceOrderError> {
     if order.lines.is_empty() {
         // The domain's validation refuses this first; never store an order of nothing.
         return Err(PlaceOrderError::Store(StoreError::Internal(
             "an order needs at least one line".into(),
         )));
     }
-    let mut conn = pool.get().await.map_err(store_error)?;
-    conn.transaction(async |conn| place_in(conn, order).await)
-        .await
-        .map_err(TxError::into_op)
-}
-
-async fn place_in(conn: &mut AsyncPgConnection, order: &NewOrder) -> Tx<Order> {
-    let ids: Vec<i64> = order.lines.iter().map(|l| l.product_id).collect();
-    let locked: Vec<LockedProduct> = diesel::sql_query(
-        "SELECT id, name, sku, price, stock_quantity, archived FROM products \
-         WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-    )
-    .bind::<Array<BigInt>, _>(&ids)
-    .load(conn)
-    .await?;
-    let products: HashMap<i64, &LockedProduct> = locked.iter().map(|p| (p.id, p)).collect();
-    let lines = check_lines(order, &products).map_err(TxError::Op)?;
-
+    let lines = check_lines(order, products, stock)?;
     let priced: Vec<PricedLine> = lines
         .iter()
         .map(|(line, product)| PricedLine {
@@ -80,60 +168,17 @@ async fn place_in(conn: &mut AsyncPgConnection, order: &NewOrder) -> Tx<Order> {
         })
         .collect();
     let totals = price_order(&priced, &order.address.country, &order.rules)
-        .map_err(|e| TxError::Op(PlaceOrderError::Pricing(e)))?;
-
-    let address = serde_json::to_value(&order.address)
-        .map_err(|e| TxError::Db(diesel::result::Error::SerializationError(Box::new(e))))?;
-    // A charge starts right after placement: the reconciler dates it from the database's clock.
-    let attempted_at = diesel::dsl::sql::<Nullable<Timestamptz>>(
-        if order.payment_status == PaymentStatus::Processing {
-            "now()"
-        } else {
-            "NULL"
-        },
-    );
-    let row: OrderRow = diesel::insert_into(orders::table)
-        .values((
-            orders::id.eq(order.id),
-            orders::user_id.eq(order.user_id),
-            orders::status.eq(OrderStatus::Pending.as_str()),
-            orders::payment_status.eq(order.payment_status.as_str()),
-            orders::payment_attempted_at.eq(attempted_at),
-            orders::subtotal.eq(totals.subtotal.0),
-            orders::shipping_amount.eq(totals.shipping.0),
-            orders::tax_amount.eq(totals.tax.0),
-            orders::total_amount.eq(totals.total.0),
-            orders::currency.eq(&order.currency),
-            orders::shipping_address.eq(address),
-        ))
-        .returning(OrderRow::as_returning())
-        .get_result(conn)
-        .await?;
-
-    let items = take_stock_and_insert_items(conn, order, &lines).await?;
-
-    let created = NewEvent::new(
-        order.id,
-        order.user_id,
-        EventType::OrderCreated,
-        None,
-        OrderStatus::Pending,
-        order.payment_status,
-        totals.total.0,
-        None,
-        None,
-    );
-    append_events(conn, &[created]).await?;
-    row.into_order(items)
-        .map_err(|e| TxError::Op(PlaceOrderError::Store(e)))
+        .map_err(PlaceOrderError::Pricing)?;
+    Ok((lines, totals))
 }
 
 /// Every line's locked product, or the error naming every unknown (or archived) product, else
-/// every short line.
+/// every short line (against the stock left by the orders before it in the batch).
 fn check_lines<'a>(
     order: &'a NewOrder,
     products: &HashMap<i64, &'a LockedProduct>,
-) -> Result<Vec<(&'a domain::OrderLine, &'a LockedProduct)>, PlaceOrderError> {
+    stock: &HashMap<i64, i64>,
+) -> Result<Vec<Line<'a>>, PlaceOrderError> {
     let unknown: Vec<UnknownProduct> = order
         .lines
         .iter()
@@ -146,18 +191,23 @@ fn check_lines<'a>(
     if !unknown.is_empty() {
         return Err(PlaceOrderError::UnknownProducts(unknown));
     }
+    let mut wanted: HashMap<i64, i64> = HashMap::new();
+    for line in &order.lines {
+        *wanted.entry(line.product_id).or_default() += i64::from(line.quantity);
+    }
     let mut lines = Vec::with_capacity(order.lines.len());
     let mut shortages = Vec::new();
     for line in &order.lines {
         let Some(product) = products.get(&line.product_id).copied() else {
             continue;
         };
-        if i64::from(line.quantity) > product.stock_quantity {
+        let available = stock.get(&line.product_id).copied().unwrap_or(0);
+        if wanted.get(&line.product_id).copied().unwrap_or(0) > available {
             shortages.push(Shortage {
                 product_id: line.product_id,
                 first_index: line.first_index,
                 requested: line.quantity,
-                available: product.stock_quantity,
+                available,
             });
         }
         lines.push((line, product));
@@ -168,40 +218,154 @@ fn check_lines<'a>(
     Ok(lines)
 }
 
-/// One statement: the stock decrement of every line (rows already locked) and the insert of every
-/// item, in line order.
+/// Writes every accepted order (three statements and the events): each one's batch index and
+/// stored order.
+async fn write(
+    conn: &mut AsyncPgConnection,
+    accepted: &[Accepted<'_>],
+) -> Result<Vec<(usize, Result<Order, PlaceOrderError>)>, DieselError> {
+    let rows = insert_orders(conn, accepted).await?;
+    let mut items = group_items(take_stock_and_insert_items(conn, accepted).await?);
+
+    let events: Vec<NewEvent> = accepted
+        .iter()
+        .map(|a| {
+            NewEvent::new(
+                a.order.id,
+                a.order.user_id,
+                EventType::OrderCreated,
+                None,
+                OrderStatus::Pending,
+                a.order.payment_status,
+                a.totals.total.0,
+                None,
+                None,
+            )
+        })
+        .collect();
+    append_events(conn, &events).await?;
+
+    let mut by_id: HashMap<Uuid, OrderRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+    Ok(accepted
+        .iter()
+        .map(|a| {
+            let order = match by_id.remove(&a.order.id) {
+                Some(row) => {
+                    let mut mine = items.remove(&a.order.id).unwrap_or_default();
+                    mine.sort_by_key(|item| item.id);
+                    row.into_order(mine).map_err(PlaceOrderError::Store)
+                }
+                None => Err(PlaceOrderError::Store(StoreError::Internal(
+                    "an inserted order was not returned".into(),
+                ))),
+            };
+            (a.index, order)
+        })
+        .collect())
+}
+
+/// One `INSERT` of every accepted order. A charge that starts right after placement
+/// (`processing`) is dated by the database's clock, for the reconciler.
+async fn insert_orders(
+    conn: &mut AsyncPgConnection,
+    accepted: &[Accepted<'_>],
+) -> Result<Vec<OrderRow>, DieselError> {
+    let mut ids = Vec::with_capacity(accepted.len());
+    let mut user_ids = Vec::with_capacity(accepted.len());
+    let mut payment_statuses = Vec::with_capacity(accepted.len());
+    let mut subtotals = Vec::with_capacity(accepted.len());
+    let mut shippings = Vec::with_capacity(accepted.len());
+    let mut taxes = Vec::with_capacity(accepted.len());
+    let mut totals = Vec::with_capacity(accepted.len());
+    let mut currencies = Vec::with_capacity(accepted.len());
+    let mut addresses = Vec::with_capacity(accepted.len());
+    for a in accepted {
+        ids.push(a.order.id);
+        user_ids.push(a.order.user_id);
+        payment_statuses.push(a.order.payment_status.as_str());
+        subtotals.push(a.totals.subtotal.0);
+        shippings.push(a.totals.shipping.0);
+        taxes.push(a.totals.tax.0);
+        totals.push(a.totals.total.0);
+        currencies.push(a.order.currency.as_str());
+        addresses.push(
+            serde_json::to_string(&a.order.address)
+                .map_err(|e| DieselError::SerializationError(Box::new(e)))?,
+        );
+    }
+    let query = diesel::sql_query(INSERT_ORDERS)
+        .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
+        .bind::<Array<BigInt>, _>(&user_ids)
+        .bind::<Array<Text>, _>(&payment_statuses)
+        .bind::<Array<BigInt>, _>(&subtotals)
+        .bind::<Array<BigInt>, _>(&shippings)
+        .bind::<Array<BigInt>, _>(&taxes)
+        .bind::<Array<BigInt>, _>(&totals)
+        .bind::<Array<Text>, _>(&currencies)
+        .bind::<Array<Text>, _>(&addresses);
+    Cached(query).load(conn).await
+}
+
+/// `'processing'` is `PaymentStatus::Processing`'s text.
+const INSERT_ORDERS: &str = "INSERT INTO orders (id, user_id, status, payment_status, payment_attempted_at, subtotal, \
+                         shipping_amount, tax_amount, total_amount, currency, shipping_address) \
+     SELECT v.id, v.user_id, 'PENDING', v.payment_status, \
+            CASE WHEN v.payment_status = 'processing' THEN now() END, \
+            v.subtotal, v.shipping, v.tax, v.total, v.currency, v.address::jsonb \
+       FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], \
+                   $6::bigint[], $7::bigint[], $8::text[], $9::text[]) \
+            AS v(id, user_id, payment_status, subtotal, shipping, tax, total, currency, address) \
+     RETURNING id, user_id, status, payment_status, payment_collected, payment_reference, \
+               subtotal, shipping_amount, tax_amount, total_amount, currency, shipping_address, \
+               tracking_carrier, tracking_number, version, created_at, updated_at";
+
+/// One statement: the stock decrement of every product (rows already locked; one row per
+/// product, the batch's quantities summed) and the insert of every item, in line order.
 async fn take_stock_and_insert_items(
     conn: &mut AsyncPgConnection,
-    order: &NewOrder,
-    lines: &[(&domain::OrderLine, &LockedProduct)],
-) -> Tx<Vec<ItemRow>> {
-    let product_ids: Vec<i64> = lines.iter().map(|(l, _)| l.product_id).collect();
-    let quantities: Vec<i64> = lines.iter().map(|(l, _)| i64::from(l.quantity)).collect();
-    let skus: Vec<&str> = lines.iter().map(|(_, p)| p.sku.as_str()).collect();
-    let names: Vec<&str> = lines.iter().map(|(_, p)| p.name.as_str()).collect();
-    let prices: Vec<i64> = lines.iter().map(|(_, p)| p.price).collect();
-    let mut items: Vec<ItemRow> = diesel::sql_query(
+    accepted: &[Accepted<'_>],
+) -> Result<Vec<ItemRow>, DieselError> {
+    let mut taken: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut order_ids = Vec::new();
+    let mut product_ids = Vec::new();
+    let mut skus = Vec::new();
+    let mut names = Vec::new();
+    let mut quantities = Vec::new();
+    let mut prices = Vec::new();
+    for a in accepted {
+        for (line, product) in &a.lines {
+            *taken.entry(line.product_id).or_default() += i64::from(line.quantity);
+            order_ids.push(a.order.id);
+            product_ids.push(line.product_id);
+            skus.push(product.sku.as_str());
+            names.push(product.name.as_str());
+            quantities.push(i64::from(line.quantity));
+            prices.push(product.price);
+        }
+    }
+    let (stock_ids, stock_quantities): (Vec<i64>, Vec<i64>) = taken.into_iter().unzip();
+    let query = diesel::sql_query(
         "WITH taken AS ( \
            UPDATE products p \
               SET stock_quantity = p.stock_quantity - v.quantity, \
                   version = p.version + 1, updated_at = now() \
-             FROM unnest($2::bigint[], $3::bigint[]) AS v(product_id, quantity) \
+             FROM unnest($1::bigint[], $2::bigint[]) AS v(product_id, quantity) \
             WHERE p.id = v.product_id) \
          INSERT INTO order_items (order_id, product_id, sku, name, quantity, unit_price) \
-         SELECT $1, v.product_id, v.sku, v.name, v.quantity, v.unit_price \
-           FROM unnest($2::bigint[], $4::text[], $5::text[], $3::bigint[], $6::bigint[]) \
-                WITH ORDINALITY AS v(product_id, sku, name, quantity, unit_price, n) \
+         SELECT v.order_id, v.product_id, v.sku, v.name, v.quantity, v.unit_price \
+           FROM unnest($3::uuid[], $4::bigint[], $5::text[], $6::text[], $7::bigint[], \
+                       $8::bigint[]) \
+                WITH ORDINALITY AS v(order_id, product_id, sku, name, quantity, unit_price, n) \
           ORDER BY v.n \
          RETURNING id, order_id, product_id, sku, name, quantity, unit_price",
     )
-    .bind::<diesel::sql_types::Uuid, _>(order.id)
+    .bind::<Array<BigInt>, _>(&stock_ids)
+    .bind::<Array<BigInt>, _>(&stock_quantities)
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&order_ids)
     .bind::<Array<BigInt>, _>(&product_ids)
-    .bind::<Array<BigInt>, _>(&quantities)
     .bind::<Array<Text>, _>(&skus)
     .bind::<Array<Text>, _>(&names)
-    .bind::<Array<BigInt>, _>(&prices)
-    .load(conn)
-    .await?;
-    items.sort_by_key(|item| item.id);
-    Ok(items)
+    .bind::<Array<BigInt>, _>(&quantities)
+    .bind::<Array<BigInt>, _>(&prices);
+    Cached(query).load(conn).await
 }

@@ -1,71 +1,198 @@
 //! Moving an order through the state machine, and payment-status updates.
 
+use std::collections::{BTreeMap, HashMap};
+
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Timestamptz};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel::result::Error as DieselError;
+use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::{InvalidTransition, OrderStatus, PaymentEffect, PaymentStatus, transition};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use ports::{ChangeStatusError, Order, PaymentUpdateError, StatusChange, StoreError};
 use uuid::Uuid;
 
-use crate::errors::{TxError, store_error};
+use crate::batch::BatchJob;
+use crate::cached::Cached;
+use crate::errors::store_error;
 use crate::events::{NewEvent, append_events};
 use crate::pool::PgPool;
-use crate::rows::{ItemRow, OrderRow};
+use crate::rows::{ItemRow, OrderRow, group_items};
 use crate::schema::{order_items, orders};
 
-type Tx<T> = Result<T, TxError<ChangeStatusError>>;
+/// One status change waiting for its transaction.
+pub(super) struct StatusJob(pub(super) StatusChange);
 
-fn op<T>(e: impl Into<ChangeStatusError>) -> Tx<T> {
-    Err(TxError::Op(e.into()))
+impl BatchJob for StatusJob {
+    type Output = Result<Order, ChangeStatusError>;
+
+    fn key(&self) -> Option<Uuid> {
+        // Two changes of one order never share a transaction: the second sees the first's commit.
+        Some(self.0.order_id)
+    }
+
+    fn run<'a>(
+        conn: &'a mut AsyncPgConnection,
+        jobs: &'a [StatusJob],
+    ) -> BoxFuture<'a, Result<Vec<Self::Output>, DieselError>> {
+        change_all(conn, jobs).boxed()
+    }
+
+    fn failed(error: StoreError) -> Self::Output {
+        Err(ChangeStatusError::Store(error))
+    }
 }
 
-/// One transaction:
-/// 1. `SELECT … FOR UPDATE` the order (another user's order is `NotFound`); concurrent changes of
-///    the same order queue here, and each sees the status the previous one committed;
-/// 2. the `If-Match` version, the domain's transition, the expected payment statuses;
-/// 3. on a move to `CANCELLED`, the order's stock goes back (products locked in id order first,
+/// A change that passed its checks: what the order becomes.
+struct Planned<'a> {
+    index: usize,
+    change: &'a StatusChange,
+    from: OrderStatus,
+    kind: domain::EventType,
+    to: OrderStatus,
+    release_stock: bool,
+    payment_status: PaymentStatus,
+    collected: bool,
+    reference: Option<String>,
+    carrier: Option<String>,
+    number: Option<String>,
+}
+
+/// One transaction for every change of the batch (each of a different order):
+/// 1. `SELECT … FOR UPDATE` the orders, in id order; concurrent changes of the same order queue
+///    here, and each sees the status the previous one committed;
+/// 2. their items;
+/// 3. in Rust, for each change: the owner (another user's order is `NotFound`), the `If-Match`
+///    version, the domain's transition, the expected payment statuses; a refused change writes
+///    nothing;
+/// 4. on moves to `CANCELLED`, the orders' stock goes back (products locked in id order first,
 ///    like placement, so the two never deadlock); `CANCELLED` is final, so this happens once;
-/// 4. `UPDATE orders … WHERE id = $1 AND status = <from>` (one row, or the change is refused);
-/// 5. the event and its `NOTIFY`.
-pub(super) async fn change_status(
-    pool: &PgPool,
-    change: &StatusChange,
-) -> Result<Order, ChangeStatusError> {
-    let mut conn = pool.get().await.map_err(store_error)?;
-    conn.transaction(async |conn| change_in(conn, change).await)
-        .await
-        .map_err(TxError::into_op)
+/// 5. `UPDATE orders … FROM unnest(…) WHERE id = v.id AND status = v.from` (one row per change,
+///    or the change is refused);
+/// 6. the events and their `NOTIFY`.
+async fn change_all(
+    conn: &mut AsyncPgConnection,
+    jobs: &[StatusJob],
+) -> Result<Vec<Result<Order, ChangeStatusError>>, DieselError> {
+    let mut ids: Vec<Uuid> = jobs.iter().map(|job| job.0.order_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let current: Vec<OrderRow> = Cached(
+        orders::table
+            .filter(orders::id.eq_any(&ids))
+            .order(orders::id.asc())
+            .select(OrderRow::as_select())
+            .for_update(),
+    )
+    .load(conn)
+    .await?;
+    let mut current: HashMap<Uuid, OrderRow> = current.into_iter().map(|o| (o.id, o)).collect();
+    let mut items = load_items_of(conn, &ids).await?;
+
+    let mut outputs: Vec<Option<Result<Order, ChangeStatusError>>> = Vec::with_capacity(jobs.len());
+    let mut planned = Vec::new();
+    for (index, StatusJob(change)) in jobs.iter().enumerate() {
+        match plan(index, change, current.get(&change.order_id)) {
+            Ok(p) => {
+                planned.push(p);
+                outputs.push(None);
+            }
+            Err(refused) => outputs.push(Some(Err(refused))),
+        }
+    }
+    if !planned.is_empty() {
+        let released: Vec<&ItemRow> = planned
+            .iter()
+            .filter(|p| p.release_stock)
+            .flat_map(|p| items.get(&p.change.order_id).into_iter().flatten())
+            .collect();
+        if !released.is_empty() {
+            release_stock(conn, &released).await?;
+        }
+        let updated = update_orders(conn, &planned).await?;
+        let mut updated: HashMap<Uuid, OrderRow> = updated.into_iter().map(|o| (o.id, o)).collect();
+        let mut events = Vec::with_capacity(planned.len());
+        let mut done = Vec::with_capacity(planned.len());
+        for p in &planned {
+            match updated.remove(&p.change.order_id) {
+                Some(row) => {
+                    events.push(NewEvent::new(
+                        row.id,
+                        row.user_id,
+                        p.kind,
+                        Some(p.from),
+                        p.to,
+                        p.payment_status,
+                        row.total_amount,
+                        p.change.actor,
+                        p.change.note.clone(),
+                    ));
+                    done.push((p.index, Some(row)));
+                }
+                // Impossible while we hold the row lock; refuse rather than report a change.
+                None => done.push((p.index, None)),
+            }
+        }
+        append_events(conn, &events).await?;
+        for (index, row) in done {
+            let output = match row {
+                Some(row) => {
+                    let mine = items.remove(&row.id).unwrap_or_default();
+                    row.into_order(mine).map_err(ChangeStatusError::Store)
+                }
+                None => match jobs.get(index) {
+                    Some(job) => Err(ChangeStatusError::from(InvalidTransition {
+                        from: current
+                            .remove(&job.0.order_id)
+                            .and_then(|o| o.status().ok())
+                            .unwrap_or(job.0.to),
+                        to: job.0.to,
+                    })),
+                    None => continue,
+                },
+            };
+            if let Some(slot) = outputs.get_mut(index) {
+                *slot = Some(output);
+            }
+        }
+    }
+    Ok(outputs
+        .into_iter()
+        .map(|output| {
+            output.unwrap_or_else(|| {
+                Err(ChangeStatusError::Store(StoreError::Internal(
+                    "a planned change was not answered".into(),
+                )))
+            })
+        })
+        .collect())
 }
 
-async fn change_in(conn: &mut AsyncPgConnection, change: &StatusChange) -> Tx<Order> {
-    let current: Option<OrderRow> = orders::table
-        .find(change.order_id)
-        .select(OrderRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
+/// What `change` makes of the locked order `current`, or why it is refused.
+fn plan<'a>(
+    index: usize,
+    change: &'a StatusChange,
+    current: Option<&OrderRow>,
+) -> Result<Planned<'a>, ChangeStatusError> {
     let Some(current) = current.filter(|o| change.owner.is_none_or(|owner| owner == o.user_id))
     else {
-        return op(ChangeStatusError::NotFound);
+        return Err(ChangeStatusError::NotFound);
     };
     if change
         .expected_version
         .is_some_and(|v| v != current.version)
     {
-        return op(ChangeStatusError::PreconditionFailed);
+        return Err(ChangeStatusError::PreconditionFailed);
     }
-    let from = current.status().map_err(store)?;
-    let payment_status = current.payment_status().map_err(store)?;
-    let moved = match transition(from, change.to) {
-        Ok(moved) => moved,
-        Err(e) => return op(e),
-    };
+    let from = current.status()?;
+    let payment_status = current.payment_status()?;
+    let moved = transition(from, change.to)?;
     if !change.payment_status_in.is_empty() && !change.payment_status_in.contains(&payment_status) {
-        return op(InvalidTransition {
+        return Err(InvalidTransition {
             from,
             to: change.to,
-        });
+        }
+        .into());
     }
     let (payment_status, collected, reference) = match moved.payment {
         PaymentEffect::None => (
@@ -94,54 +221,75 @@ async fn change_in(conn: &mut AsyncPgConnection, change: &StatusChange) -> Tx<Or
             current.tracking_number.clone(),
         ),
     };
-
-    let items = load_items(conn, change.order_id).await?;
-    if moved.release_stock {
-        release_stock(conn, &items).await?;
-    }
-    let updated: Option<OrderRow> = diesel::update(
-        orders::table
-            .filter(orders::id.eq(change.order_id))
-            .filter(orders::status.eq(from.as_str())),
-    )
-    .set((
-        orders::status.eq(moved.to.as_str()),
-        orders::payment_status.eq(payment_status.as_str()),
-        orders::payment_collected.eq(collected),
-        orders::payment_reference.eq(reference),
-        orders::tracking_carrier.eq(carrier),
-        orders::tracking_number.eq(number),
-        orders::version.eq(orders::version + 1),
-        orders::updated_at.eq(diesel::dsl::now),
-    ))
-    .returning(OrderRow::as_returning())
-    .get_result(conn)
-    .await
-    .optional()?;
-    let Some(updated) = updated else {
-        // Impossible while we hold the row lock; refuse rather than write a second change.
-        return op(InvalidTransition {
-            from,
-            to: change.to,
-        });
-    };
-    let event = NewEvent::new(
-        updated.id,
-        updated.user_id,
-        moved.event.kind,
-        Some(from),
-        moved.to,
+    Ok(Planned {
+        index,
+        change,
+        from,
+        kind: moved.event.kind,
+        to: moved.to,
+        release_stock: moved.release_stock,
         payment_status,
-        updated.total_amount,
-        change.actor,
-        change.note.clone(),
-    );
-    append_events(conn, &[event]).await?;
-    updated.into_order(items).map_err(store)
+        collected,
+        reference,
+        carrier,
+        number,
+    })
 }
 
-fn store(e: StoreError) -> TxError<ChangeStatusError> {
-    TxError::Op(ChangeStatusError::Store(e))
+/// One `UPDATE` of every planned change, guarded by the status it was planned from.
+async fn update_orders(
+    conn: &mut AsyncPgConnection,
+    planned: &[Planned<'_>],
+) -> Result<Vec<OrderRow>, DieselError> {
+    let ids: Vec<Uuid> = planned.iter().map(|p| p.change.order_id).collect();
+    let from: Vec<&str> = planned.iter().map(|p| p.from.as_str()).collect();
+    let to: Vec<&str> = planned.iter().map(|p| p.to.as_str()).collect();
+    let payment: Vec<&str> = planned.iter().map(|p| p.payment_status.as_str()).collect();
+    let collected: Vec<bool> = planned.iter().map(|p| p.collected).collect();
+    let reference: Vec<Option<&str>> = planned.iter().map(|p| p.reference.as_deref()).collect();
+    let carrier: Vec<Option<&str>> = planned.iter().map(|p| p.carrier.as_deref()).collect();
+    let number: Vec<Option<&str>> = planned.iter().map(|p| p.number.as_deref()).collect();
+    let query = diesel::sql_query(
+        "UPDATE orders o \
+            SET status = v.status, payment_status = v.payment_status, \
+                payment_collected = v.collected, payment_reference = v.reference, \
+                tracking_carrier = v.carrier, tracking_number = v.number, \
+                version = o.version + 1, updated_at = now() \
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], \
+                       $6::text[], $7::text[], $8::text[]) \
+                AS v(id, from_status, status, payment_status, collected, reference, carrier, \
+                     number) \
+          WHERE o.id = v.id AND o.status = v.from_status \
+         RETURNING o.id, o.user_id, o.status, o.payment_status, o.payment_collected, \
+                   o.payment_reference, o.subtotal, o.shipping_amount, o.tax_amount, \
+                   o.total_amount, o.currency, o.shipping_address, o.tracking_carrier, \
+                   o.tracking_number, o.version, o.created_at, o.updated_at",
+    )
+    .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
+    .bind::<Array<Text>, _>(&from)
+    .bind::<Array<Text>, _>(&to)
+    .bind::<Array<Text>, _>(&payment)
+    .bind::<Array<Bool>, _>(&collected)
+    .bind::<Array<Nullable<Text>>, _>(&reference)
+    .bind::<Array<Nullable<Text>>, _>(&carrier)
+    .bind::<Array<Nullable<Text>>, _>(&number);
+    Cached(query).load(conn).await
+}
+
+/// The items of `orders`, by order, each order's in display (id) order.
+async fn load_items_of(
+    conn: &mut AsyncPgConnection,
+    orders: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<ItemRow>>, DieselError> {
+    let items: Vec<ItemRow> = Cached(
+        order_items::table
+            .filter(order_items::order_id.eq_any(orders))
+            .select(ItemRow::as_select())
+            .order(order_items::id.asc()),
+    )
+    .load(conn)
+    .await?;
+    Ok(group_items(items))
 }
 
 pub(super) async fn load_items(
@@ -157,32 +305,35 @@ pub(super) async fn load_items(
 }
 
 /// Gives the items' quantities back to their products: locks the products in id order (the
-/// order placement uses), then one batched `UPDATE`. Stock is capped at the maximum the schema
-/// allows rather than failing a cancellation (only reachable if an admin set it near 2^31 − 1).
+/// order placement uses), then one batched `UPDATE` (one row per product, quantities summed).
+/// Stock is capped at the maximum the schema allows rather than failing a cancellation (only
+/// reachable if an admin set it near 2^31 − 1).
 async fn release_stock(
     conn: &mut AsyncPgConnection,
-    items: &[ItemRow],
-) -> Result<(), diesel::result::Error> {
-    let mut ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
-    ids.sort_unstable();
-    let quantities: Vec<i64> = {
-        let mut by_id: Vec<(i64, i64)> = items.iter().map(|i| (i.product_id, i.quantity)).collect();
-        by_id.sort_unstable();
-        by_id.into_iter().map(|(_, q)| q).collect()
-    };
-    diesel::sql_query("SELECT id FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-        .bind::<Array<BigInt>, _>(&ids)
-        .execute(conn)
-        .await?;
-    diesel::sql_query(
-        "UPDATE products p \
-            SET stock_quantity = LEAST(p.stock_quantity + v.quantity, 2147483647), \
-                version = p.version + 1, updated_at = now() \
-           FROM unnest($1::bigint[], $2::bigint[]) AS v(product_id, quantity) \
-          WHERE p.id = v.product_id",
+    items: &[&ItemRow],
+) -> Result<(), DieselError> {
+    let mut by_product: BTreeMap<i64, i64> = BTreeMap::new();
+    for item in items {
+        *by_product.entry(item.product_id).or_default() += item.quantity;
+    }
+    let (ids, quantities): (Vec<i64>, Vec<i64>) = by_product.into_iter().unzip();
+    Cached(
+        diesel::sql_query("SELECT id FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind::<Array<BigInt>, _>(&ids),
     )
-    .bind::<Array<BigInt>, _>(&ids)
-    .bind::<Array<BigInt>, _>(&quantities)
+    .execute(conn)
+    .await?;
+    Cached(
+        diesel::sql_query(
+            "UPDATE products p \
+                SET stock_quantity = LEAST(p.stock_quantity + v.quantity, 2147483647), \
+                    version = p.version + 1, updated_at = now() \
+               FROM unnest($1::bigint[], $2::bigint[]) AS v(product_id, quantity) \
+              WHERE p.id = v.product_id",
+        )
+        .bind::<Array<BigInt>, _>(&ids)
+        .bind::<Array<BigInt>, _>(&quantities),
+    )
     .execute(conn)
     .await?;
     Ok(())
@@ -205,19 +356,22 @@ pub(super) async fn set_payment_status(
         } else {
             "orders.payment_attempted_at"
         });
-    let updated: Option<OrderRow> = diesel::update(
-        orders::table
-            .filter(orders::id.eq(order_id))
-            .filter(orders::status.eq(OrderStatus::Pending.as_str()))
-            .filter(orders::payment_status.eq_any(from)),
+    // Two SQL texts (the two `attempted_at`s): kept prepared.
+    let updated: Option<OrderRow> = Cached(
+        diesel::update(
+            orders::table
+                .filter(orders::id.eq(order_id))
+                .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+                .filter(orders::payment_status.eq_any(from)),
+        )
+        .set((
+            orders::payment_status.eq(to.as_str()),
+            orders::payment_attempted_at.eq(attempted_at),
+            orders::version.eq(orders::version + 1),
+            orders::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(OrderRow::as_returning()),
     )
-    .set((
-        orders::payment_status.eq(to.as_str()),
-        orders::payment_attempted_at.eq(attempted_at),
-        orders::version.eq(orders::version + 1),
-        orders::updated_at.eq(diesel::dsl::now),
-    ))
-    .returning(OrderRow::as_returning())
     .get_result(&mut conn)
     .await
     .optional()

@@ -6,6 +6,7 @@ mod bench;
 mod concurrency;
 mod constraints;
 mod events;
+mod group_commit;
 mod idempotency;
 mod listener;
 mod orders;

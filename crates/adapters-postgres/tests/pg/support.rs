@@ -1,11 +1,14 @@
 //! What the tests share: a database with the repositories on it, and a few builders.
 
+use std::sync::{Arc, Mutex};
+
 use adapters_postgres::testing::TestDb;
 use adapters_postgres::{
     PgEventLog, PgIdempotencyStore, PgOrderRepository, PgPool, PgProductRepository,
-    PgTokenRevocations, PgUserRepository,
+    PgTokenRevocations, PgUserRepository, build_pool,
 };
-use diesel_async::RunQueryDsl;
+use diesel::connection::InstrumentationEvent;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use domain::order::placement::ShippingAddress;
 use domain::product::NewProduct;
 use domain::{OrderLine, PaymentStatus, PricingRules, Role};
@@ -88,6 +91,27 @@ impl Ctx {
         let row: Count = diesel::sql_query(sql).get_result(&mut conn).await.unwrap();
         row.n
     }
+}
+
+/// The statements a connection ran, as diesel's instrumentation saw them.
+pub type Log = Arc<Mutex<Vec<String>>>;
+
+/// A one-connection pool whose connection records every statement, and its log.
+pub async fn one_connection(c: &Ctx) -> (PgPool, Log) {
+    let mut settings = c.db.settings();
+    settings.max_size = 1;
+    let pool = build_pool(&settings).unwrap();
+    let log: Log = Arc::default();
+    {
+        let recorder = log.clone();
+        let mut conn = pool.get().await.unwrap();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { query, .. } = event {
+                recorder.lock().unwrap().push(query.to_string());
+            }
+        });
+    }
+    (pool, log)
 }
 
 pub fn address(country: &str) -> ShippingAddress {
