@@ -29,6 +29,7 @@ use futures_util::future::BoxFuture;
 use ports::StoreError;
 use tokio::sync::oneshot::error::TryRecvError;
 use tokio::sync::{Mutex, oneshot};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::errors::store_error;
@@ -91,10 +92,14 @@ impl<J: BatchJob> GroupCommit<J> {
             }
             let batch = self.take();
             let pool = pool.clone();
-            let task = tokio::spawn(async move {
-                run_batch(&pool, batch).await;
-                drop(running);
-            });
+            // Logged under the span of the request that runs it.
+            let task = tokio::spawn(
+                async move {
+                    run_batch(&pool, batch).await;
+                    drop(running);
+                }
+                .instrument(tracing::Span::current()),
+            );
             // A panicked task drops the replies: its callers get `lost()`.
             let _ = task.await;
         }
