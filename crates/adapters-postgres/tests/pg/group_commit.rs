@@ -66,6 +66,11 @@ async fn concurrent_placements_share_a_transaction_and_never_oversell() {
         2,
         "the first alone, then the other nine together"
     );
+    let statements = log.lock().unwrap().len();
+    assert_eq!(
+        statements, 18,
+        "nine round trips per transaction, whatever its size"
+    );
     let placed: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
     assert_eq!(placed.len(), 6);
     for refused in results.iter().skip(6) {

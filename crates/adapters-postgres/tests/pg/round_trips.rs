@@ -8,7 +8,7 @@ use ports::{OrderRepository, StatusChange};
 use crate::support::{ctx, new_order, one_connection};
 
 #[tokio::test]
-async fn a_placement_is_eight_round_trips() {
+async fn a_placement_is_nine_round_trips() {
     let c = ctx().await;
     let ada = c.customer("ada@example.com").await;
     let a = c.product("A-1", 100, 100).await;
@@ -25,12 +25,12 @@ async fn a_placement_is_eight_round_trips() {
         .iter()
         .map(|s| s.split(' ').next().unwrap_or(""))
         .collect();
-    // BEGIN; lock products; insert order; take stock + insert items; event lock; insert event;
-    // NOTIFY; COMMIT.
+    // BEGIN; plan for these values; lock products; insert order; take stock + insert items;
+    // event lock; insert event; NOTIFY; COMMIT.
     assert_eq!(
         starts,
         [
-            "BEGIN", "SELECT", "INSERT", "WITH", "SELECT", "INSERT", "SELECT", "COMMIT"
+            "BEGIN", "SET", "SELECT", "INSERT", "WITH", "SELECT", "INSERT", "SELECT", "COMMIT"
         ],
         "{statements:#?}"
     );
@@ -40,7 +40,7 @@ async fn a_placement_is_eight_round_trips() {
         .await
         .unwrap();
     let statements = std::mem::take(&mut *log.lock().unwrap());
-    // BEGIN; lock order; items; lock products; release stock; update order; event lock; insert
-    // event; NOTIFY; COMMIT.
-    assert_eq!(statements.len(), 10, "{statements:#?}");
+    // BEGIN; plan for these values; lock order; items; lock products; release stock; update
+    // order; event lock; insert event; NOTIFY; COMMIT.
+    assert_eq!(statements.len(), 11, "{statements:#?}");
 }
