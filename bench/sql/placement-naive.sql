@@ -7,7 +7,7 @@
 -- like the server, the event lock, the `order.created` event and its NOTIFY (the same
 -- guarantees: events in commit order, delivered in real time). The charge and the PENDING ->
 -- PAID transaction have no per-row statements to split: they are (a)'s, verbatim.
--- 21 statements per placement (a: 16). Same values, (lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid v7 and NOTIFY literals as (a).
+-- 21 statements per placement (a: 18, two of them its `SET LOCAL plan_cache_mode`). Same values, (lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid v7 and NOTIFY literals as (a).
 -- Variables (-D): pfirst, plast (bench product ids), ufirst, ulast (bench customer ids).
 -- pgbench wants its meta-commands (the \set lines above) before any comment.
 BEGIN;
