@@ -6,8 +6,10 @@
 -- the order inserted, then for each line its own stock UPDATE and its own item INSERT; then,
 -- like the server, the event lock, the `order.created` event and its NOTIFY (the same
 -- guarantees: events in commit order, delivered in real time). The charge and the PENDING ->
--- PAID transaction have no per-row statements to split: they are (a)'s, verbatim.
--- 21 statements per placement (a: 18, two of them its `SET LOCAL plan_cache_mode`). Same values, (lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid v7 and NOTIFY literals as (a).
+-- PAID transaction are single-row statements (the ones the server sent before it batched its
+-- writes: one order locked, updated and its event inserted by `WHERE id = ...` and `VALUES`).
+-- 21 statements per placement (a: 18, two of them its `SET LOCAL plan_cache_mode`). Same
+-- values, order id (a UUID v7 made in SQL) and NOTIFY literals as (a).
 -- Variables (-D): pfirst, plast (bench product ids), ufirst, ulast (bench customer ids).
 -- pgbench wants its meta-commands (the \set lines above) before any comment.
 BEGIN;
