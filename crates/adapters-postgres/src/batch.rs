@@ -15,12 +15,15 @@
 //!   is refused (short stock, a forbidden transition) writes nothing and does not affect the others.
 //! - Jobs with the same key (the same order) never share a transaction: the later one waits for the
 //!   next, and sees what the earlier one committed.
-//! - If the shared transaction fails, each of its jobs is retried in a transaction of its own, so
-//!   one bad write cannot fail its neighbours.
+//! - If the database refuses the shared transaction (a constraint), each of its jobs is retried in
+//!   a transaction of its own, so one bad write cannot fail its neighbours. If the database is
+//!   unreachable or gives up (which may happen after a commit), every job gets that error and
+//!   nothing is retried: a retry could write twice.
 //! - A shared transaction runs in a task of its own: a caller that goes away (a client that hangs
 //!   up) does not abandon the others' writes half-way. A caller whose job is alone runs it in
-//!   place, as a plain write would (a task hop costs a few milliseconds on a worker busy with
-//!   thousands of WebSocket sessions).
+//!   place, as a plain write would: nobody else depends on that future. A job that is queued is
+//!   written even if its caller goes away before its turn, like a write whose caller hangs up
+//!   just after the commit.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -163,7 +166,13 @@ async fn run_batch<J: BatchJob>(pool: &PgPool, batch: Vec<Queued<J>>) {
                 StoreError::Internal("a batch answered for the wrong number of jobs".into());
             jobs.iter().map(|_| J::failed(error.clone())).collect()
         }
-        Err(error) if jobs.len() == 1 => vec![J::failed(error)],
+        // Alone; or the database could not be reached or gave up (it may even have committed,
+        // if the connection died during `COMMIT`): a retry could write twice, and would only
+        // wait again. Every job gets the error (the API answers 503: try again later).
+        Err(error) if jobs.len() == 1 || matches!(error, StoreError::Unavailable(_)) => {
+            jobs.iter().map(|_| J::failed(error.clone())).collect()
+        }
+        // The database refused something in it (a constraint): find which job, alone.
         Err(error) => {
             tracing::warn!(%error, jobs = jobs.len(), "shared transaction failed: retrying each job alone");
             let mut outputs = Vec::with_capacity(jobs.len());

@@ -5,11 +5,14 @@
 use std::time::Duration;
 
 use adapters_postgres::{PgOrderRepository, PgPool};
+use diesel_async::SimpleAsyncConnection;
 use domain::{OrderStatus, PaymentStatus};
-use ports::{ChangeStatusError, EventLog, Order, OrderRepository, PlaceOrderError, StatusChange};
+use ports::{
+    ChangeStatusError, EventLog, Order, OrderRepository, PlaceOrderError, StatusChange, StoreError,
+};
 use tokio::task::JoinHandle;
 
-use crate::support::{Log, ctx, new_order, one_connection};
+use crate::support::{Log, ctx, new_order, one_connection, one_connection_with};
 
 type Write<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
 type Placed = Result<Order, PlaceOrderError>;
@@ -137,6 +140,59 @@ async fn a_write_that_fails_in_the_database_does_not_fail_its_neighbours() {
     assert_eq!(c.stock(a.id).await, 97);
     assert_eq!(c.count("SELECT count(*) AS n FROM orders").await, 3);
     assert_eq!(c.count("SELECT count(*) AS n FROM order_events").await, 3);
+}
+
+#[tokio::test]
+async fn a_shared_transaction_the_database_gives_up_on_is_not_retried() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 100).await;
+    let (pool, log) =
+        one_connection_with(&c, |s| s.statement_timeout = Duration::from_millis(300)).await;
+    let orders = PgOrderRepository::new(pool.clone());
+
+    // Another transaction holds the product: every placement's lock times out ("try again
+    // later"), which the shared transaction must not turn into retries (after a failed COMMIT
+    // they could write twice).
+    let mut blocker = c.pool.get().await.unwrap();
+    blocker
+        .batch_execute(&format!(
+            "BEGIN; SELECT id FROM products WHERE id = {} FOR UPDATE",
+            a.id
+        ))
+        .await
+        .unwrap();
+    let writes: Vec<Write<Placed>> = (0..4)
+        .map(|_| {
+            let orders = orders.clone();
+            let order = new_order(ada.id, &[(a.id, 1)]);
+            Box::pin(async move { orders.place(&order).await }) as _
+        })
+        .collect();
+    let results = queued(&pool, writes).await;
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+
+    for result in &results {
+        assert!(
+            matches!(
+                result,
+                Err(PlaceOrderError::Store(StoreError::Unavailable(_)))
+            ),
+            "{result:?}"
+        );
+    }
+    assert_eq!(
+        transactions(&log),
+        2,
+        "the first alone, the other three together; no retry"
+    );
+    assert_eq!(c.count("SELECT count(*) AS n FROM orders").await, 0);
+    // And the next placement goes through.
+    orders
+        .place(&new_order(ada.id, &[(a.id, 1)]))
+        .await
+        .unwrap();
+    assert_eq!(c.stock(a.id).await, 99);
 }
 
 #[tokio::test]

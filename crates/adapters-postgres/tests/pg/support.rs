@@ -98,8 +98,17 @@ pub type Log = Arc<Mutex<Vec<String>>>;
 
 /// A one-connection pool whose connection records every statement, and its log.
 pub async fn one_connection(c: &Ctx) -> (PgPool, Log) {
+    one_connection_with(c, |_| {}).await
+}
+
+/// [`one_connection`] with other settings.
+pub async fn one_connection_with(
+    c: &Ctx,
+    adjust: impl FnOnce(&mut adapters_postgres::PgSettings),
+) -> (PgPool, Log) {
     let mut settings = c.db.settings();
     settings.max_size = 1;
+    adjust(&mut settings);
     let pool = build_pool(&settings).unwrap();
     let log: Log = Arc::default();
     {
