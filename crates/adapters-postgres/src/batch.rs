@@ -152,6 +152,19 @@ impl<J: BatchJob> GroupCommit<J> {
     }
 }
 
+/// Each job's output, in job order; a job the batch left unanswered (a bug) gets an internal
+/// error rather than a made-up answer.
+pub(crate) fn answers<J: BatchJob>(outputs: Vec<Option<J::Output>>) -> Vec<J::Output> {
+    outputs
+        .into_iter()
+        .map(|output| output.unwrap_or_else(|| J::failed(unanswered())))
+        .collect()
+}
+
+fn unanswered() -> StoreError {
+    StoreError::Internal("a write of a shared transaction was left unanswered".into())
+}
+
 fn lost() -> StoreError {
     StoreError::Unavailable("the write's transaction was abandoned".into())
 }
@@ -161,11 +174,7 @@ async fn run_batch<J: BatchJob>(pool: &PgPool, batch: Vec<Queued<J>>) {
         batch.into_iter().map(|q| (q.job, q.reply)).unzip();
     let outputs = match run_together(pool, &jobs).await {
         Ok(outputs) if outputs.len() == jobs.len() => outputs,
-        Ok(_) => {
-            let error =
-                StoreError::Internal("a batch answered for the wrong number of jobs".into());
-            jobs.iter().map(|_| J::failed(error.clone())).collect()
-        }
+        Ok(_) => jobs.iter().map(|_| J::failed(unanswered())).collect(),
         // Alone; or the database could not be reached or gave up (it may even have committed,
         // if the connection died during `COMMIT`): a retry could write twice, and would only
         // wait again. Every job gets the error (the API answers 503: try again later).
@@ -179,9 +188,7 @@ async fn run_batch<J: BatchJob>(pool: &PgPool, batch: Vec<Queued<J>>) {
             for job in jobs.chunks(1) {
                 outputs.push(match run_together(pool, job).await {
                     Ok(mut one) if one.len() == 1 => one.remove(0),
-                    Ok(_) => J::failed(StoreError::Internal(
-                        "a batch answered for the wrong number of jobs".into(),
-                    )),
+                    Ok(_) => J::failed(unanswered()),
                     Err(error) => J::failed(error),
                 });
             }

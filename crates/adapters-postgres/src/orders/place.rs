@@ -30,7 +30,7 @@ use futures_util::future::BoxFuture;
 use ports::{NewOrder, Order, PlaceOrderError, Shortage, StoreError, UnknownProduct};
 use uuid::Uuid;
 
-use crate::batch::BatchJob;
+use crate::batch::{BatchJob, answers};
 use crate::cached::Cached;
 use crate::events::{NewEvent, append_events};
 use crate::rows::{ItemRow, OrderRow, group_items};
@@ -135,16 +135,7 @@ async fn place_all(
             }
         }
     }
-    Ok(outputs
-        .into_iter()
-        .map(|output| {
-            output.unwrap_or_else(|| {
-                Err(PlaceOrderError::Store(StoreError::Internal(
-                    "an accepted order was not written".into(),
-                )))
-            })
-        })
-        .collect())
+    Ok(answers::<PlaceJob>(outputs))
 }
 
 /// The order's lines with their locked products and its totals, or why it is refused.

@@ -12,7 +12,7 @@ use futures_util::future::BoxFuture;
 use ports::{ChangeStatusError, Order, PaymentUpdateError, StatusChange, StoreError};
 use uuid::Uuid;
 
-use crate::batch::BatchJob;
+use crate::batch::{BatchJob, answers};
 use crate::cached::Cached;
 use crate::errors::store_error;
 use crate::events::{NewEvent, append_events};
@@ -156,16 +156,7 @@ async fn change_all(
             }
         }
     }
-    Ok(outputs
-        .into_iter()
-        .map(|output| {
-            output.unwrap_or_else(|| {
-                Err(ChangeStatusError::Store(StoreError::Internal(
-                    "a planned change was not answered".into(),
-                )))
-            })
-        })
-        .collect())
+    Ok(answers::<StatusJob>(outputs))
 }
 
 /// What `change` makes of the locked order `current`, or why it is refused.
