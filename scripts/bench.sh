@@ -32,6 +32,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 readonly SECS="${BENCH_SECONDS:-15}"
 readonly CONNECTIONS="${BENCH_CONNECTIONS:-16 64}"
 readonly WS_CLIENTS="${BENCH_WS_CLIENTS:-1000}"
@@ -58,36 +60,23 @@ SERVER_PID=""
 MAX_RUSTC=0
 META=()
 
-step() { printf '==> [%s] %s\n' "$(date -u +%T)" "$*" >&2; }
-warn() { printf 'bench.sh: warning: %s\n' "$*" >&2; }
-die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
-
-# A PostgreSQL client program: on PATH, else from the newest installed server's bin folder.
-pg_tool() {
-  local name="$1" candidate found=""
-  if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return; fi
-  for candidate in /usr/lib/postgresql/*/bin/"$name"; do
-    [ -x "$candidate" ] && found="$candidate" # the glob sorts, so the last is the newest
-  done
-  [ -n "$found" ] || die "$name not found: install the PostgreSQL client (apt-get install postgresql-client)"
-  printf '%s\n' "$found"
-}
+step_tag() { date -u +%T; }
 
 # Builds oms and oms-bench in release; sets OMS and LOADGEN from cargo's artifact report.
 build() {
-  local out
+  local exes
   step "building oms and oms-bench (release; not timed)"
-  out="$(cd "$ROOT" && cargo build --release -p api --bin oms -p bench --bin oms-bench \
-    --message-format=json-render-diagnostics)"
-  OMS="$(printf '%s\n' "$out" | grep -o '"executable":"[^"]*/oms"' | tail -n 1 | cut -d'"' -f4)"
-  LOADGEN="$(printf '%s\n' "$out" | grep -o '"executable":"[^"]*/oms-bench"' | tail -n 1 | cut -d'"' -f4)"
+  exes="$(cargo_build_executables --release -p api --bin oms -p bench --bin oms-bench)" \
+    || die "cargo build failed"
+  OMS="$(printf '%s\n' "$exes" | grep '/oms$' | tail -n 1)" || true
+  LOADGEN="$(printf '%s\n' "$exes" | grep '/oms-bench$' | tail -n 1)" || true
   if [ ! -x "$OMS" ] || [ ! -x "$LOADGEN" ]; then
     die "cargo built no oms / oms-bench executable"
   fi
 }
 
 # The URL of database $1 on the server scripts/db.sh found.
-db_url() { printf '%s/%s%s\n' "$PG_SERVER" "$1" "$PG_QUERY"; }
+db_url() { url_with_db "$PG_URL" "$1"; }
 
 sql() { "$PSQL" "$(db_url "$1")" -v ON_ERROR_STOP=1 -qAtX "${@:2}"; }
 
@@ -131,9 +120,7 @@ ensure_template() {
 start_server() {
   local url addr="127.0.0.1:$2" tries=0 pool=()
   url="$(db_url "$1")"
-  if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then
-    die "port $2 is taken (set BENCH_PORT)"
-  fi
+  if port_in_use "$2"; then die "port $2 is taken (set BENCH_PORT)"; fi
   [ -n "${BENCH_DB_POOL:-}" ] && pool=(DATABASE_MAX_CONNECTIONS="$BENCH_DB_POOL")
   env APP_ENV=production RUST_LOG=warn MALLOC_MMAP_THRESHOLD_=1048576 \
     DATABASE_URL="$url" BIND_ADDR="$addr" \
@@ -151,21 +138,13 @@ start_server() {
 }
 
 stop_server() {
-  local tries=0
-  [ -n "$SERVER_PID" ] || return 0
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  while kill -0 "$SERVER_PID" 2>/dev/null && [ "$tries" -lt 200 ]; do
-    sleep 0.1
-    tries=$((tries + 1))
-  done
-  kill -KILL "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
+  stop_pid "$SERVER_PID" 200
   SERVER_PID=""
 }
 
 cleanup() {
   stop_server
-  if [ -n "${PSQL:-}" ] && [ -n "${PG_SERVER:-}" ]; then
+  if [ -n "${PSQL:-}" ] && [ -n "${PG_URL:-}" ]; then
     sql postgres -c "DROP DATABASE IF EXISTS \"$EXPORT_DB\" WITH (FORCE)" 2>/dev/null || true
   fi
 }
@@ -318,16 +297,12 @@ report() {
 
 main() {
   cd "$ROOT"
-  PSQL="$(pg_tool psql)"
-  PGBENCH="$(pg_tool pgbench)"
+  PSQL="$(pg_tool psql)" || die "psql not found: install the PostgreSQL client (apt-get install postgresql-client)"
+  PGBENCH="$(pg_tool pgbench)" || die "pgbench not found: install the PostgreSQL client (apt-get install postgresql-client)"
   build
-  local url
-  url="$("$ROOT/scripts/db.sh" url)"
-  PG_QUERY=""
-  case "$url" in *\?*) PG_QUERY="?${url#*\?}"; url="${url%%\?*}" ;; esac
-  PG_SERVER="${url%/*}"
+  PG_URL="$("$ROOT/scripts/db.sh" url)"
   raise_fd_limit
-  JWT_SECRET="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  JWT_SECRET="$(random_hex 32)"
   export JWT_SECRET
   mkdir -p "$RUN_DIR" "$ROOT/bench/results"
   : >"$RESULTS"

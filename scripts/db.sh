@@ -22,43 +22,14 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 readonly DB_NAME="oms"
 readonly DEFAULT_HOST="127.0.0.1"
 readonly DEFAULT_PORT="5432"
 readonly LOCAL_PORT="${OMS_PG_PORT:-54329}"
 readonly LOCAL_OS_USER="omspg"
 readonly SUPERUSER="postgres"
-
-say() { printf 'db.sh: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
-
-is_root() { [ "$(id -u)" -eq 0 ]; }
-
-# The directory of PostgreSQL server binaries (initdb, pg_ctl, postgres), or nothing.
-find_pg_bin_dir() {
-  local candidate
-  if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
-    candidate="$(dirname "$(readlink -f "$(command -v initdb)")")"
-    if [ -x "$candidate/pg_ctl" ]; then printf '%s\n' "$candidate"; return 0; fi
-  fi
-  # Debian/Ubuntu keep them off PATH; Homebrew and the PGDG RPMs use versioned folders. Newest first.
-  # shellcheck disable=SC2012 # these paths hold no spaces; ls + sort -V orders the versions
-  for candidate in $(ls -d /usr/lib/postgresql/*/bin /usr/pgsql-*/bin \
-      /opt/homebrew/opt/postgresql@*/bin /usr/local/opt/postgresql@*/bin 2>/dev/null | sort -rV); do
-    if [ -x "$candidate/initdb" ] && [ -x "$candidate/pg_ctl" ]; then
-      printf '%s\n' "$candidate"; return 0
-    fi
-  done
-  return 1
-}
-
-# A PostgreSQL client tool: from PATH, else from the server binaries' folder.
-client_tool() {
-  local name="$1" dir
-  if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return 0; fi
-  if dir="$(find_pg_bin_dir)" && [ -x "$dir/$name" ]; then printf '%s\n' "$dir/$name"; return 0; fi
-  return 1
-}
 
 print_install_help() {
   cat >&2 <<'TXT'
@@ -79,17 +50,10 @@ url_db_name() {
   [[ "$url" =~ ^postgres(ql)?://[^/]+/([^/]+)$ ]] && printf '%s\n' "${BASH_REMATCH[2]}"
 }
 
-# The same URL pointed at the maintenance database `postgres`.
-url_with_db() {
-  local url="$1" db="$2" query=""
-  if [[ "$url" == *\?* ]]; then query="?${url#*\?}"; url="${url%%\?*}"; fi
-  printf '%s/%s%s\n' "${url%/*}" "$db" "$query"
-}
-
 # Succeeds when psql can log in with the URL.
 can_login() {
   local psql
-  psql="$(client_tool psql)" || return 1
+  psql="$(pg_tool psql)" || return 1
   PGCONNECT_TIMEOUT=5 "$psql" -X -q -w -d "$1" -tAc 'SELECT 1' >/dev/null 2>&1
 }
 
@@ -98,7 +62,7 @@ ensure_database() {
   local url="$1" db admin_url psql exists
   db="$(url_db_name "$url")" || return 0
   can_login "$url" && return 0
-  psql="$(client_tool psql)" || { say "psql not found: cannot create database '$db'"; return 0; }
+  psql="$(pg_tool psql)" || { say "psql not found: cannot create database '$db'"; return 0; }
   admin_url="$(url_with_db "$url" postgres)"
   can_login "$admin_url" || return 0
   exists="$(PGCONNECT_TIMEOUT=5 "$psql" -X -q -w -d "$admin_url" -tAc \
@@ -114,7 +78,7 @@ ensure_database() {
 
 from_env_url() {
   local isready
-  if isready="$(client_tool pg_isready)"; then
+  if isready="$(pg_tool pg_isready)"; then
     "$isready" -q -t 5 -d "$DATABASE_URL" \
       || die "DATABASE_URL is set but its server does not answer (pg_isready -d \"\$DATABASE_URL\")"
   else
@@ -127,7 +91,7 @@ from_env_url() {
 # Succeeds when the default server answers and lets user `postgres` in without a password.
 default_server_usable() {
   local isready
-  isready="$(client_tool pg_isready)" || return 1
+  isready="$(pg_tool pg_isready)" || return 1
   "$isready" -q -t 3 -h "$DEFAULT_HOST" -p "$DEFAULT_PORT" || return 1
   if ! can_login "postgres://$SUPERUSER@$DEFAULT_HOST:$DEFAULT_PORT/postgres"; then
     say "a server answers on $DEFAULT_HOST:$DEFAULT_PORT but user '$SUPERUSER' cannot log in without"
@@ -273,7 +237,7 @@ resolve_url() {
 describe() {
   local isready
   if [ -n "${DATABASE_URL:-}" ]; then say "would use DATABASE_URL"; return; fi
-  isready="$(client_tool pg_isready || true)"
+  isready="$(pg_tool pg_isready || true)"
   if [ "${OMS_DB_FORCE_LOCAL:-0}" != "1" ] && [ -n "$isready" ] \
       && "$isready" -q -t 3 -h "$DEFAULT_HOST" -p "$DEFAULT_PORT"; then
     say "would use the server on $DEFAULT_HOST:$DEFAULT_PORT"

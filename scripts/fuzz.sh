@@ -40,10 +40,6 @@ readonly EXCLUDED_PATHS='^(/api)?/(ws|events|admin/orders/export|auth/logout)$'
 SERVER_PID=""
 ADMIN_DB_URL=""
 
-step() { printf '==> %s\n' "$*" >&2; }
-warn() { printf 'fuzz.sh: warning: %s\n' "$*" >&2; }
-die() { printf 'fuzz.sh: %s\n' "$*" >&2; exit 1; }
-
 # --- tools -------------------------------------------------------------------------------------
 
 # A Python 3.11+ interpreter (schemathesis 4 needs it).
@@ -71,43 +67,13 @@ ensure_venv() {
   cp "$REQUIREMENTS" "$stamp"
 }
 
-# Builds oms and prints its path (from Cargo's artifact report, so CARGO_TARGET_DIR just works).
-build_oms() {
-  local out exe
-  step "building oms (cargo profile '$PROFILE')"
-  out="$(cd "$ROOT" && cargo build --profile "$PROFILE" -p api --bin oms \
-    --message-format=json-render-diagnostics)"
-  exe="$(printf '%s\n' "$out" | grep -o '"executable":"[^"]*/oms"' | tail -n 1 | cut -d'"' -f4)"
-  if [ -z "$exe" ] || [ ! -x "$exe" ]; then die "cargo built no 'oms' executable"; fi
-  printf '%s\n' "$exe"
-}
-
 # --- the run -----------------------------------------------------------------------------------
 
 cleanup() {
   local status=$?
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  if [ -n "$ADMIN_DB_URL" ]; then
-    "$(psql_tool)" -X -q -w -d "$ADMIN_DB_URL" \
-      -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >/dev/null 2>&1 \
-      || warn "could not drop database $DB_NAME"
-  fi
+  stop_pid "$SERVER_PID"
+  drop_database "$DB_NAME"
   exit "$status"
-}
-
-create_database() {
-  local base_url
-  base_url="$("$ROOT/scripts/db.sh" url)"
-  ADMIN_DB_URL="$(url_with_db "$base_url" postgres)"
-  DATABASE_URL="$(url_with_db "$base_url" "$DB_NAME")"
-  export DATABASE_URL
-  step "fresh database $DB_NAME"
-  "$(psql_tool)" -X -q -w -d "$ADMIN_DB_URL" -c "CREATE DATABASE \"$DB_NAME\"" >/dev/null
 }
 
 # Starts `oms serve` in the background on $1 and waits (at most 30 s) until /healthz answers.
@@ -240,7 +206,7 @@ main() {
   trap 'exit 143' TERM
   ensure_venv
   oms="$(build_oms)"
-  create_database
+  create_database "$DB_NAME"
   step "oms migrate"
   "$oms" migrate >&2
   port="$(free_port)" || die "no free port found on 127.0.0.1"

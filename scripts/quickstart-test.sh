@@ -38,10 +38,6 @@ TMP=""
 MAKE_PID=""
 ADMIN_DB_URL=""
 
-step() { printf '==> %s\n' "$*" >&2; }
-warn() { printf 'quickstart-test.sh: warning: %s\n' "$*" >&2; }
-die() { printf 'quickstart-test.sh: %s\n' "$*" >&2; exit 1; }
-
 # Live (not zombie) processes in process group $1.
 group_alive() {
   ps -A -o pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
@@ -73,11 +69,7 @@ cleanup() {
     { mkdir -p "$TARGET_DIR" && cp "$TMP/make-run.log" "$KEPT_LOG"; } 2>/dev/null \
       || warn "could not keep the log in $KEPT_LOG"
   fi
-  if [ -n "$ADMIN_DB_URL" ]; then
-    "$(psql_tool)" -X -q -w -d "$ADMIN_DB_URL" \
-      -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >/dev/null 2>&1 \
-      || warn "could not drop database $DB_NAME"
-  fi
+  drop_database "$DB_NAME"
   if [ -n "$TMP" ]; then rm -rf -- "$TMP"; fi
   exit "$status"
 }
@@ -168,7 +160,7 @@ check_catalogue() {
 }
 
 main() {
-  local started=$SECONDS clone port base_url db_url base credentials
+  local started=$SECONDS clone port db_url base credentials
   if [ "${OMS_QUICKSTART_TEST:-}" = "1" ]; then
     echo "quickstart-test.sh: skipped: already inside a quick-start test (OMS_QUICKSTART_TEST=1)" >&2
     exit 0
@@ -184,9 +176,9 @@ main() {
   git clone --quiet --no-hardlinks "$ROOT" "$clone"
   isolate_workspace_artifacts "$clone"
 
-  base_url="$("$ROOT/scripts/db.sh" url)"
-  ADMIN_DB_URL="$(url_with_db "$base_url" postgres)"
-  db_url="$(url_with_db "$base_url" "$DB_NAME")"
+  # The database itself is created by `make run` (scripts/db.sh creates DATABASE_URL's database).
+  use_database_named "$DB_NAME"
+  db_url="$DATABASE_URL"
   port="$(free_port)" || die "no free port found on 127.0.0.1"
   base="http://127.0.0.1:$port"
 

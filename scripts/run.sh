@@ -17,31 +17,12 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 readonly PROFILE="${PROFILE:-dev}"
 readonly ADMIN_EMAIL="${ADMIN_EMAIL:-admin@example.com}"
 readonly DEMO_PASSWORD="${ADMIN_PASSWORD:-admin-demo-password}"
 export BIND_ADDR="${BIND_ADDR:-127.0.0.1:8080}"
-
-step() { printf '==> %s\n' "$*" >&2; }
-warn() { printf 'run.sh: warning: %s\n' "$*" >&2; }
-die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
-
-# Builds the `oms` binary and prints its path (taken from Cargo's own artifact report, so
-# CARGO_TARGET_DIR and custom profiles just work).
-build_oms() {
-  local out exe
-  step "building oms (cargo profile '$PROFILE'; the first build takes a few minutes)"
-  out="$(cd "$ROOT" && cargo build --profile "$PROFILE" -p api --bin oms \
-    --message-format=json-render-diagnostics)"
-  exe="$(printf '%s\n' "$out" | grep -o '"executable":"[^"]*/oms"' | tail -n 1 | cut -d'"' -f4)"
-  if [ -z "$exe" ] || [ ! -x "$exe" ]; then die "cargo built no 'oms' executable"; fi
-  printf '%s\n' "$exe"
-}
-
-use_database() {
-  DATABASE_URL="$("$ROOT/scripts/db.sh" url)"
-  export DATABASE_URL
-}
 
 # The address to show people: a wildcard bind is reachable on 127.0.0.1.
 display_addr() {
@@ -91,7 +72,7 @@ announce_when_up() {
 
 demo() {
   local oms admin_line seed_args=()
-  oms="$(build_oms)"
+  oms="$(build_oms "; the first build takes a few minutes")"
   use_database
   export APP_ENV="development"
   export COOKIE_SECURE="false"
@@ -133,7 +114,7 @@ main() {
     demo) demo ;;
     migrate)
       local oms
-      oms="$(build_oms)"
+      oms="$(build_oms "; the first build takes a few minutes")"
       use_database
       step "oms migrate"
       exec "$oms" migrate
@@ -141,7 +122,7 @@ main() {
     oms)
       shift
       local oms
-      oms="$(build_oms)"
+      oms="$(build_oms "; the first build takes a few minutes")"
       use_database
       exec "$oms" "$@"
       ;;

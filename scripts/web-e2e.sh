@@ -35,19 +35,7 @@ WEB_PID=""
 ADMIN_DB_URL=""
 STARTED_AT=$SECONDS
 
-step() { printf '==> [web-e2e %3ss] %s\n' "$((SECONDS - STARTED_AT))" "$*" >&2; }
-warn() { printf 'web-e2e.sh: warning: %s\n' "$*" >&2; }
-die() { printf 'web-e2e.sh: %s\n' "$*" >&2; exit 1; }
-
-stop_pid() {
-  local pid="$1"
-  [ -n "$pid" ] || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+step_tag() { printf 'web-e2e %3ss' "$((SECONDS - STARTED_AT))"; }
 
 cleanup() {
   local status=$?
@@ -55,11 +43,7 @@ cleanup() {
   if [ -n "$WEB_PID" ]; then kill -TERM -- "-$WEB_PID" 2>/dev/null || true; fi
   stop_pid "$WEB_PID"
   stop_pid "$SERVER_PID"
-  if [ -n "$ADMIN_DB_URL" ]; then
-    "$(psql_tool)" -X -q -w -d "$ADMIN_DB_URL" \
-      -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >/dev/null 2>&1 \
-      || warn "could not drop database $DB_NAME"
-  fi
+  drop_database "$DB_NAME"
   step "done (exit $status)"
   exit "$status"
 }
@@ -68,11 +52,8 @@ ensure_chromium() {
   if [ -x "$CHROME_BIN" ]; then return 0; fi
   command -v apt-get >/dev/null 2>&1 || die "$CHROME_BIN is missing and apt-get is not available"
   step "installing Debian's chromium (apt-get)"
-  if [ "$(id -u)" -ne 0 ]; then die "$CHROME_BIN is missing: run 'apt-get install -y chromium' as root"; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || {
-    apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
-  }
+  is_root || die "$CHROME_BIN is missing: run 'apt-get install -y chromium' as root"
+  apt_install chromium || die "apt-get install chromium failed"
   [ -x "$CHROME_BIN" ] || die "chromium did not install at $CHROME_BIN"
 }
 
@@ -82,27 +63,6 @@ ensure_node_modules() {
   fi
   step "npm ci (web/)"
   (cd "$WEB" && npm ci --no-audit --no-fund --loglevel=error)
-}
-
-build_oms() {
-  local out exe
-  if [ -n "${OMS_BIN:-}" ]; then printf '%s\n' "$OMS_BIN"; return 0; fi
-  step "building oms (cargo profile '$PROFILE')"
-  out="$(cd "$ROOT" && cargo build --profile "$PROFILE" -p api --bin oms \
-    --message-format=json-render-diagnostics)"
-  exe="$(printf '%s\n' "$out" | grep -o '"executable":"[^"]*/oms"' | tail -n 1 | cut -d'"' -f4)"
-  if [ -z "$exe" ] || [ ! -x "$exe" ]; then die "cargo built no 'oms' executable"; fi
-  printf '%s\n' "$exe"
-}
-
-create_database() {
-  local base_url
-  base_url="$("$ROOT/scripts/db.sh" url)"
-  ADMIN_DB_URL="$(url_with_db "$base_url" postgres)"
-  DATABASE_URL="$(url_with_db "$base_url" "$DB_NAME")"
-  export DATABASE_URL
-  step "fresh database $DB_NAME"
-  "$(psql_tool)" -X -q -w -d "$ADMIN_DB_URL" -c "CREATE DATABASE \"$DB_NAME\"" >/dev/null
 }
 
 wait_http() {
@@ -123,8 +83,8 @@ main() {
   ensure_chromium
   ensure_node_modules
   local oms api_port web_port password
-  oms="$(build_oms)"
-  create_database
+  if [ -n "${OMS_BIN:-}" ]; then oms="$OMS_BIN"; else oms="$(build_oms)"; fi
+  create_database "$DB_NAME"
   step "oms migrate"
   "$oms" migrate >"$WORK_DIR/migrate.log" 2>&1 || { cat "$WORK_DIR/migrate.log" >&2; die "oms migrate failed"; }
 
@@ -142,7 +102,7 @@ main() {
   SERVER_PID=$!
   wait_http "http://127.0.0.1:$api_port/readyz" "$SERVER_PID" "oms serve" "$WORK_DIR/server.log" 30
 
-  password="$(od -An -N 16 -tx1 /dev/urandom | tr -d ' \n')"
+  password="$(random_hex 16)"
   ADMIN_PASSWORD="$password" "$oms" create-admin --email "$E2E_ADMIN" >"$WORK_DIR/admin.log" 2>&1 \
     || { cat "$WORK_DIR/admin.log" >&2; die "oms create-admin failed"; }
 
