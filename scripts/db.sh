@@ -15,9 +15,14 @@
 #      port 54329 (OMS_PG_PORT), listening on 127.0.0.1 only, trust authentication, tuned for
 #      throwaway development data (fsync off). PostgreSQL refuses to run as root, so as root the
 #      cluster belongs to the system user `omspg`, created on first use;
-#   d. otherwise it prints what to install and exits 1.
+#   d. no binaries, but root with apt-get (a bare Debian/Ubuntu machine): installs Debian's
+#      `postgresql` package quietly (one line says so), then as (c);
+#   e. otherwise it prints what to install and exits 1.
 # The database `oms` is created when missing. The URL's user may CREATE DATABASE (the test harness
 # needs that). Only the URL goes to standard output; every message goes to standard error.
+# For tests (scripts/db-bare-test.sh): OMS_PG_PROBE_PORT (the port of (b), default 5432),
+# OMS_PG_BIN_GLOB (the folders searched for the binaries, see scripts/lib.sh), OMS_PG_DIR (the
+# cluster's folder, default .pgdata/) and OMS_PG_INSTALL_CMD (a command run instead of apt-get).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,7 +31,7 @@ readonly ROOT
 source "$ROOT/scripts/lib.sh"
 readonly DB_NAME="oms"
 readonly DEFAULT_HOST="127.0.0.1"
-readonly DEFAULT_PORT="5432"
+readonly DEFAULT_PORT="${OMS_PG_PROBE_PORT:-5432}"
 readonly LOCAL_PORT="${OMS_PG_PORT:-54329}"
 readonly LOCAL_OS_USER="omspg"
 readonly SUPERUSER="postgres"
@@ -36,10 +41,34 @@ print_install_help() {
 db.sh: no PostgreSQL found. Either
   - set DATABASE_URL to a PostgreSQL 15+ server where the user may CREATE DATABASE, or
   - install PostgreSQL and run this again (a project-local cluster is started from its binaries):
-      Debian/Ubuntu:  sudo apt-get install postgresql
+      Debian/Ubuntu:  sudo apt-get install postgresql   (run as root, this script does it)
       Fedora/RHEL:    sudo dnf install postgresql-server
       macOS:          brew install postgresql@15
 TXT
+}
+
+# --- branch (d): a bare machine ----------------------------------------------------------------
+
+# Succeeds when this script may install PostgreSQL itself: as root, with apt-get on PATH.
+can_install() {
+  is_root && command -v apt-get >/dev/null 2>&1
+}
+
+# Installs Debian's `postgresql` package (or runs OMS_PG_INSTALL_CMD instead), saying so in one
+# line; the installer's own output is shown only when it fails.
+install_postgres() {
+  local log status=0
+  if [ -z "${OMS_PG_INSTALL_CMD:-}" ]; then
+    say "installing PostgreSQL (apt-get install postgresql)"
+    apt_install --no-install-recommends postgresql || die "apt-get install postgresql failed (above)"
+    return 0
+  fi
+  say "installing PostgreSQL ($OMS_PG_INSTALL_CMD)"
+  log="$(mktemp)"
+  bash -c "$OMS_PG_INSTALL_CMD" >"$log" 2>&1 || status=$?
+  [ "$status" -eq 0 ] || tail -n 20 "$log" >&2
+  rm -f "$log"
+  [ "$status" -eq 0 ] || die "the install command failed (exit $status)"
 }
 
 # --- URL helpers -------------------------------------------------------------------------------
@@ -108,12 +137,14 @@ from_default_server() {
 
 # --- branch (c): the project-local cluster -----------------------------------------------------
 
-# Where the cluster lives: .pgdata/ in the checkout, unless we are root and the unprivileged
-# cluster owner cannot reach the checkout (e.g. a clone under /root): then a fixed folder per
-# checkout under /var/tmp.
+# Where the cluster lives: OMS_PG_DIR when set, else .pgdata/ in the checkout, unless we are root
+# and the unprivileged cluster owner cannot reach the checkout (e.g. a clone under /root): then a
+# fixed folder per checkout under /var/tmp.
 cluster_base() {
   local preferred="$ROOT/.pgdata"
-  if is_root && id "$LOCAL_OS_USER" >/dev/null 2>&1 \
+  if [ -n "${OMS_PG_DIR:-}" ]; then
+    printf '%s\n' "$OMS_PG_DIR"
+  elif is_root && id "$LOCAL_OS_USER" >/dev/null 2>&1 \
       && ! runuser -u "$LOCAL_OS_USER" -- test -x "$ROOT" 2>/dev/null; then
     printf '/var/tmp/oms-pgdata-%s\n' "$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)"
   else
@@ -228,6 +259,11 @@ resolve_url() {
     from_default_server
   elif bin="$(find_pg_bin_dir)"; then
     from_local_cluster "$bin"
+  elif can_install; then
+    install_postgres
+    bin="$(find_pg_bin_dir)" \
+      || die "PostgreSQL was installed, but no folder holds its initdb and pg_ctl"
+    from_local_cluster "$bin"
   else
     print_install_help
     exit 1
@@ -249,6 +285,9 @@ describe() {
     else
       say "would start the project-local cluster in $data on port $LOCAL_PORT"
     fi
+  elif can_install; then
+    say "would install PostgreSQL (apt-get install postgresql), then start the project-local"
+    say "cluster in $(cluster_base)/data on port $LOCAL_PORT"
   else
     print_install_help
   fi
@@ -269,7 +308,7 @@ main() {
       say "deleting $(cluster_base)"
       rm -rf -- "$(cluster_base)"
       ;;
-    -h | --help | help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2 ;;
+    -h | --help | help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2 ;;
     *) die "unknown command '$1' (try: url, env, status, down, clean)" ;;
   esac
 }
