@@ -4,9 +4,10 @@
 # Clones this repository's HEAD (committed work only) into a temporary folder, runs `make run`
 # there in the background, in its own process group, on a free 127.0.0.1 port (BIND_ADDR) and
 # with its own fresh database on the PostgreSQL that scripts/db.sh finds (DATABASE_URL); waits for
-# /readyz to answer 200; reads the demo admin credentials from what `make run` prints and signs in
-# with them (POST /api/auth/login must answer 200, as an ADMIN); checks that the demo catalogue is
-# listed; then sends SIGTERM to the process group and requires everything to exit within 30 s.
+# /readyz to answer 200; reads the demo admin's and the first demo customer's credentials from the
+# banner `make run` prints and signs in with them (POST /api/auth/login must answer 200, as an ADMIN
+# and as a CUSTOMER); checks that the demo catalogue is listed and that no process of the group is
+# left defunct; then sends SIGTERM to the process group and requires everything to exit within 30 s.
 # The temporary clone and the database are removed on exit, whatever happened.
 #
 # The clone builds into this checkout's Cargo target folder (CARGO_TARGET_DIR), so the
@@ -129,25 +130,40 @@ wait_ready() {
   fail "/readyz did not answer 200 within $TIMEOUT s"
 }
 
-# Prints "email password" from the banner `make run` prints once the server answers.
+# Prints "email password" from the banner `make run` prints once the server answers: of the demo
+# admin ($1 = Admin) or of the first demo customer ($1 = Customers).
 printed_credentials() {
-  local line deadline=$((SECONDS + 15))
+  local who="$1" line deadline=$((SECONDS + 15))
   while [ "$SECONDS" -lt "$deadline" ]; do
-    line="$(sed -nE 's#^ +Admin +([^ ]+) / ([^ ]+) .*#\1 \2#p' "$TMP/make-run.log" | tail -n 1)"
+    line="$(sed -nE "s#^ +$who +([^ ,]+)[^/]* / ([^ ]+).*#\\1 \\2#p" "$TMP/make-run.log" | tail -n 1)"
     if [ -n "$line" ]; then printf '%s\n' "$line"; return 0; fi
     sleep 0.5
   done
-  fail "make run printed no demo admin credentials"
+  fail "make run printed no demo credentials on its '$who' line"
 }
 
+# Signs in as $2 with password $3, which must answer 200 with role $4.
 check_login() {
-  local base="$1" email="$2" password="$3" status
+  local base="$1" email="$2" password="$3" role="$4" status
   step "POST /api/auth/login as $email"
   status="$(curl -sS -o "$TMP/login.json" -w '%{http_code}' -H 'Content-Type: application/json' \
     -d "{\"email\":\"$email\",\"password\":\"$password\"}" "$base/api/auth/login")"
   [ "$status" = "200" ] || fail "POST /api/auth/login answered $status: $(head -c 500 "$TMP/login.json")"
-  grep -q '"role": *"ADMIN"' "$TMP/login.json" \
-    || fail "the demo login is not an ADMIN: $(head -c 500 "$TMP/login.json")"
+  grep -q "\"role\": *\"$role\"" "$TMP/login.json" \
+    || fail "the demo login of $email is not a $role: $(head -c 500 "$TMP/login.json")"
+}
+
+# Fails when a process of `make run`'s group stays defunct (a child nobody waits for); one seen
+# once may be on its way out, so it must be there at three looks, half a second apart.
+check_no_zombie() {
+  local look zombies=""
+  step "no defunct process in make run's process group"
+  for look in 1 2 3; do
+    zombies="$(ps -A -o pgid=,pid=,stat=,args= | awk -v g="$MAKE_PID" '$1 == g && $3 ~ /^Z/')"
+    [ -n "$zombies" ] || return 0
+    [ "$look" = 3 ] || sleep 0.5
+  done
+  fail "defunct processes in make run's process group: $zombies"
 }
 
 check_catalogue() {
@@ -185,9 +201,12 @@ main() {
   start_make_run "$clone" "$port" "$db_url"
   wait_ready "$base"
   step "/readyz 200 after $((SECONDS - started)) s"
-  credentials="$(printed_credentials)"
-  check_login "$base" "${credentials%% *}" "${credentials#* }"
+  credentials="$(printed_credentials Admin)"
+  check_login "$base" "${credentials%% *}" "${credentials#* }" ADMIN
+  credentials="$(printed_credentials Customers)"
+  check_login "$base" "${credentials%% *}" "${credentials#* }" CUSTOMER
   check_catalogue "$base"
+  check_no_zombie
 
   step "SIGTERM to make run's process group"
   stop_group || fail "make run did not exit within $STOP_TIMEOUT s of SIGTERM"
