@@ -122,7 +122,7 @@ start_server() {
   url="$(db_url "$1")"
   if port_in_use "$2"; then die "port $2 is taken (set BENCH_PORT)"; fi
   [ -n "${BENCH_DB_POOL:-}" ] && pool=(DATABASE_MAX_CONNECTIONS="$BENCH_DB_POOL")
-  env APP_ENV=production RUST_LOG=warn MALLOC_MMAP_THRESHOLD_=1048576 \
+  env APP_ENV=production RUST_LOG=warn \
     DATABASE_URL="$url" BIND_ADDR="$addr" \
     PUBLIC_ORIGIN="http://$addr" JWT_SECRET="$JWT_SECRET" \
     RATE_LIMIT_AUTH_PER_MINUTE=0 RATE_LIMIT_API_PER_SECOND=0 RATE_LIMIT_ORDERS_PER_MINUTE=0 \
@@ -282,7 +282,7 @@ report() {
     "started=$(date -u -d "@$RUN_STARTED" +%FT%TZ)"
     "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty"
     "postgres=$pg"
-    "server=\`oms serve\` release build, APP_ENV=production, RUST_LOG=warn, **rate limits off** (RATE_LIMIT_AUTH_PER_MINUTE=0, RATE_LIMIT_API_PER_SECOND=0, RATE_LIMIT_ORDERS_PER_MINUTE=0), PAYMENT_PROVIDER=simulated, SIMULATED_PAYMENT_LATENCY_MS=0, MALLOC_MMAP_THRESHOLD_=1048576, DATABASE_MAX_CONNECTIONS=${BENCH_DB_POOL:-10 (default)}, one HTTP worker per core"
+    "server=\`oms serve\` release build, APP_ENV=production, RUST_LOG=warn, **rate limits off** (RATE_LIMIT_AUTH_PER_MINUTE=0, RATE_LIMIT_API_PER_SECOND=0, RATE_LIMIT_ORDERS_PER_MINUTE=0), PAYMENT_PROVIDER=simulated, SIMULATED_PAYMENT_LATENCY_MS=0, DATABASE_MAX_CONNECTIONS=${BENCH_DB_POOL:-10 (default)}, one HTTP worker per core"
     "load=oms-bench (Rust: tokio, reqwest, tokio-tungstenite) on loopback, closed loop, one keep-alive connection per client, ${SECS} s per scenario (BENCH_SECONDS), connections: $CONNECTIONS; $CUSTOMERS customers, $PRODUCTS products + $HOT hot ones"
     "pgbench=\`pgbench -n -M $PROTOCOL -j 2 -T $SECS\`, same connection counts, in its own database ($PG_DB: the same users and products; its NOTIFYs reach no listener), run right after the server's run at the same concurrency"
     "wall=${wall} s (build and template generation excluded)"

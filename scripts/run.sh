@@ -110,8 +110,6 @@ demo() {
   # A fixed secret is fine for a local demo only; production requires its own (see README).
   export JWT_SECRET="${JWT_SECRET:-local-demo-secret-do-not-use-in-production-0123456789abcdef}"
   export RUST_LOG="${RUST_LOG:-info}"
-  # glibc returns the password hasher's 19 MiB blocks to the kernel (README, Operations).
-  export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-1048576}"
 
   step "oms migrate"
   "$oms" migrate
