@@ -99,9 +99,18 @@ db-bare-test: ## scripts/db.sh on a bare machine: installs PostgreSQL (a stand-i
 # OMS_API_URL: where the web app's /api rewrites point (fixed when the app is built or started).
 OMS_API_URL ?= http://127.0.0.1:8080
 
-web-deps: # web/node_modules from web/package-lock.json (npm ci), when missing or out of date
+# web/next-env.d.ts belongs to Next.js (`next dev` and `next build` rewrite it, for their own build
+# folder), so it is not tracked; `tsc --noEmit` needs it before any build, so web-deps writes it when
+# it is missing, as `next build` would.
+web-deps: # web/node_modules from web/package-lock.json (npm ci), when missing or out of date; web/next-env.d.ts
 	@if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
 		echo "+ npm ci (web/)"; cd web && npm ci --no-audit --no-fund --loglevel=error; fi
+	@if [ ! -f web/next-env.d.ts ]; then \
+		printf '%s\n' '/// <reference types="next" />' '/// <reference types="next/image-types/global" />' \
+			'import "./.next/types/routes.d.ts";' 'import "./.next/types/root-params.d.ts";' '' \
+			'// NOTE: This file should not be edited' \
+			'// see https://nextjs.org/docs/app/api-reference/config/typescript for more information.' \
+			>web/next-env.d.ts; fi
 
 web: web-deps ## The web app in development on http://127.0.0.1:3000 (/api proxied to OMS_API_URL; run `make run` too)
 	cd web && NEXT_TELEMETRY_DISABLED=1 OMS_API_URL="$(OMS_API_URL)" npx next dev --hostname 127.0.0.1 --port 3000
