@@ -1,14 +1,20 @@
 //! [`IdempotencyStore`] over `idempotency_keys`.
+//!
+//! A claim holds its key for the store's lease, counted from when it was claimed; the database's
+//! clock decides (`now()`), so instances with skewed clocks agree. A claim without an answer past
+//! its lease is taken over by exactly one retry (a conditional `UPDATE` on the old claim).
 
 use async_trait::async_trait;
-use diesel::prelude::*;
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Bool, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use ports::{IdempotencyBegin, IdempotencyStore, StoreError, StoredResponse};
+use ports::{Claim, IdempotencyBegin, IdempotencyStore, StoreError, StoredResponse};
 use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
 
+use crate::cached::Cached;
 use crate::errors::store_error;
 use crate::pool::PgPool;
-use crate::schema::idempotency_keys as keys;
 
 /// Keys are kept this long from first use; an older record counts as absent (the SQL below
 /// spells the same interval).
@@ -17,78 +23,133 @@ pub const KEY_LIFETIME: Duration = Duration::hours(24);
 #[derive(Clone)]
 pub struct PgIdempotencyStore {
     pool: PgPool,
+    /// The lease in microseconds, as the SQL takes it.
+    lease_micros: i64,
 }
 
 impl PgIdempotencyStore {
-    pub fn new(pool: PgPool) -> PgIdempotencyStore {
-        PgIdempotencyStore { pool }
+    /// `lease`: how long a claim without an answer holds its key (`IDEMPOTENCY_LEASE`).
+    pub fn new(pool: PgPool, lease: std::time::Duration) -> PgIdempotencyStore {
+        PgIdempotencyStore {
+            pool,
+            lease_micros: i64::try_from(lease.as_micros()).unwrap_or(i64::MAX),
+        }
     }
 }
 
-#[derive(Queryable)]
+#[derive(QueryableByName)]
 struct KeyRow {
+    #[diesel(sql_type = Text)]
     request_hash: String,
+    #[diesel(sql_type = Nullable<Int4>)]
     response_status: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
     response_body: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
     response_location: Option<String>,
+    #[diesel(sql_type = Timestamptz)]
     created_at: OffsetDateTime,
+    #[diesel(sql_type = SqlUuid)]
+    claim: Uuid,
+    #[diesel(sql_type = Bool)]
     expired: bool,
+    #[diesel(sql_type = Bool)]
+    lease_over: bool,
 }
+
+#[derive(QueryableByName)]
+struct ResourceRow {
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    resource_id: Option<Uuid>,
+}
+
+const CLAIM: &str = "INSERT INTO idempotency_keys \
+       (user_id, scope, key, request_hash, claim, resource_id, leased_until) \
+     VALUES ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 microsecond') \
+     ON CONFLICT DO NOTHING";
+
+const READ: &str = "SELECT request_hash, response_status, response_body, response_location, \
+            created_at, claim, created_at < now() - interval '24 hours' AS expired, \
+            leased_until < now() AS lease_over \
+       FROM idempotency_keys WHERE user_id = $1 AND scope = $2 AND key = $3";
+
+/// Only the claim that was read, still unanswered and past its lease, is replaced.
+const TAKE_OVER: &str = "UPDATE idempotency_keys \
+        SET claim = $4, leased_until = now() + $6 * interval '1 microsecond' \
+      WHERE user_id = $1 AND scope = $2 AND key = $3 AND claim = $5 \
+        AND response_status IS NULL AND leased_until < now() \
+     RETURNING resource_id";
+
+const DELETE_EXPIRED: &str = "DELETE FROM idempotency_keys \
+      WHERE user_id = $1 AND scope = $2 AND key = $3 AND created_at = $4";
+
+const COMPLETE: &str = "UPDATE idempotency_keys \
+        SET response_status = $5, response_body = $6, response_location = $7 \
+      WHERE user_id = $1 AND scope = $2 AND key = $3 AND claim = $4";
+
+/// Only while it has no answer, so a completed record is never lost.
+const RELEASE: &str = "DELETE FROM idempotency_keys \
+      WHERE user_id = $1 AND scope = $2 AND key = $3 AND claim = $4 \
+        AND response_status IS NULL";
 
 #[async_trait]
 impl IdempotencyStore for PgIdempotencyStore {
     /// `INSERT … ON CONFLICT DO NOTHING`: exactly one concurrent caller gets `Started`. The others
-    /// read the row: another request hash → `Mismatch`; no answer yet → `InProgress`; else
-    /// `Replay`. A record older than [`KEY_LIFETIME`] is deleted and the claim retried.
+    /// read the row: another request hash → `Mismatch`; an answer → `Replay`; no answer within
+    /// the lease → `InProgress`; no answer past it → one of them takes it over. A record older
+    /// than [`KEY_LIFETIME`] is deleted and the claim retried.
     async fn begin(
         &self,
         user_id: i64,
         scope: &str,
         key: &str,
         request_hash: &str,
+        resource: Uuid,
     ) -> Result<IdempotencyBegin, StoreError> {
         let mut conn = self.pool.get().await.map_err(store_error)?;
-        // A few attempts: the record may be released or expire between our insert and our read.
+        let claim = Uuid::now_v7();
+        // A few attempts: the record may be released, expire or be taken over between our
+        // statements.
         for _ in 0..3 {
-            let inserted = diesel::insert_into(keys::table)
-                .values((
-                    keys::user_id.eq(user_id),
-                    keys::scope.eq(scope),
-                    keys::key.eq(key),
-                    keys::request_hash.eq(request_hash),
-                ))
-                .on_conflict_do_nothing()
-                .execute(&mut conn)
-                .await
-                .map_err(store_error)?;
+            let inserted = Cached(
+                diesel::sql_query(CLAIM)
+                    .bind::<BigInt, _>(user_id)
+                    .bind::<Text, _>(scope)
+                    .bind::<Text, _>(key)
+                    .bind::<Text, _>(request_hash)
+                    .bind::<SqlUuid, _>(claim)
+                    .bind::<SqlUuid, _>(resource)
+                    .bind::<BigInt, _>(self.lease_micros),
+            )
+            .execute(&mut conn)
+            .await
+            .map_err(store_error)?;
             if inserted == 1 {
-                return Ok(IdempotencyBegin::Started);
+                return Ok(IdempotencyBegin::Started(Claim {
+                    id: claim,
+                    resource,
+                    resumed: false,
+                }));
             }
-            let row: Option<KeyRow> = keys::table
-                .find((user_id, scope, key))
-                .select((
-                    keys::request_hash,
-                    keys::response_status,
-                    keys::response_body,
-                    keys::response_location,
-                    keys::created_at,
-                    // The database's clock decides, like the `created_at` default.
-                    diesel::dsl::sql::<diesel::sql_types::Bool>(
-                        "created_at < now() - interval '24 hours'",
-                    ),
-                ))
-                .first(&mut conn)
-                .await
-                .optional()
-                .map_err(store_error)?;
-            let Some(row) = row else {
+            let rows: Vec<KeyRow> = Cached(
+                diesel::sql_query(READ)
+                    .bind::<BigInt, _>(user_id)
+                    .bind::<Text, _>(scope)
+                    .bind::<Text, _>(key),
+            )
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
+            let Some(row) = rows.into_iter().next() else {
                 continue;
             };
             if row.expired {
-                diesel::delete(
-                    keys::table
-                        .find((user_id, scope, key))
-                        .filter(keys::created_at.eq(row.created_at)),
+                Cached(
+                    diesel::sql_query(DELETE_EXPIRED)
+                        .bind::<BigInt, _>(user_id)
+                        .bind::<Text, _>(scope)
+                        .bind::<Text, _>(key)
+                        .bind::<Timestamptz, _>(row.created_at),
                 )
                 .execute(&mut conn)
                 .await
@@ -98,16 +159,39 @@ impl IdempotencyStore for PgIdempotencyStore {
             if row.request_hash != request_hash {
                 return Ok(IdempotencyBegin::Mismatch);
             }
-            return Ok(match row.response_status {
-                None => IdempotencyBegin::InProgress,
-                Some(status) => IdempotencyBegin::Replay(StoredResponse {
+            if let Some(status) = row.response_status {
+                return Ok(IdempotencyBegin::Replay(StoredResponse {
                     status: u16::try_from(status).map_err(|_| {
                         StoreError::Internal(format!("stored response status {status}"))
                     })?,
                     body: row.response_body.unwrap_or_default(),
                     location: row.response_location,
-                }),
-            });
+                }));
+            }
+            if !row.lease_over {
+                return Ok(IdempotencyBegin::InProgress);
+            }
+            let taken: Vec<ResourceRow> = Cached(
+                diesel::sql_query(TAKE_OVER)
+                    .bind::<BigInt, _>(user_id)
+                    .bind::<Text, _>(scope)
+                    .bind::<Text, _>(key)
+                    .bind::<SqlUuid, _>(claim)
+                    .bind::<SqlUuid, _>(row.claim)
+                    .bind::<BigInt, _>(self.lease_micros),
+            )
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
+            if let Some(taken) = taken.into_iter().next() {
+                return Ok(IdempotencyBegin::Started(Claim {
+                    id: claim,
+                    // A record claimed before resources were kept: the work starts afresh.
+                    resource: taken.resource_id.unwrap_or(resource),
+                    resumed: true,
+                }));
+            }
+            // Another retry took it over first, or the answer arrived: read again.
         }
         // Three races in a row: treat as in progress (the client retries).
         Ok(IdempotencyBegin::InProgress)
@@ -118,28 +202,40 @@ impl IdempotencyStore for PgIdempotencyStore {
         user_id: i64,
         scope: &str,
         key: &str,
+        claim: Uuid,
         response: &StoredResponse,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut conn = self.pool.get().await.map_err(store_error)?;
-        diesel::update(keys::table.find((user_id, scope, key)))
-            .set((
-                keys::response_status.eq(i32::from(response.status)),
-                keys::response_body.eq(&response.body),
-                keys::response_location.eq(response.location.as_deref()),
-            ))
-            .execute(&mut conn)
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        let updated = Cached(
+            diesel::sql_query(COMPLETE)
+                .bind::<BigInt, _>(user_id)
+                .bind::<Text, _>(scope)
+                .bind::<Text, _>(key)
+                .bind::<SqlUuid, _>(claim)
+                .bind::<Int4, _>(i32::from(response.status))
+                .bind::<Text, _>(&response.body)
+                .bind::<Nullable<Text>, _>(response.location.as_deref()),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(store_error)?;
+        Ok(updated == 1)
     }
 
-    /// Deletes the claim only while it has no answer, so a completed record is never lost.
-    async fn release(&self, user_id: i64, scope: &str, key: &str) -> Result<(), StoreError> {
+    async fn release(
+        &self,
+        user_id: i64,
+        scope: &str,
+        key: &str,
+        claim: Uuid,
+    ) -> Result<(), StoreError> {
         let mut conn = self.pool.get().await.map_err(store_error)?;
-        diesel::delete(
-            keys::table
-                .find((user_id, scope, key))
-                .filter(keys::response_status.is_null()),
+        Cached(
+            diesel::sql_query(RELEASE)
+                .bind::<BigInt, _>(user_id)
+                .bind::<Text, _>(scope)
+                .bind::<Text, _>(key)
+                .bind::<SqlUuid, _>(claim),
         )
         .execute(&mut conn)
         .await
@@ -148,6 +244,8 @@ impl IdempotencyStore for PgIdempotencyStore {
     }
 
     async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
+        use crate::schema::idempotency_keys as keys;
+        use diesel::{ExpressionMethods as _, QueryDsl as _};
         let mut conn = self.pool.get().await.map_err(store_error)?;
         let deleted = diesel::delete(keys::table.filter(keys::created_at.lt(cutoff)))
             .execute(&mut conn)

@@ -6,19 +6,20 @@
 //! is left `processing` and the reconciler later finds the charge captured); `tok_error` fails
 //! without charging. Every answer is delayed by `latency`.
 //!
-//! Charges are keyed by order id: a second charge of an order whose charge was captured (or
-//! refunded) returns the first outcome and charges nothing; a declined charge may be replaced by a
-//! new attempt (the customer pays again with another card).
+//! Charges are keyed by order id and attempt: the same attempt again returns its first outcome
+//! (a decline too) and charges nothing; a later attempt replaces a declined charge (the customer
+//! pays again with another card); once a charge was captured (or refunded) every attempt returns
+//! it and nothing is charged again.
 //!
 //! A real provider plugs in the same way: implement `ports::PaymentGateway` (charge with the order
-//! id as the provider's idempotency key, lookup by that key, refund), select it in the api's
+//! id and attempt as the provider's idempotency key, lookup by order, refund), select it in the api's
 //! startup by `PAYMENT_PROVIDER`, and keep its secrets in `secrecy` types.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use diesel::QueryableByName;
-use diesel::sql_types::{BigInt, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use ports::{ChargeOutcome, ChargeRequest, ChargeState, PaymentError, PaymentGateway};
 use uuid::Uuid;
@@ -78,8 +79,8 @@ impl SimulatedPaymentGateway {
             .map_err(|e| PaymentError::Provider(store_error(e).to_string()))
     }
 
-    /// Records a charge outcome unless the order already has a captured or refunded charge;
-    /// returns the charge as it stands after the call.
+    /// Records a charge outcome unless the order already has a captured or refunded charge, or a
+    /// declined one of this attempt or a later one; returns the charge as it stands after the call.
     async fn record(
         &self,
         request: &ChargeRequest,
@@ -88,12 +89,14 @@ impl SimulatedPaymentGateway {
         let mut conn = self.conn().await?;
         let reference = (status == "captured").then(|| format!("sim_{}", Uuid::now_v7().simple()));
         let upsert = diesel::sql_query(
-            "INSERT INTO simulated_charges (order_id, token, amount, currency, status, reference) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO simulated_charges \
+               (order_id, token, amount, currency, status, reference, attempt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (order_id) DO UPDATE SET token = EXCLUDED.token, amount = EXCLUDED.amount, \
                currency = EXCLUDED.currency, status = EXCLUDED.status, \
-               reference = EXCLUDED.reference, updated_at = now() \
+               reference = EXCLUDED.reference, attempt = EXCLUDED.attempt, updated_at = now() \
              WHERE simulated_charges.status = 'declined' \
+               AND simulated_charges.attempt < EXCLUDED.attempt \
              RETURNING status, reference",
         )
         .bind::<SqlUuid, _>(request.order_id)
@@ -101,7 +104,8 @@ impl SimulatedPaymentGateway {
         .bind::<BigInt, _>(request.amount)
         .bind::<Text, _>(&request.currency)
         .bind::<Text, _>(status)
-        .bind::<Nullable<Text>, _>(reference);
+        .bind::<Nullable<Text>, _>(reference)
+        .bind::<Integer, _>(i32::try_from(request.attempt).unwrap_or(i32::MAX));
         let inserted: Option<ChargeRow> = Cached(upsert)
             .get_result(&mut conn)
             .await

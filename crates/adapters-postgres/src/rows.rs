@@ -72,6 +72,7 @@ pub(crate) struct OrderRow {
     pub payment_status: String,
     pub payment_collected: bool,
     pub payment_reference: Option<String>,
+    pub payment_attempt: i32,
     pub subtotal: i64,
     pub shipping_amount: i64,
     pub tax_amount: i64,
@@ -116,6 +117,12 @@ impl OrderRow {
             payment_status,
             payment_collected: self.payment_collected,
             payment_reference: self.payment_reference,
+            payment_attempt: u32::try_from(self.payment_attempt).map_err(|_| {
+                StoreError::Internal(format!(
+                    "order {}: payment_attempt {}",
+                    self.id, self.payment_attempt
+                ))
+            })?,
             subtotal: self.subtotal,
             shipping_amount: self.shipping_amount,
             tax_amount: self.tax_amount,

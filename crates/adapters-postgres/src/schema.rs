@@ -35,6 +35,7 @@ diesel::table! {
         payment_collected -> Bool,
         payment_reference -> Nullable<Text>,
         payment_attempted_at -> Nullable<Timestamptz>,
+        payment_attempt -> Int4,
         subtotal -> Int8,
         shipping_amount -> Int8,
         tax_amount -> Int8,
@@ -90,6 +91,9 @@ diesel::table! {
         response_body -> Nullable<Text>,
         response_location -> Nullable<Text>,
         created_at -> Timestamptz,
+        claim -> Uuid,
+        resource_id -> Nullable<Uuid>,
+        leased_until -> Timestamptz,
     }
 }
 
@@ -111,6 +115,7 @@ diesel::table! {
         reference -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        attempt -> Int4,
     }
 }
 

@@ -25,6 +25,7 @@
 //! | `FREE_SHIPPING_THRESHOLD_CENTS` | `5000` | subtotal from which shipping is free |
 //! | `TAX_RATES` | (none) | tax by destination, basis points: `GB=2000,DE=1900` |
 //! | `PENDING_ORDER_TTL` | `30m` | how long an unpaid order holds its stock before it is cancelled |
+//! | `IDEMPOTENCY_LEASE` | `60s` | how long a request that never answered (its instance died) holds its `Idempotency-Key`; at least `PAYMENT_TIMEOUT_MS` plus `DATABASE_STATEMENT_TIMEOUT` |
 //! | `EVENT_RETENTION` | `30d` | how long order events are kept for real-time replay |
 //! | `PAYMENT_PROVIDER` | `simulated` | the payment provider adapter |
 //! | `PAYMENT_TIMEOUT_MS` | `5000` | one call to the payment provider, at most (milliseconds) |
@@ -127,6 +128,9 @@ pub struct ShopSettings {
     pub pricing: PricingRules,
     pub pending_order_ttl: Duration,
     pub event_retention: Duration,
+    /// How long a claimed `Idempotency-Key` without an answer is held before a retry may take it
+    /// over: longer than any request may run ([`Settings::check`]).
+    pub idempotency_lease: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -207,7 +211,7 @@ impl Settings {
             return Err(invalid("CURRENCY", "must be a three-letter ISO 4217 code"));
         }
 
-        Ok(Settings {
+        let settings = Settings {
             app_env,
             database: DatabaseSettings {
                 url: SecretString::from(
@@ -259,6 +263,7 @@ impl Settings {
                 },
                 pending_order_ttl: duration_var(&get, "PENDING_ORDER_TTL", "30m")?,
                 event_retention: duration_var(&get, "EVENT_RETENTION", "30d")?,
+                idempotency_lease: duration_var(&get, "IDEMPOTENCY_LEASE", "60s")?,
             },
             payments: PaymentSettings {
                 provider: get("PAYMENT_PROVIDER").unwrap_or_else(|| "simulated".into()),
@@ -277,7 +282,26 @@ impl Settings {
             metrics_addr: get("METRICS_ADDR"),
             sentry_dsn: get("SENTRY_DSN").map(SecretString::from),
             warnings,
-        })
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// The rules between settings, checked when they are read and again when a server starts
+    /// (tests build settings in code): a request may run for a provider call plus a statement, so
+    /// an `IDEMPOTENCY_LEASE` shorter than that could hand a live request's key to a retry.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let longest_request = self.payments.timeout + self.database.statement_timeout;
+        if self.shop.idempotency_lease < longest_request {
+            return Err(invalid(
+                "IDEMPOTENCY_LEASE",
+                format!(
+                    "must be at least PAYMENT_TIMEOUT_MS plus DATABASE_STATEMENT_TIMEOUT ({} ms)",
+                    longest_request.as_millis()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Settings for tests and tools: the documented defaults with this database and secret,

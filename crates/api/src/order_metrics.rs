@@ -23,7 +23,7 @@ use domain::{OrderStatus, PaymentStatus};
 use ports::{
     ChangeStatusError, ChargeOutcome, ChargeRequest, ChargeState, ExportRow, NewOrder, Order,
     OrderCursor, OrderFilter, OrderRepository, PaymentError, PaymentGateway, PaymentUpdateError,
-    PlaceOrderError, StatusChange, StoreError, StoredEvent,
+    PlaceOrderError, ReconcileHorizon, StatusChange, StoreError, StoredEvent,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -131,9 +131,16 @@ impl OrderRepository for CountingOrders {
     async fn pending_to_reconcile(
         &self,
         created_before: OffsetDateTime,
+        attempted_before: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<Order>, StoreError> {
-        self.inner.pending_to_reconcile(created_before, limit).await
+        self.inner
+            .pending_to_reconcile(created_before, attempted_before, limit)
+            .await
+    }
+
+    async fn reconcile_horizon(&self) -> Result<ReconcileHorizon, StoreError> {
+        self.inner.reconcile_horizon().await
     }
 }
 
@@ -219,6 +226,7 @@ mod tests {
     fn request() -> ChargeRequest {
         ChargeRequest {
             order_id: Uuid::now_v7(),
+            attempt: 1,
             token: "tok".into(),
             amount: 1,
             currency: "USD".into(),

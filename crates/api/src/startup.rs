@@ -51,10 +51,6 @@ use crate::shutdown::ShutdownHandle;
 use crate::state::{AppState, Readiness};
 use crate::telemetry::RequestSpan;
 
-/// How often the reconciler looks for unpaid and unresolved orders.
-pub const RECONCILE_EVERY: Duration = Duration::from_secs(30);
-/// At most this many reconciler batches back to back in one interval.
-pub const RECONCILE_PASSES: usize = 50;
 /// How often expired revocations, idempotency keys and idle rate-limit keys are forgotten.
 pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
 /// Idempotency keys are kept this long.
@@ -168,6 +164,7 @@ pub async fn deps(settings: &Settings, pool: &PgPool) -> anyhow::Result<Deps> {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.check()?;
         let pg = pg_settings(&settings);
         if settings.database.run_migrations {
             let applied = adapters_postgres::run_migrations(&pg.url)
@@ -182,8 +179,10 @@ impl Application {
         let app_settings = app_settings(&settings);
         let revocations: Arc<dyn TokenRevocations> =
             Arc::new(PgTokenRevocations::new(pool.clone()));
-        let idempotency: Arc<dyn IdempotencyStore> =
-            Arc::new(PgIdempotencyStore::new(pool.clone()));
+        let idempotency: Arc<dyn IdempotencyStore> = Arc::new(PgIdempotencyStore::new(
+            pool.clone(),
+            settings.shop.idempotency_lease,
+        ));
 
         let revoked = Arc::new(RevokedTokens::default());
         let count = revoked
@@ -225,10 +224,11 @@ impl Application {
             currency: settings.shop.currency.clone(),
         });
 
-        tasks.push(tokio::spawn(reconcile_forever(
-            app::Reconciler::new(deps.clone(), app_settings),
-            shutdown_rx.clone(),
-        )));
+        let reconciler = app::Reconciler::new(deps.clone(), app_settings);
+        let stop = shutdown_rx.clone();
+        tasks.push(tokio::spawn(
+            async move { reconciler.run_until(stop).await },
+        ));
         tasks.push(tokio::spawn(housekeeping(
             Housekeeping {
                 revocations,
@@ -455,33 +455,6 @@ async fn consume_notices(
             Notice::Events(_) => {}
         }
         on_notice(notice);
-    }
-}
-
-async fn reconcile_forever(reconciler: app::Reconciler, mut shutdown: watch::Receiver<bool>) {
-    let mut every = tokio::time::interval(RECONCILE_EVERY);
-    loop {
-        tokio::select! {
-            _ = every.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        // A full batch means more may be waiting (a backlog after downtime): drain it in a
-        // bounded number of passes rather than one batch per interval.
-        for _ in 0..RECONCILE_PASSES {
-            match reconciler.run_once().await {
-                Ok(report) if report.examined > 0 => {
-                    tracing::info!(?report, "reconciled");
-                    if report.examined < app::reconcile::BATCH_SIZE || *shutdown.borrow() {
-                        break;
-                    }
-                }
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(%error, "reconciler run failed");
-                    break;
-                }
-            }
-        }
     }
 }
 

@@ -7,6 +7,12 @@
 //! Payment: the charge is made after the order is stored (`PENDING`, payment `processing`) and
 //! never inside a store transaction, under `settings.payment_timeout`. A timeout or provider
 //! failure leaves the order `processing` for the reconciler, which asks the provider later.
+//!
+//! Resuming: a request whose instance died before it answered left its work half done. The retry
+//! that takes its `Idempotency-Key` over ([`OrderService::resume_placement`],
+//! [`OrderService::resume_payment`]) finds the order that request created, charges it at most once
+//! (the provider's idempotency by order and attempt), and answers as a first request would, with
+//! the order as it now stands.
 
 use domain::validation::{self, Lines};
 use domain::{
@@ -48,6 +54,9 @@ pub enum PlacementOutcome {
     Processing(Order),
     /// No payment was sent: `PENDING`, payment `unpaid` (201).
     Unpaid(Order),
+    /// A resumed request found the order settled otherwise meanwhile (cancelled at expiry or by
+    /// an admin, shipped): the order as it now stands (201, or 200 for `pay_order`).
+    AsItStands(Order),
 }
 
 impl PlacementOutcome {
@@ -55,7 +64,8 @@ impl PlacementOutcome {
         match self {
             PlacementOutcome::Paid(o)
             | PlacementOutcome::Processing(o)
-            | PlacementOutcome::Unpaid(o) => o,
+            | PlacementOutcome::Unpaid(o)
+            | PlacementOutcome::AsItStands(o) => o,
         }
     }
 
@@ -63,7 +73,8 @@ impl PlacementOutcome {
         match self {
             PlacementOutcome::Paid(o)
             | PlacementOutcome::Processing(o)
-            | PlacementOutcome::Unpaid(o) => o,
+            | PlacementOutcome::Unpaid(o)
+            | PlacementOutcome::AsItStands(o) => o,
         }
     }
 }
@@ -183,15 +194,26 @@ impl OrderService {
     /// Validates, reserves the stock and creates the order `PENDING` (one store transaction),
     /// then, with a token, charges it: captured → `PAID`; declined → `CANCELLED` (stock back) and
     /// `PaymentDeclined`; no answer in time or a provider failure → `Processing`.
-    #[tracing::instrument(skip(self, actor, cmd), fields(user_id = actor.id, order_id))]
     pub async fn place_order(
         &self,
         actor: Actor,
         cmd: PlaceOrderCommand,
     ) -> Result<PlacementOutcome, PlaceOrderError> {
+        self.place_order_as(actor, Uuid::now_v7(), cmd).await
+    }
+
+    /// [`OrderService::place_order`] with the new order's id (a UUID v7) chosen by the caller:
+    /// the one its `Idempotency-Key` claim reserved.
+    #[tracing::instrument(skip(self, actor, cmd), fields(user_id = actor.id, order_id = %id))]
+    pub async fn place_order_as(
+        &self,
+        actor: Actor,
+        id: Uuid,
+        cmd: PlaceOrderCommand,
+    ) -> Result<PlacementOutcome, PlaceOrderError> {
         let (valid, token) = validate_placement(&cmd)?;
         let new_order = NewOrder {
-            id: Uuid::now_v7(),
+            id,
             user_id: actor.id,
             lines: valid.lines,
             address: valid.address,
@@ -203,12 +225,92 @@ impl OrderService {
                 PaymentStatus::Unpaid
             },
         };
-        tracing::Span::current().record("order_id", tracing::field::display(new_order.id));
         let order = self.deps.orders.place(&new_order).await?;
         tracing::info!(total = order.total_amount, "order placed");
         let Some(token) = token else {
             return Ok(PlacementOutcome::Unpaid(order));
         };
+        self.charge_placed(order, token).await
+    }
+
+    /// Finishes the placement of order `id` that a request which never answered started (its
+    /// `Idempotency-Key` was taken over after the lease), with that request's command: the order
+    /// is placed if it never was; a charge in flight or failed is made (at most once: the
+    /// provider's idempotency by order and attempt); a settled order is answered as it stands.
+    #[tracing::instrument(skip(self, actor, cmd), fields(user_id = actor.id, order_id = %id))]
+    pub async fn resume_placement(
+        &self,
+        actor: Actor,
+        id: Uuid,
+        cmd: PlaceOrderCommand,
+    ) -> Result<PlacementOutcome, PlaceOrderError> {
+        let (_, token) = validate_placement(&cmd)?;
+        let Some(order) = self.deps.orders.get(id).await? else {
+            tracing::info!("resumed placement: the order was never stored, placing it");
+            return self.place_order_as(actor, id, cmd).await;
+        };
+        if order.user_id != actor.id {
+            return Err(PlaceOrderError::Store(StoreError::Internal(
+                "a resumed idempotency key names another user's order".into(),
+            )));
+        }
+        tracing::info!(status = %order.status, payment_status = %order.payment_status,
+            "resumed placement: finishing the order");
+        match (order.status, order.payment_status, token) {
+            (OrderStatus::Pending, PaymentStatus::Processing, Some(token)) => {
+                self.charge_placed(order, token).await
+            }
+            (OrderStatus::Pending, PaymentStatus::Failed, Some(token)) => {
+                // The reconciler found no charge (the request died before making it) or a
+                // decline: the next attempt.
+                let order = match self.start_attempt(order.id).await {
+                    Ok(order) => order,
+                    Err(PaymentUpdateError::Store(e)) => return Err(e.into()),
+                    // Changed meanwhile (cancelled at expiry, paid): answer it as it stands.
+                    Err(_) => return self.placement_as_it_stands(id).await,
+                };
+                self.charge_placed(order, token).await
+            }
+            (OrderStatus::Pending, PaymentStatus::Processing, None) => {
+                Ok(PlacementOutcome::Processing(order))
+            }
+            (OrderStatus::Pending, _, _) => Ok(PlacementOutcome::Unpaid(order)),
+            _ => self.placement_as_it_stands(id).await,
+        }
+    }
+
+    /// A settled order as a placement's answer: paid; declined (`CANCELLED` with payment
+    /// `failed`, as a decline at placement leaves it); else as it stands.
+    async fn placement_as_it_stands(&self, id: Uuid) -> Result<PlacementOutcome, PlaceOrderError> {
+        let order = self
+            .deps
+            .orders
+            .get(id)
+            .await?
+            .ok_or_else(|| StoreError::Internal("a resumed order vanished".into()))?;
+        Ok(match (order.status, order.payment_status) {
+            (OrderStatus::Paid, _) => PlacementOutcome::Paid(order),
+            (OrderStatus::Pending, PaymentStatus::Processing) => {
+                PlacementOutcome::Processing(order)
+            }
+            (OrderStatus::Pending, _) => PlacementOutcome::Unpaid(order),
+            (OrderStatus::Cancelled, PaymentStatus::Failed) => {
+                return Err(PlaceOrderError::PaymentDeclined {
+                    order_id: order.id,
+                    order: Box::new(order),
+                });
+            }
+            _ => PlacementOutcome::AsItStands(order),
+        })
+    }
+
+    /// Charges a placed order (payment `processing`) and settles it: captured → `PAID`; declined
+    /// → `CANCELLED` (stock back) and `PaymentDeclined`; unknown → `Processing`.
+    async fn charge_placed(
+        &self,
+        order: Order,
+        token: String,
+    ) -> Result<PlacementOutcome, PlaceOrderError> {
         match self.charge(&order, token).await {
             ChargeResult::Captured { reference } => Ok(self.mark_paid(order, reference).await),
             ChargeResult::Declined { reason } => {
@@ -237,20 +339,67 @@ impl OrderService {
     ) -> Result<PlacementOutcome, PayOrderError> {
         let token = validate_token("token", token)?;
         let order = self.owned_order(actor, order_id).await?;
+        self.pay(order, token).await
+    }
+
+    /// Finishes the payment of the caller's order that a request which never answered started
+    /// (its `Idempotency-Key` was taken over after the lease): a charge still in flight is made
+    /// again with the same attempt (charged at most once); a paid order is answered as paid;
+    /// anything else is paid as a first request would.
+    #[tracing::instrument(skip(self, actor, token), fields(user_id = actor.id))]
+    pub async fn resume_payment(
+        &self,
+        actor: Actor,
+        order_id: Uuid,
+        token: &str,
+    ) -> Result<PlacementOutcome, PayOrderError> {
+        let token = validate_token("token", token)?;
+        let order = self.owned_order(actor, order_id).await?;
+        tracing::info!(status = %order.status, payment_status = %order.payment_status,
+            "resumed payment: finishing it");
+        match (order.status, order.payment_status) {
+            (OrderStatus::Pending, PaymentStatus::Processing) => {
+                self.charge_payment(order, token).await
+            }
+            (OrderStatus::Paid | OrderStatus::Fulfilled, _) => Ok(PlacementOutcome::Paid(order)),
+            _ => self.pay(order, token).await,
+        }
+    }
+
+    /// Starts a payment attempt of `order` (`PENDING`, payment `unpaid` or `failed`) and charges it.
+    async fn pay(&self, order: Order, token: String) -> Result<PlacementOutcome, PayOrderError> {
         let payable = [PaymentStatus::Unpaid, PaymentStatus::Failed];
         if order.status != OrderStatus::Pending || !payable.contains(&order.payment_status) {
             return Err(not_payable(order.status));
         }
-        let order = self
-            .deps
+        let order = self.start_attempt(order.id).await.map_err(|e| match e {
+            PaymentUpdateError::NotFound => PayOrderError::NotFound,
+            PaymentUpdateError::NotPayable { status, .. } => not_payable(status),
+            PaymentUpdateError::Store(e) => PayOrderError::Store(e),
+        })?;
+        self.charge_payment(order, token).await
+    }
+
+    /// Payment `unpaid` or `failed` → `processing`: a charge attempt starts (after `failed`, the
+    /// next attempt).
+    async fn start_attempt(&self, order_id: Uuid) -> Result<Order, PaymentUpdateError> {
+        self.deps
             .orders
-            .set_payment_status(order_id, payable.to_vec(), PaymentStatus::Processing)
+            .set_payment_status(
+                order_id,
+                vec![PaymentStatus::Unpaid, PaymentStatus::Failed],
+                PaymentStatus::Processing,
+            )
             .await
-            .map_err(|e| match e {
-                PaymentUpdateError::NotFound => PayOrderError::NotFound,
-                PaymentUpdateError::NotPayable { status, .. } => not_payable(status),
-                PaymentUpdateError::Store(e) => PayOrderError::Store(e),
-            })?;
+    }
+
+    /// Charges an order whose payment is `processing` and settles it: captured → `PAID`;
+    /// declined → payment `failed` and `PaymentDeclined`; unknown → `Processing`.
+    async fn charge_payment(
+        &self,
+        order: Order,
+        token: String,
+    ) -> Result<PlacementOutcome, PayOrderError> {
         match self.charge(&order, token).await {
             ChargeResult::Captured { reference } => Ok(self.mark_paid(order, reference).await),
             ChargeResult::Declined { reason } => {
@@ -332,6 +481,7 @@ impl OrderService {
     async fn charge(&self, order: &Order, token: String) -> ChargeResult {
         let request = ChargeRequest {
             order_id: order.id,
+            attempt: order.payment_attempt,
             token,
             amount: order.total_amount,
             currency: order.currency.clone(),

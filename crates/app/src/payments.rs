@@ -68,6 +68,7 @@ mod tests {
     fn request() -> ChargeRequest {
         ChargeRequest {
             order_id: Uuid::now_v7(),
+            attempt: 1,
             token: "tok_visa".into(),
             amount: 1000,
             currency: "USD".into(),

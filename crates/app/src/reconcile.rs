@@ -1,20 +1,45 @@
 //! The reconciler: resolves `PENDING` orders whose charge outcome is unknown, and cancels unpaid
 //! orders past `pending_order_ttl` (their stock goes back).
 //!
-//! Safe with several instances at once: the store hands out orders skipping rows another
-//! instance holds, and every change is conditional (`payment_status_in`, `from` status), so an
-//! order is resolved or cancelled once.
+//! Safe with several instances at once: every change is conditional (`payment_status_in`, `from`
+//! status), so an order is resolved or cancelled once, whichever instance gets there first.
+//!
+//! When: [`Reconciler::run_until`] makes a pass at start-up (so a charge a dead instance left in
+//! flight is asked about at once), then sleeps until the next order falls due, as the store's
+//! [`ReconcileHorizon`] tells: an unpaid order at its creation + TTL, a charge in flight at its
+//! attempt + the payment timeout (before that its request may still be waiting for the answer).
+//! An order placed while it sleeps falls due at least a TTL later, so the sleep is capped at half
+//! the TTL (and [`MAX_SLEEP`]); it is never shorter than [`MIN_SLEEP`] (no busy loop), nor than
+//! [`RETRY_SLEEP`] after a pass that left charges unresolved or failed. With ten instances and a
+//! 2 s TTL that is at most ten two-index-lookup queries a second.
 
 use std::time::Duration;
 
 use domain::{OrderStatus, PaymentStatus};
-use ports::{ChargeState, Order, StatusChange, StoreError};
+use ports::{ChargeState, Order, ReconcileHorizon, StatusChange, StoreError};
+use tokio::sync::watch;
 
 use crate::payments;
 use crate::{AppSettings, Deps};
 
 /// How many orders one run looks at.
 pub const BATCH_SIZE: u32 = 100;
+
+/// At most this many full batches back to back (a backlog after downtime) before sleeping.
+pub const PASSES_PER_WAKE: usize = 50;
+
+/// The shortest sleep between passes.
+pub const MIN_SLEEP: Duration = Duration::from_secs(1);
+
+/// The shortest sleep after a pass that could not resolve everything due (the provider or the
+/// store failing): do not hammer them.
+pub const RETRY_SLEEP: Duration = Duration::from_secs(5);
+
+/// Woken this long after an order falls due, so that it is due by then.
+const DUE_SLACK: Duration = Duration::from_millis(20);
+
+/// The longest sleep between passes.
+pub const MAX_SLEEP: Duration = Duration::from_secs(30);
 
 /// The note on an order cancelled at expiry.
 pub const EXPIRED_NOTE: &str = "expired";
@@ -67,11 +92,12 @@ impl Reconciler {
     /// the batch is an error.
     #[tracing::instrument(skip(self))]
     pub async fn run_once(&self) -> Result<ReconcileReport, StoreError> {
-        let cutoff = self.deps.clock.now() - self.settings.pending_order_ttl;
+        let now = self.deps.clock.now();
+        let cutoff = now - self.settings.pending_order_ttl;
         let batch = self
             .deps
             .orders
-            .pending_to_reconcile(cutoff, BATCH_SIZE)
+            .pending_to_reconcile(cutoff, now - self.charge_grace(), BATCH_SIZE)
             .await?;
         let mut report = ReconcileReport::default();
         for order in batch {
@@ -99,16 +125,65 @@ impl Reconciler {
         Ok(report)
     }
 
-    /// Runs [`Reconciler::run_once`] every `every`, forever (spawn it; abort the task to stop).
-    pub async fn run_every(&self, every: Duration) {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    /// Passes until `stop` turns true (or its sender is gone): one at once, then each when the
+    /// next order falls due (see the module documentation).
+    pub async fn run_until(&self, mut stop: watch::Receiver<bool>) {
         loop {
-            ticker.tick().await;
-            if let Err(error) = self.run_once().await {
-                tracing::warn!(%error, "reconciler pass failed");
+            let retry = self.drain().await;
+            let sleep = match self.deps.orders.reconcile_horizon().await {
+                Ok(horizon) => self.sleep_for(horizon, retry),
+                Err(error) => {
+                    tracing::warn!(%error, "reconciler could not read its next due time");
+                    RETRY_SLEEP
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
             }
         }
+    }
+
+    /// Up to [`PASSES_PER_WAKE`] passes while they come back full; whether something due was
+    /// left unresolved (ask again later, not at once).
+    async fn drain(&self) -> bool {
+        for _ in 0..PASSES_PER_WAKE {
+            match self.run_once().await {
+                Ok(report) if report.examined >= BATCH_SIZE => {}
+                Ok(report) => return report.unresolved > 0 || report.errors > 0,
+                Err(error) => {
+                    tracing::warn!(%error, "reconciler pass failed");
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// How long to sleep before the next pass, given the oldest pending orders (module docs).
+    pub fn sleep_for(&self, horizon: ReconcileHorizon, retry: bool) -> Duration {
+        let now = self.deps.clock.now();
+        let ttl = self.settings.pending_order_ttl;
+        let due = [
+            horizon.oldest_unpaid.map(|created| created + ttl),
+            horizon.oldest_processing.map(|at| at + self.charge_grace()),
+        ];
+        let cap = MAX_SLEEP.min(Duration::try_from(ttl / 2).unwrap_or(MIN_SLEEP));
+        let until_due = due
+            .into_iter()
+            .flatten()
+            .min()
+            // A little past it: the order is due once strictly older than the cutoff.
+            .map(|due| Duration::try_from(due - now).unwrap_or(Duration::ZERO) + DUE_SLACK)
+            .unwrap_or(cap);
+        let floor = if retry { RETRY_SLEEP } else { MIN_SLEEP };
+        until_due.min(cap).max(floor)
+    }
+
+    /// How long after a charge attempt its order is asked about: its request waits this long for
+    /// the provider's answer.
+    fn charge_grace(&self) -> time::Duration {
+        time::Duration::try_from(self.settings.payment_timeout).unwrap_or(time::Duration::MAX)
     }
 
     async fn handle(

@@ -130,6 +130,7 @@ pub fn order(id: Uuid, user_id: i64, status: OrderStatus, payment: PaymentStatus
         payment_status: payment,
         payment_collected: matches!(payment, PaymentStatus::Captured | PaymentStatus::Refunded),
         payment_reference: None,
+        payment_attempt: 1,
         subtotal: 2000,
         shipping_amount: 500,
         tax_amount: 500,

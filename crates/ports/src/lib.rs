@@ -21,11 +21,11 @@ pub mod users;
 pub use clock::{Clock, SystemClock};
 pub use error::StoreError;
 pub use events::{EventLog, EventSink, StoredEvent};
-pub use idempotency::{IdempotencyBegin, IdempotencyStore, StoredResponse};
+pub use idempotency::{Claim, IdempotencyBegin, IdempotencyStore, StoredResponse};
 pub use orders::{
     Actor, ChangeStatusError, ExportRow, NewOrder, Order, OrderCursor, OrderFilter, OrderItem,
-    OrderRepository, PaymentUpdateError, PlaceOrderError, Shortage, StatusChange, Tracking,
-    UnknownProduct,
+    OrderRepository, PaymentUpdateError, PlaceOrderError, ReconcileHorizon, Shortage, StatusChange,
+    Tracking, UnknownProduct,
 };
 pub use passwords::{HashError, PasswordHasher};
 pub use payments::{ChargeOutcome, ChargeRequest, ChargeState, PaymentError, PaymentGateway};

@@ -35,6 +35,8 @@ pub struct Order {
     pub payment_collected: bool,
     /// The provider's reference of the charge, once captured.
     pub payment_reference: Option<String>,
+    /// The payment attempt, from 1; paying again after a failed attempt makes the next one.
+    pub payment_attempt: u32,
     pub subtotal: i64,
     pub shipping_amount: i64,
     pub tax_amount: i64,
@@ -226,7 +228,8 @@ pub trait OrderRepository: Send + Sync {
     async fn change_status(&self, change: &StatusChange) -> Result<Order, ChangeStatusError>;
 
     /// Sets the payment status of a `PENDING` order whose payment status is one of `from`, without
-    /// moving the order (no event). Used when a charge starts, fails or times out.
+    /// moving the order (no event). Used when a charge starts, fails or times out. `Failed` →
+    /// `Processing` starts the order's next payment attempt (`payment_attempt` + 1).
     async fn set_payment_status(
         &self,
         order_id: Uuid,
@@ -262,11 +265,25 @@ pub trait OrderRepository: Send + Sync {
     /// The order's events, oldest first.
     async fn history(&self, order_id: Uuid) -> Result<Vec<StoredEvent>, StoreError>;
 
-    /// `PENDING` orders created before `before` (expiry) or whose payment is `processing` (to ask
-    /// the provider), up to `limit`, skipping rows other instances have locked.
+    /// `PENDING` orders due for the reconciler, oldest first, up to `limit`: unpaid or failed ones
+    /// created before `created_before` (expiry), and `processing` ones whose charge was attempted
+    /// before `attempted_before` (to ask the provider).
     async fn pending_to_reconcile(
         &self,
         created_before: OffsetDateTime,
+        attempted_before: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<Order>, StoreError>;
+
+    /// When the reconciler next has work, from two index lookups.
+    async fn reconcile_horizon(&self) -> Result<ReconcileHorizon, StoreError>;
+}
+
+/// The oldest `PENDING` orders the reconciler will have to look at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReconcileHorizon {
+    /// The creation time of the oldest unpaid or failed one (it expires first).
+    pub oldest_unpaid: Option<OffsetDateTime>,
+    /// The attempt time of the oldest charge in flight (`processing`).
+    pub oldest_processing: Option<OffsetDateTime>,
 }

@@ -1,15 +1,18 @@
 //! The payment provider.
 //!
-//! Every call is keyed by the order id, so a retried charge never charges twice. The caller puts a
-//! timeout around each call and never makes one inside a database transaction.
+//! A charge is keyed by its order id and attempt (the order's `payment_attempt`), so a retried
+//! attempt never charges twice, and paying again after a failed attempt is a new attempt. The
+//! caller puts a timeout around each call and never makes one inside a database transaction.
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChargeRequest {
-    /// The idempotency key at the provider.
+    /// With `attempt`, the idempotency key at the provider.
     pub order_id: Uuid,
+    /// The order's payment attempt, from 1.
+    pub attempt: u32,
     pub token: String,
     pub amount: i64,
     pub currency: String,
@@ -46,10 +49,12 @@ pub enum PaymentError {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
-    /// Charges once per order id: a repeated call for the same order returns the first outcome.
+    /// Charges once per order id and attempt: a repeated call for the same attempt returns the
+    /// first outcome (a declined one too) and charges nothing; a later attempt after a decline is
+    /// charged; nothing is charged again once a charge of the order was captured.
     async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, PaymentError>;
 
-    /// What happened to the order's charge.
+    /// What happened to the order's latest charge attempt.
     async fn lookup(&self, order_id: Uuid) -> Result<ChargeState, PaymentError>;
 
     /// Gives a captured charge back; refunding twice is a no-op.

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use domain::{OrderStatus, PaymentStatus};
 use ports::{
     ChangeStatusError, ExportRow, NewOrder, Order, OrderCursor, OrderFilter, OrderRepository,
-    PaymentUpdateError, PlaceOrderError, StatusChange, StoreError, StoredEvent,
+    PaymentUpdateError, PlaceOrderError, ReconcileHorizon, StatusChange, StoreError, StoredEvent,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -111,8 +111,13 @@ impl OrderRepository for PgOrderRepository {
     async fn pending_to_reconcile(
         &self,
         created_before: OffsetDateTime,
+        attempted_before: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<Order>, StoreError> {
-        queries::pending_to_reconcile(&self.pool, created_before, limit).await
+        queries::pending_to_reconcile(&self.pool, created_before, attempted_before, limit).await
+    }
+
+    async fn reconcile_horizon(&self) -> Result<ReconcileHorizon, StoreError> {
+        queries::reconcile_horizon(&self.pool).await
     }
 }

@@ -9,10 +9,13 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::OrderStatus;
-use ports::{ExportRow, Order, OrderCursor, OrderFilter, StoreError, StoredEvent};
+use ports::{
+    ExportRow, Order, OrderCursor, OrderFilter, ReconcileHorizon, StoreError, StoredEvent,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::cached::Cached;
 use crate::errors::store_error;
 use crate::pool::PgPool;
 use crate::rows::{EventRow, ItemRow, OrderRow, events_from_rows, group_items};
@@ -224,8 +227,10 @@ pub(super) async fn history(pool: &PgPool, order_id: Uuid) -> Result<Vec<StoredE
 pub(super) async fn pending_to_reconcile(
     pool: &PgPool,
     created_before: OffsetDateTime,
+    attempted_before: OffsetDateTime,
     limit: u32,
 ) -> Result<Vec<Order>, StoreError> {
+    use domain::PaymentStatus;
     let mut conn = pool.get().await.map_err(store_error)?;
     let rows: Vec<OrderRow> = orders::table
         .select(OrderRow::as_select())
@@ -233,14 +238,44 @@ pub(super) async fn pending_to_reconcile(
         .filter(
             orders::created_at
                 .lt(created_before)
-                .or(orders::payment_status.eq(domain::PaymentStatus::Processing.as_str())),
+                .and(orders::payment_status.ne(PaymentStatus::Processing.as_str()))
+                .or(orders::payment_status
+                    .eq(PaymentStatus::Processing.as_str())
+                    .and(orders::payment_attempted_at.lt(attempted_before))),
         )
         .order((orders::created_at.asc(), orders::id.asc()))
         .limit(i64::from(limit))
-        .for_update()
-        .skip_locked()
         .load(&mut conn)
         .await
         .map_err(store_error)?;
     with_items(&mut conn, rows).await
+}
+
+/// Two index lookups: `orders_pending_idx` (the oldest unpaid or failed order, read in creation
+/// order past the few `processing` ones) and `orders_processing_idx`.
+pub(super) async fn reconcile_horizon(pool: &PgPool) -> Result<ReconcileHorizon, StoreError> {
+    use diesel::sql_types::{Nullable, Timestamptz};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        oldest_unpaid: Option<OffsetDateTime>,
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        oldest_processing: Option<OffsetDateTime>,
+    }
+    let mut conn = pool.get().await.map_err(store_error)?;
+    let row: Row = Cached(diesel::sql_query(
+        "SELECT (SELECT created_at FROM orders \
+                  WHERE status = 'PENDING' AND payment_status IN ('unpaid', 'failed') \
+                  ORDER BY created_at LIMIT 1) AS oldest_unpaid, \
+                (SELECT payment_attempted_at FROM orders \
+                  WHERE status = 'PENDING' AND payment_status = 'processing' \
+                  ORDER BY payment_attempted_at LIMIT 1) AS oldest_processing",
+    ))
+    .get_result(&mut conn)
+    .await
+    .map_err(store_error)?;
+    Ok(ReconcileHorizon {
+        oldest_unpaid: row.oldest_unpaid,
+        oldest_processing: row.oldest_processing,
+    })
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::{InvalidTransition, OrderStatus, PaymentEffect, PaymentStatus, transition};
 use futures_util::FutureExt;
@@ -252,7 +252,7 @@ async fn update_orders(
                      number) \
           WHERE o.id = v.id AND o.status = v.from_status \
          RETURNING o.id, o.user_id, o.status, o.payment_status, o.payment_collected, \
-                   o.payment_reference, o.subtotal, o.shipping_amount, o.tax_amount, \
+                   o.payment_reference, o.payment_attempt, o.subtotal, o.shipping_amount, o.tax_amount, \
                    o.total_amount, o.currency, o.shipping_address, o.tracking_carrier, \
                    o.tracking_number, o.version, o.created_at, o.updated_at",
     )
@@ -340,14 +340,20 @@ pub(super) async fn set_payment_status(
 ) -> Result<Order, PaymentUpdateError> {
     let mut conn = pool.get().await.map_err(store_error)?;
     let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-    // A charge in flight is dated by the database's clock, for the reconciler.
-    let attempted_at =
-        diesel::dsl::sql::<Nullable<Timestamptz>>(if to == PaymentStatus::Processing {
-            "now()"
-        } else {
-            "orders.payment_attempted_at"
-        });
-    // Two SQL texts (the two `attempted_at`s): kept prepared.
+    // A charge in flight is dated by the database's clock, for the reconciler; after a failed
+    // attempt it is the next attempt.
+    let starts = to == PaymentStatus::Processing;
+    let attempted_at = diesel::dsl::sql::<Nullable<Timestamptz>>(if starts {
+        "now()"
+    } else {
+        "orders.payment_attempted_at"
+    });
+    let attempt = diesel::dsl::sql::<Integer>(if starts {
+        "orders.payment_attempt + (orders.payment_status = 'failed')::int"
+    } else {
+        "orders.payment_attempt"
+    });
+    // Two SQL texts (charge starts or not): kept prepared.
     let updated: Option<OrderRow> = Cached(
         diesel::update(
             orders::table
@@ -358,6 +364,7 @@ pub(super) async fn set_payment_status(
         .set((
             orders::payment_status.eq(to.as_str()),
             orders::payment_attempted_at.eq(attempted_at),
+            orders::payment_attempt.eq(attempt),
             orders::version.eq(orders::version + 1),
             orders::updated_at.eq(diesel::dsl::now),
         ))

@@ -790,9 +790,21 @@ async fn pending_to_reconcile_finds_expired_and_processing_orders() {
     .await
     .unwrap();
     let cutoff = OffsetDateTime::now_utc() - time::Duration::minutes(30);
+    // A charge attempted a moment ago may still be waiting for its answer: not yet.
+    let before_the_attempt = OffsetDateTime::now_utc() - time::Duration::minutes(1);
     let found: Vec<Uuid> = c
         .orders
-        .pending_to_reconcile(cutoff, 10)
+        .pending_to_reconcile(cutoff, before_the_attempt, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(found, [old.id]);
+    let attempted_before = OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    let found: Vec<Uuid> = c
+        .orders
+        .pending_to_reconcile(cutoff, attempted_before, 10)
         .await
         .unwrap()
         .into_iter()
@@ -802,7 +814,7 @@ async fn pending_to_reconcile_finds_expired_and_processing_orders() {
     assert!(!found.contains(&fresh.id));
     assert_eq!(
         c.orders
-            .pending_to_reconcile(cutoff, 1)
+            .pending_to_reconcile(cutoff, attempted_before, 1)
             .await
             .unwrap()
             .len(),
@@ -819,4 +831,85 @@ async fn an_order_of_nothing_is_refused() {
         Err(PlaceOrderError::Store(_))
     ));
     assert_eq!(c.count("SELECT count(*) AS n FROM orders").await, 0);
+}
+
+#[tokio::test]
+async fn the_reconcile_horizon_names_the_oldest_unpaid_order_and_charge_in_flight() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 100).await;
+    assert_eq!(
+        c.orders.reconcile_horizon().await.unwrap(),
+        ports::ReconcileHorizon::default()
+    );
+    let newer = c.place(ada.id, &[(a.id, 1)]).await;
+    let older = c.place(ada.id, &[(a.id, 1)]).await;
+    let paid = c.place(ada.id, &[(a.id, 1)]).await;
+    let in_flight = c.place(ada.id, &[(a.id, 1)]).await;
+    c.sql(&format!(
+        "UPDATE orders SET created_at = now() - interval '1 hour' WHERE id IN ('{}', '{}')",
+        older.id, paid.id
+    ))
+    .await
+    .unwrap();
+    c.orders
+        .change_status(&StatusChange::new(paid.id, OrderStatus::Paid))
+        .await
+        .unwrap();
+    let in_flight = c
+        .orders
+        .set_payment_status(
+            in_flight.id,
+            vec![PaymentStatus::Unpaid],
+            PaymentStatus::Processing,
+        )
+        .await
+        .unwrap();
+    let older = c.orders.get(older.id).await.unwrap().unwrap();
+    let horizon = c.orders.reconcile_horizon().await.unwrap();
+    assert_eq!(horizon.oldest_unpaid, Some(older.created_at));
+    assert!(horizon.oldest_unpaid < Some(newer.created_at));
+    let attempted = horizon.oldest_processing.expect("a charge in flight");
+    assert!(attempted >= in_flight.created_at && attempted <= in_flight.updated_at);
+}
+
+#[tokio::test]
+async fn paying_again_after_a_failed_attempt_is_the_next_attempt() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 100).await;
+    let order = c.place(ada.id, &[(a.id, 1)]).await;
+    assert_eq!(order.payment_attempt, 1);
+    let step = |from: PaymentStatus, to: PaymentStatus| {
+        let orders = c.orders.clone();
+        async move {
+            orders
+                .set_payment_status(order.id, vec![from], to)
+                .await
+                .unwrap()
+                .payment_attempt
+        }
+    };
+    // The first charge of an unpaid order is attempt 1; a decline keeps it.
+    assert_eq!(
+        step(PaymentStatus::Unpaid, PaymentStatus::Processing).await,
+        1
+    );
+    assert_eq!(
+        step(PaymentStatus::Processing, PaymentStatus::Failed).await,
+        1
+    );
+    assert_eq!(
+        step(PaymentStatus::Failed, PaymentStatus::Processing).await,
+        2
+    );
+    assert_eq!(
+        c.orders
+            .get(order.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .payment_attempt,
+        2
+    );
 }

@@ -9,6 +9,7 @@ use crate::support::ctx;
 fn request(token: &str) -> ChargeRequest {
     ChargeRequest {
         order_id: Uuid::now_v7(),
+        attempt: 1,
         token: token.into(),
         amount: 2500,
         currency: "USD".into(),
@@ -73,7 +74,7 @@ async fn test_tokens_behave_like_a_card_processor() {
 }
 
 #[tokio::test]
-async fn a_declined_charge_may_be_retried_with_another_card() {
+async fn a_declined_charge_may_be_retried_with_another_card_as_the_next_attempt() {
     let c = ctx().await;
     let gateway =
         SimulatedPaymentGateway::new(c.pool.clone(), Duration::ZERO, Duration::from_millis(50));
@@ -82,8 +83,18 @@ async fn a_declined_charge_may_be_retried_with_another_card() {
         gateway.charge(&declined).await.unwrap(),
         ChargeOutcome::Declined { .. }
     ));
+    // The same attempt again (a retried request) replays the decline, whatever the card.
+    let replayed = ChargeRequest {
+        token: "tok_visa".into(),
+        ..declined.clone()
+    };
+    assert!(matches!(
+        gateway.charge(&replayed).await.unwrap(),
+        ChargeOutcome::Declined { .. }
+    ));
     let retry = ChargeRequest {
         token: "tok_visa".into(),
+        attempt: 2,
         ..declined.clone()
     };
     assert!(matches!(
@@ -94,6 +105,20 @@ async fn a_declined_charge_may_be_retried_with_another_card() {
         gateway.lookup(declined.order_id).await.unwrap(),
         ChargeState::Captured { .. }
     ));
+    // Once captured, no attempt charges again.
+    let third = ChargeRequest {
+        attempt: 3,
+        ..retry.clone()
+    };
+    assert_eq!(
+        gateway.charge(&third).await.unwrap(),
+        gateway.charge(&retry).await.unwrap()
+    );
+    assert_eq!(
+        c.count("SELECT count(*) AS n FROM simulated_charges WHERE attempt = 2")
+            .await,
+        1
+    );
 }
 
 #[tokio::test]

@@ -34,7 +34,7 @@ pub async fn ctx() -> Ctx {
         products: PgProductRepository::new(pool.clone()),
         orders: PgOrderRepository::new(pool.clone()),
         events: PgEventLog::new(pool.clone()),
-        idempotency: PgIdempotencyStore::new(pool.clone()),
+        idempotency: PgIdempotencyStore::new(pool.clone(), std::time::Duration::from_secs(60)),
         revocations: PgTokenRevocations::new(pool.clone()),
         pool,
         db,

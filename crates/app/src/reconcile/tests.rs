@@ -16,6 +16,11 @@ fn cutoff() -> time::OffsetDateTime {
     NOW - settings().pending_order_ttl
 }
 
+/// Charges attempted before this are asked about.
+fn attempted_before() -> time::OffsetDateTime {
+    NOW - time::Duration::try_from(settings().payment_timeout).unwrap()
+}
+
 /// A `PENDING` order with this payment status, created `minutes_ago`.
 fn pending(payment: PaymentStatus, minutes_ago: i64) -> Order {
     let mut o = order(Uuid::now_v7(), 7, OrderStatus::Pending, payment);
@@ -27,9 +32,9 @@ fn expect_batch(mocks: &mut Mocks, batch: Vec<Order>) {
     mocks
         .orders
         .expect_pending_to_reconcile()
-        .with(eq(cutoff()), eq(BATCH_SIZE))
+        .with(eq(cutoff()), eq(attempted_before()), eq(BATCH_SIZE))
         .times(1)
-        .returning(move |_, _| Ok(batch.clone()));
+        .returning(move |_, _, _| Ok(batch.clone()));
 }
 
 fn expect_expire(mocks: &mut Mocks, id: Uuid) {
@@ -277,7 +282,7 @@ async fn failing_to_get_the_batch_is_an_error() {
     mocks
         .orders
         .expect_pending_to_reconcile()
-        .returning(|_, _| Err(StoreError::Unavailable("pool".into())));
+        .returning(|_, _, _| Err(StoreError::Unavailable("pool".into())));
     assert_eq!(
         reconciler(mocks).run_once().await,
         Err(StoreError::Unavailable("pool".into()))

@@ -6,6 +6,11 @@
 //! 5xx): those may be retried. Another body with the key → 422 `idempotency_key_reused`; while
 //! the first request runs → 409 `idempotency_in_progress`.
 //!
+//! A request that never answered because its instance died holds its key only for the lease
+//! (`IDEMPOTENCY_LEASE`): the retry after it takes the key over and the work is told so
+//! ([`Claim::resumed`]), with the resource the first request reserved (the order it was creating
+//! or paying), so that it finishes that work instead of starting it again.
+//!
 //! The work runs in its own task, so a client that hangs up does not abandon a charge half-way
 //! or leave its key claimed.
 
@@ -15,7 +20,7 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
-use ports::{IdempotencyBegin, IdempotencyStore, StoredResponse};
+use ports::{Claim, IdempotencyBegin, IdempotencyStore, StoredResponse};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -122,16 +127,19 @@ pub fn respond(stored: &StoredResponse) -> HttpResponse {
 }
 
 /// Runs `work` once per `(user, scope, key)` as described in the module documentation; without
-/// a key, just runs it.
-pub async fn run<F>(
+/// a key, just runs it. `resource` is what the request works on if it is the first with its key
+/// (a fresh order id for a placement); `work` gets the claim with the resource to use.
+pub async fn run<W, F>(
     store: Arc<dyn IdempotencyStore>,
     user_id: i64,
     scope: String,
     key: Option<String>,
     request_hash: String,
-    work: F,
+    resource: uuid::Uuid,
+    work: W,
 ) -> Result<HttpResponse, ApiError>
 where
+    W: FnOnce(Claim) -> F + Send + 'static,
     F: Future<Output = Result<StoredResponse, ApiError>> + Send + 'static,
 {
     // The task keeps the request's span, so its log lines name the request.
@@ -139,10 +147,20 @@ where
     let task = tokio::spawn(tracing::Instrument::instrument(
         async move {
             let Some(key) = key else {
-                return as_stored(work.await);
+                return as_stored(
+                    work(Claim {
+                        id: uuid::Uuid::nil(),
+                        resource,
+                        resumed: false,
+                    })
+                    .await,
+                );
             };
-            match store.begin(user_id, &scope, &key, &request_hash).await? {
-                IdempotencyBegin::Started => {}
+            let claim = match store
+                .begin(user_id, &scope, &key, &request_hash, resource)
+                .await?
+            {
+                IdempotencyBegin::Started(claim) => claim,
                 IdempotencyBegin::Replay(stored) => return Ok(stored),
                 IdempotencyBegin::InProgress => {
                     return Ok(stored_problem(
@@ -164,16 +182,29 @@ where
                         .detail("this key was first used with a different body"),
                     ));
                 }
+            };
+            if claim.resumed {
+                tracing::info!(resource = %claim.resource,
+                    "idempotency key taken over after its lease: finishing its work");
             }
-            let outcome = as_stored(work.await);
+            let outcome = as_stored(work(claim).await);
             match &outcome {
                 Ok(stored) if is_kept(stored.status) => {
-                    if let Err(error) = store.complete(user_id, &scope, &key, stored).await {
-                        tracing::error!(%error, "could not keep the idempotent answer; releasing the key");
-                        release(&*store, user_id, &scope, &key).await;
+                    match store
+                        .complete(user_id, &scope, &key, claim.id, stored)
+                        .await
+                    {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(
+                            "this request outlived its idempotency lease: a retry took the key over"
+                        ),
+                        Err(error) => {
+                            tracing::error!(%error, "could not keep the idempotent answer; releasing the key");
+                            release(&*store, user_id, &scope, &key, claim.id).await;
+                        }
                     }
                 }
-                _ => release(&*store, user_id, &scope, &key).await,
+                _ => release(&*store, user_id, &scope, &key, claim.id).await,
             }
             outcome
         },
@@ -185,8 +216,14 @@ where
     Ok(respond(&stored))
 }
 
-async fn release(store: &dyn IdempotencyStore, user_id: i64, scope: &str, key: &str) {
-    if let Err(error) = store.release(user_id, scope, key).await {
+async fn release(
+    store: &dyn IdempotencyStore,
+    user_id: i64,
+    scope: &str,
+    key: &str,
+    claim: uuid::Uuid,
+) {
+    if let Err(error) = store.release(user_id, scope, key, claim).await {
         tracing::error!(%error, "could not release an idempotency key");
     }
 }

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use app::orders::PlacementOutcome;
+use ports::Claim;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -53,16 +54,22 @@ pub async fn pay_order(
     let token = body.value.token;
     let actor = user.actor();
     let store = state.idempotency.clone();
-    let work = async move {
-        let outcome = state.orders.pay_order(actor, order_id, &token).await?;
+    let work = move |claim: Claim| async move {
+        let outcome = if claim.resumed {
+            state.orders.resume_payment(actor, order_id, &token).await?
+        } else {
+            state.orders.pay_order(actor, order_id, &token).await?
+        };
         let status = match outcome {
             PlacementOutcome::Processing(_) => StatusCode::ACCEPTED,
-            PlacementOutcome::Paid(_) | PlacementOutcome::Unpaid(_) => StatusCode::OK,
+            PlacementOutcome::Paid(_)
+            | PlacementOutcome::Unpaid(_)
+            | PlacementOutcome::AsItStands(_) => StatusCode::OK,
         };
         let mut answer = order_answer(status, outcome.order(), actor)?;
         answer.location = None;
         Ok(answer)
     };
     let scope = format!("orders.pay:{order_id}");
-    idempotency::run(store, user.id, scope, key, hash, work).await
+    idempotency::run(store, user.id, scope, key, hash, order_id, work).await
 }

@@ -3,7 +3,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use app::orders::{AddressInput, LineInput, PlaceOrderCommand, PlacementOutcome};
-use ports::{Actor, StoredResponse};
+use ports::{Actor, Claim, StoredResponse};
+use uuid::Uuid;
 
 use super::idempotency;
 use super::order_json::{OrderJson, PlaceOrderRequest};
@@ -43,13 +44,26 @@ pub async fn place_order(
     let request = body.value;
     let actor = user.actor();
     let store = state.idempotency.clone();
-    let work = async move { place(&state, actor, request).await };
-    idempotency::run(store, user.id, "orders.place".into(), key, hash, work).await
+    // The id of the order to create, kept with the key's claim: a retry that takes the key over
+    // after its lease finishes this order rather than placing another.
+    let order_id = Uuid::now_v7();
+    let work = move |claim: Claim| async move { place(&state, actor, claim, request).await };
+    idempotency::run(
+        store,
+        user.id,
+        "orders.place".into(),
+        key,
+        hash,
+        order_id,
+        work,
+    )
+    .await
 }
 
 async fn place(
     state: &AppState,
     actor: Actor,
+    claim: Claim,
     request: PlaceOrderRequest,
 ) -> Result<StoredResponse, ApiError> {
     let address = request.shipping_address;
@@ -73,10 +87,22 @@ async fn place(
         },
         payment_token: request.payment.map(|p| p.token),
     };
-    let outcome = state.orders.place_order(actor, command).await?;
+    let outcome = if claim.resumed {
+        state
+            .orders
+            .resume_placement(actor, claim.resource, command)
+            .await?
+    } else {
+        state
+            .orders
+            .place_order_as(actor, claim.resource, command)
+            .await?
+    };
     let status = match outcome {
         PlacementOutcome::Processing(_) => StatusCode::ACCEPTED,
-        PlacementOutcome::Paid(_) | PlacementOutcome::Unpaid(_) => StatusCode::CREATED,
+        PlacementOutcome::Paid(_)
+        | PlacementOutcome::Unpaid(_)
+        | PlacementOutcome::AsItStands(_) => StatusCode::CREATED,
     };
     order_answer(status, outcome.order(), actor)
 }
