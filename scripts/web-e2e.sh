@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make web-test`'s browser part: the web app end to end in a real browser against a real server.
 #
-# Installs Debian's chromium when missing (apt-get; CI runs as root), installs web/'s npm packages
+# Finds the browser: CHROMIUM when set; else /usr/bin/chromium; else a Chrome already on the machine
+# (CHROME_BIN, which GitHub's runner images set, or google-chrome(-stable) on PATH); else, as root,
+# installs Debian's chromium (apt-get; this project's CI runs as root). Installs web/'s npm packages
 # (`npm ci`) when node_modules is missing or older than package-lock.json, builds oms (unless OMS_BIN
 # names one), creates a fresh database on the PostgreSQL that scripts/db.sh finds (dropped on exit),
 # migrates it, starts `oms serve` on a free 127.0.0.1 port (development mode, COOKIE_SECURE=false,
@@ -14,7 +16,7 @@
 # WEB_E2E_TIMEOUT seconds (default 900).
 #
 # Settings (environment): PROFILE (cargo profile, default dev), OMS_BIN (a prebuilt oms), CHROMIUM
-# (default /usr/bin/chromium), WEB_E2E_SKIP_BUILD=1 (reuse web/.next-e2e: only when it was built for
+# (the browser; default as above), WEB_E2E_SKIP_BUILD=1 (reuse web/.next-e2e: only when it was built for
 # the same API port, i.e. never in CI), RUST_LOG (the server's, default warn).
 set -euo pipefail
 
@@ -27,7 +29,7 @@ readonly PROFILE="${PROFILE:-dev}"
 readonly WORK_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/web-e2e"
 readonly DB_NAME="oms_web_e2e_$$"
 readonly E2E_ADMIN="web-e2e-admin@example.com"
-readonly CHROME_BIN="${CHROMIUM:-/usr/bin/chromium}"
+BROWSER_BIN="${CHROMIUM:-/usr/bin/chromium}"
 readonly TIMEOUT="${WEB_E2E_TIMEOUT:-900}"
 
 SERVER_PID=""
@@ -49,12 +51,23 @@ cleanup() {
 }
 
 ensure_chromium() {
-  if [ -x "$CHROME_BIN" ]; then return 0; fi
-  command -v apt-get >/dev/null 2>&1 || die "$CHROME_BIN is missing and apt-get is not available"
+  local other
+  if [ -x "$BROWSER_BIN" ]; then return 0; fi
+  if [ -z "${CHROMIUM:-}" ]; then
+    for other in "${CHROME_BIN:-}" "$(command -v google-chrome-stable || true)" \
+        "$(command -v google-chrome || true)"; do
+      if [ -n "$other" ] && [ -x "$other" ]; then
+        step "using $other ($BROWSER_BIN is missing)"
+        BROWSER_BIN="$other"
+        return 0
+      fi
+    done
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "$BROWSER_BIN is missing and apt-get is not available"
   step "installing Debian's chromium (apt-get)"
-  is_root || die "$CHROME_BIN is missing: run 'apt-get install -y chromium' as root"
+  is_root || die "$BROWSER_BIN is missing: run 'apt-get install -y chromium' as root"
   apt_install chromium || die "apt-get install chromium failed"
-  [ -x "$CHROME_BIN" ] || die "chromium did not install at $CHROME_BIN"
+  [ -x "$BROWSER_BIN" ] || die "chromium did not install at $BROWSER_BIN"
 }
 
 ensure_node_modules() {
@@ -123,7 +136,7 @@ main() {
 
   step "browser tests (web/e2e/run.mjs)"
   WEB_URL="http://127.0.0.1:$web_port" API_URL="http://127.0.0.1:$api_port" \
-    ADMIN_EMAIL="$E2E_ADMIN" ADMIN_PASSWORD="$password" CHROMIUM="$CHROME_BIN" \
+    ADMIN_EMAIL="$E2E_ADMIN" ADMIN_PASSWORD="$password" CHROMIUM="$BROWSER_BIN" \
     timeout --kill-after=10 "$TIMEOUT" node "$WEB/e2e/run.mjs"
 }
 
