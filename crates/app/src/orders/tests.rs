@@ -837,3 +837,212 @@ async fn order_history_for_owner_and_admin_not_for_others() {
         Err(GetOrderError::NotFound)
     );
 }
+
+// ---- resuming a request whose Idempotency-Key was taken over ----
+
+/// The provider captures exactly one charge, of this order and attempt.
+fn expect_one_capture(mocks: &mut Mocks, id: Uuid, attempt: u32) {
+    mocks
+        .payments
+        .expect_charge()
+        .withf(move |r| r.order_id == id && r.attempt == attempt && r.token == "tok_visa")
+        .times(1)
+        .returning(|_| {
+            Ok(ChargeOutcome::Captured {
+                reference: "ch_r".into(),
+            })
+        });
+    mocks
+        .orders
+        .expect_change_status()
+        .withf(move |c| {
+            c.order_id == id
+                && c.to == OrderStatus::Paid
+                && c.payment_status_in == [PaymentStatus::Processing]
+        })
+        .times(1)
+        .returning(|c| {
+            Ok(order(
+                c.order_id,
+                7,
+                OrderStatus::Paid,
+                PaymentStatus::Captured,
+            ))
+        });
+}
+
+#[tokio::test]
+async fn resuming_a_placement_that_never_stored_its_order_places_it_under_the_reserved_id() {
+    let mut mocks = Mocks::new();
+    let reserved = Uuid::now_v7();
+    mocks
+        .orders
+        .expect_get()
+        .with(eq(reserved))
+        .times(1)
+        .returning(|_| Ok(None));
+    mocks
+        .orders
+        .expect_place()
+        .withf(move |o| o.id == reserved && o.payment_status == PaymentStatus::Processing)
+        .times(1)
+        .returning(|o| Ok(order(o.id, 7, OrderStatus::Pending, o.payment_status)));
+    expect_one_capture(&mut mocks, reserved, 1);
+    let outcome = service(mocks)
+        .resume_placement(CUSTOMER, reserved, command(Some("tok_visa")))
+        .await
+        .expect("placed");
+    assert!(matches!(outcome, PlacementOutcome::Paid(ref o) if o.id == reserved));
+}
+
+#[tokio::test]
+async fn resuming_a_placement_with_its_charge_in_flight_charges_the_same_attempt_and_places_nothing()
+ {
+    let mut mocks = Mocks::new();
+    let id = expect_get(
+        &mut mocks,
+        7,
+        OrderStatus::Pending,
+        PaymentStatus::Processing,
+    );
+    // No `place`: the mock refuses any call not expected.
+    expect_one_capture(&mut mocks, id, 1);
+    let outcome = service(mocks)
+        .resume_placement(CUSTOMER, id, command(Some("tok_visa")))
+        .await
+        .expect("finished");
+    assert!(matches!(outcome, PlacementOutcome::Paid(_)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn resuming_a_placement_whose_attempt_failed_makes_the_next_attempt() {
+    let mut mocks = Mocks::new();
+    let id = expect_get(&mut mocks, 7, OrderStatus::Pending, PaymentStatus::Failed);
+    mocks
+        .orders
+        .expect_set_payment_status()
+        .withf(|_, from, to| {
+            *from == [PaymentStatus::Unpaid, PaymentStatus::Failed]
+                && *to == PaymentStatus::Processing
+        })
+        .times(1)
+        .returning(|id, _, to| {
+            let mut next = order(id, 7, OrderStatus::Pending, to);
+            next.payment_attempt = 2;
+            Ok(next)
+        });
+    expect_one_capture(&mut mocks, id, 2);
+    let outcome = service(mocks)
+        .resume_placement(CUSTOMER, id, command(Some("tok_visa")))
+        .await
+        .expect("finished");
+    assert!(matches!(outcome, PlacementOutcome::Paid(_)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn resuming_a_settled_placement_charges_nothing_and_answers_it_as_it_stands() {
+    // Paid by the reconciler meanwhile: paid.
+    let mut mocks = Mocks::new();
+    let id = expect_get(&mut mocks, 7, OrderStatus::Paid, PaymentStatus::Captured);
+    let outcome = service(mocks)
+        .resume_placement(CUSTOMER, id, command(Some("tok_visa")))
+        .await
+        .expect("answered");
+    assert!(matches!(outcome, PlacementOutcome::Paid(_)), "{outcome:?}");
+
+    // Declined and cancelled: the 402 a first request got.
+    let mut mocks = Mocks::new();
+    let id = expect_get(&mut mocks, 7, OrderStatus::Cancelled, PaymentStatus::Failed);
+    let error = service(mocks)
+        .resume_placement(CUSTOMER, id, command(Some("tok_visa")))
+        .await
+        .expect_err("declined");
+    assert!(
+        matches!(error, PlaceOrderError::PaymentDeclined { order_id, .. } if order_id == id),
+        "{error:?}"
+    );
+
+    // Unpaid and expired: the order as it stands.
+    let mut mocks = Mocks::new();
+    let id = expect_get(&mut mocks, 7, OrderStatus::Cancelled, PaymentStatus::Unpaid);
+    let outcome = service(mocks)
+        .resume_placement(CUSTOMER, id, command(None))
+        .await
+        .expect("answered");
+    assert!(
+        matches!(outcome, PlacementOutcome::AsItStands(ref o) if o.status == OrderStatus::Cancelled),
+        "{outcome:?}"
+    );
+
+    // Placed without payment and still pending: unpaid.
+    let mut mocks = Mocks::new();
+    let id = expect_get(&mut mocks, 7, OrderStatus::Pending, PaymentStatus::Unpaid);
+    let outcome = service(mocks)
+        .resume_placement(CUSTOMER, id, command(None))
+        .await
+        .expect("answered");
+    assert!(
+        matches!(outcome, PlacementOutcome::Unpaid(_)),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn resuming_onto_another_users_order_is_refused() {
+    let mut mocks = Mocks::new();
+    let id = expect_get(
+        &mut mocks,
+        99,
+        OrderStatus::Pending,
+        PaymentStatus::Processing,
+    );
+    let error = service(mocks)
+        .resume_placement(CUSTOMER, id, command(Some("tok_visa")))
+        .await
+        .expect_err("refused");
+    assert!(matches!(
+        error,
+        PlaceOrderError::Store(StoreError::Internal(_))
+    ));
+}
+
+#[tokio::test]
+async fn resuming_a_payment_in_flight_charges_the_same_attempt_once() {
+    let mut mocks = Mocks::new();
+    let id = expect_get(
+        &mut mocks,
+        7,
+        OrderStatus::Pending,
+        PaymentStatus::Processing,
+    );
+    expect_one_capture(&mut mocks, id, 1);
+    let outcome = service(mocks)
+        .resume_payment(CUSTOMER, id, "tok_visa")
+        .await
+        .expect("paid");
+    assert!(matches!(outcome, PlacementOutcome::Paid(_)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn resuming_a_payment_of_a_paid_order_charges_nothing() {
+    let mut mocks = Mocks::new();
+    let id = expect_get(&mut mocks, 7, OrderStatus::Paid, PaymentStatus::Captured);
+    let outcome = service(mocks)
+        .resume_payment(CUSTOMER, id, "tok_visa")
+        .await
+        .expect("paid");
+    assert!(matches!(outcome, PlacementOutcome::Paid(_)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn resuming_a_payment_that_failed_pays_as_a_first_request() {
+    let mut mocks = Mocks::new();
+    let id = expect_get(&mut mocks, 7, OrderStatus::Pending, PaymentStatus::Failed);
+    expect_start_charge(&mut mocks);
+    expect_one_capture(&mut mocks, id, 1);
+    let outcome = service(mocks)
+        .resume_payment(CUSTOMER, id, "tok_visa")
+        .await
+        .expect("paid");
+    assert!(matches!(outcome, PlacementOutcome::Paid(_)), "{outcome:?}");
+}

@@ -288,3 +288,62 @@ async fn failing_to_get_the_batch_is_an_error() {
         Err(StoreError::Unavailable("pool".into()))
     );
 }
+
+// ---- when the next pass runs ----
+
+fn horizon(unpaid_age: Option<i64>, processing_age_ms: Option<i64>) -> ReconcileHorizon {
+    ReconcileHorizon {
+        oldest_unpaid: unpaid_age.map(|s| NOW - time::Duration::seconds(s)),
+        oldest_processing: processing_age_ms.map(|ms| NOW - time::Duration::milliseconds(ms)),
+    }
+}
+
+/// With a 3 s payment timeout.
+fn with_ttl(ttl: time::Duration) -> Reconciler {
+    let mut settings = settings();
+    settings.pending_order_ttl = ttl;
+    settings.payment_timeout = Duration::from_secs(3);
+    Reconciler::new(Mocks::new().into_deps(), settings)
+}
+
+#[test]
+fn the_next_pass_is_when_the_oldest_unpaid_order_falls_due() {
+    let r = with_ttl(time::Duration::minutes(30));
+    // Created 29 min 50 s ago: due in 10 s.
+    let sleep = r.sleep_for(horizon(Some(30 * 60 - 10), None), false);
+    assert!(
+        sleep >= Duration::from_secs(10) && sleep < Duration::from_millis(10_100),
+        "{sleep:?}"
+    );
+    // Overdue (a backlog): as soon as allowed, never a busy loop.
+    assert_eq!(r.sleep_for(horizon(Some(3600), None), false), MIN_SLEEP);
+    // Nothing pending: the longest sleep, which a 30 min TTL allows.
+    assert_eq!(r.sleep_for(horizon(None, None), false), MAX_SLEEP);
+}
+
+#[test]
+fn a_short_ttl_caps_the_sleep_at_half_of_it_so_new_orders_are_not_missed() {
+    let r = with_ttl(time::Duration::seconds(5));
+    assert_eq!(
+        r.sleep_for(horizon(None, None), false),
+        Duration::from_millis(2500)
+    );
+    // A 2 s TTL: at the one-second floor.
+    let r = with_ttl(time::Duration::seconds(2));
+    assert_eq!(r.sleep_for(horizon(None, None), false), MIN_SLEEP);
+}
+
+#[test]
+fn a_charge_in_flight_is_due_once_the_payment_timeout_has_passed() {
+    let r = with_ttl(time::Duration::hours(48));
+    let timeout = Duration::from_secs(3);
+    // Attempted just now: due after the payment timeout, not before.
+    let sleep = r.sleep_for(horizon(None, Some(0)), false);
+    assert!(
+        sleep >= timeout && sleep < timeout + Duration::from_millis(100),
+        "{sleep:?}"
+    );
+    // Unresolved last time (the provider is down): asked again, but not at once.
+    let overdue = i64::try_from(timeout.as_millis()).unwrap() * 2;
+    assert_eq!(r.sleep_for(horizon(None, Some(overdue)), true), RETRY_SLEEP);
+}
