@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use adapters_postgres::PgProductRepository;
 use adapters_postgres::testing::{TestDb, base_url};
 use domain::product::NewProduct;
-use e2e::{JWT_SECRET, PASSWORD, json_of, order_body, plain_client, spawn_app, spawn_app_with};
+use e2e::{
+    JWT_SECRET, PASSWORD, eventually, json_of, order_body, plain_client, spawn_app, spawn_app_with,
+};
 use futures_util::StreamExt as _;
 use ports::ProductRepository as _;
 use reqwest::StatusCode;
@@ -251,6 +253,22 @@ async fn close_code(ws: &mut Ws, within: Duration) -> Option<CloseCode> {
     }
 }
 
+/// How many orders have a charge in flight.
+async fn processing_orders(pool: &adapters_postgres::PgPool) -> i64 {
+    use diesel_async::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = pool.get().await.unwrap();
+    diesel::sql_query("SELECT count(*) AS n FROM orders WHERE payment_status = 'processing'")
+        .get_result::<Count>(&mut conn)
+        .await
+        .unwrap()
+        .n
+}
+
 /// The value of one series (`name{labels}` exactly as rendered) in a Prometheus text.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -319,7 +337,14 @@ async fn sigterm_finishes_the_slow_request_refuses_new_connections_closes_websoc
             (status, json_of(response).await)
         })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // In flight: the order is stored, its charge under way (payment `processing`).
+    let pool = db.pool();
+    eventually(
+        "the slow order to be stored with its charge in flight",
+        Duration::from_secs(10),
+        async || (processing_orders(&pool).await == 1).then_some(()),
+    )
+    .await;
     assert!(!slow.is_finished(), "the payment takes 2 s");
     let signalled = Instant::now();
     oms.sigterm();
@@ -330,14 +355,15 @@ async fn sigterm_finishes_the_slow_request_refuses_new_connections_closes_websoc
         Some(CloseCode::Away)
     );
     // New connections are refused while the slow request is still being served.
-    let refused = loop {
-        match TcpStream::connect(("127.0.0.1", oms.port)).await {
-            Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => break true,
-            _ if signalled.elapsed() > Duration::from_secs(1) => break false,
-            _ => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    };
-    assert!(refused, "the listener closes at once");
+    eventually(
+        "the listener to close at once (connections refused)",
+        Duration::from_secs(1),
+        async || match TcpStream::connect(("127.0.0.1", oms.port)).await {
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionRefused => Some(()),
+            _ => None,
+        },
+    )
+    .await;
     assert!(
         !slow.is_finished(),
         "refused while the in-flight request still runs"
@@ -405,23 +431,24 @@ async fn metrics_count_requests_order_outcomes_pool_and_realtime_clients() {
     }
 
     // Events reach the WebSocket client through the listener: wait for the counter.
-    let mut text = String::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        let response = client.get(app.url("/metrics")).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert!(
-            response.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("text/plain; version=0.0.4")
-        );
-        text = response.text().await.unwrap();
-        if sample(&text, "oms_realtime_events_delivered_total").unwrap_or(0.0) >= 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let text = eventually(
+        "an event delivered to the WebSocket client (metrics)",
+        Duration::from_secs(10),
+        async || {
+            let response = client.get(app.url("/metrics")).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert!(
+                response.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/plain; version=0.0.4")
+            );
+            let text = response.text().await.unwrap();
+            let delivered = sample(&text, "oms_realtime_events_delivered_total").unwrap_or(0.0);
+            (delivered >= 1.0).then_some(text)
+        },
+    )
+    .await;
     let products = "{method=\"GET\",route=\"/api/products\",status=\"200\"}";
     assert_eq!(
         sample(&text, &format!("oms_http_requests_total{products}")),
@@ -466,22 +493,22 @@ async fn metrics_count_requests_order_outcomes_pool_and_realtime_clients() {
     // The gauge follows the client leaving.
     ws.close(None).await.unwrap();
     drop(ws);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let text = client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if sample(&text, "oms_realtime_clients{transport=\"ws\"}") == Some(0.0) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the ws gauge stays up: {text}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "the ws gauge to drop to 0",
+        Duration::from_secs(5),
+        async || {
+            let text = client
+                .get(app.url("/metrics"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            (sample(&text, "oms_realtime_clients{transport=\"ws\"}") == Some(0.0)).then_some(())
+        },
+    )
+    .await;
 
     // Operational, not part of the JSON API.
     let doc = json_of(
@@ -613,16 +640,12 @@ async fn without_its_database_the_server_answers_503_quickly_under_load_and_reco
 
     proxy.restore();
     let restored = Instant::now();
-    loop {
-        if get("/readyz").await.unwrap().status() == StatusCode::OK {
-            break;
-        }
-        assert!(
-            restored.elapsed() < Duration::from_secs(15),
-            "/readyz stays 503 after the database is back"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "/readyz to answer 200 after the database is back",
+        Duration::from_secs(15),
+        async || (get("/readyz").await.unwrap().status() == StatusCode::OK).then_some(()),
+    )
+    .await;
     println!(
         "ready again {:?} after the database came back",
         restored.elapsed()

@@ -82,6 +82,29 @@ async fn spawn_on(db: Arc<TestDb>, adjust: impl FnOnce(&mut Settings)) -> TestAp
     }
 }
 
+/// How often [`eventually`] looks again.
+const POLL: Duration = Duration::from_millis(10);
+
+/// Waits for something a test can observe, instead of sleeping and assuming it happened: runs
+/// `check` every 10 ms until it returns `Some`, and returns that value. Fails the test, naming
+/// `what`, when `within` passes first (a `check` that hangs counts against it too).
+pub async fn eventually<T>(
+    what: &str,
+    within: Duration,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, check()).await {
+            Ok(Some(value)) => return value,
+            Ok(None) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(POLL).await;
+            }
+            _ => panic!("waited {within:?} for {what}"),
+        }
+    }
+}
+
 /// A client that keeps cookies, like a browser.
 pub fn browser() -> Client {
     Client::builder()

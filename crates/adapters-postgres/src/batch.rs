@@ -125,6 +125,12 @@ impl<J: BatchJob> GroupCommit<J> {
         }
     }
 
+    /// How many jobs wait in the queue (for tests and metrics). A job leaves it when a
+    /// transaction takes it, before that transaction asks the pool for a connection.
+    pub(crate) fn queued(&self) -> usize {
+        self.lock_queue().len()
+    }
+
     /// Up to [`MAX_BATCH`] queued jobs in arrival order, at most one per key.
     fn take(&self) -> Vec<Queued<J>> {
         let mut queue = self.lock_queue();

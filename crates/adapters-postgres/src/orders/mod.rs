@@ -42,6 +42,12 @@ impl PgOrderRepository {
             changes: Arc::default(),
         }
     }
+
+    /// Placements and status changes queued behind a transaction of their kind, not yet taken
+    /// into one (for tests and metrics: a test sees its writes queue up instead of sleeping).
+    pub fn queued_writes(&self) -> usize {
+        self.placements.queued() + self.changes.queued()
+    }
 }
 
 #[async_trait]

@@ -2,7 +2,7 @@
 //! transaction. Each test holds the only connection of a one-connection pool while the writes
 //! queue up, so the batches are known: the first write alone, then all the others together.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use adapters_postgres::{PgOrderRepository, PgPool};
 use diesel_async::SimpleAsyncConnection;
@@ -28,21 +28,47 @@ fn transactions(log: &Log) -> usize {
 
 /// Starts `writes` while the pool's only connection is taken, and lets them go once they have
 /// all queued: the first runs alone, the rest share one transaction.
-async fn queued<T: Send + 'static>(pool: &PgPool, writes: Vec<Write<T>>) -> Vec<T> {
+///
+/// Each write is started once the one before it is seen waiting (so they queue in this order):
+/// the first waits for the connection, the others in `orders`' queue.
+async fn queued<T: Send + 'static>(
+    pool: &PgPool,
+    orders: &PgOrderRepository,
+    writes: Vec<Write<T>>,
+) -> Vec<T> {
     let held = pool.get().await.unwrap();
     let mut tasks: Vec<JoinHandle<T>> = Vec::new();
-    for write in writes {
+    for (i, write) in writes.into_iter().enumerate() {
         tasks.push(tokio::spawn(write));
-        // Queue them in this order.
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        if i == 0 {
+            // It took itself from the queue, alone, and asks the pool for the held connection.
+            until("the first write to wait for the connection", || {
+                pool.status().waiting == 1 && orders.queued_writes() == 0
+            })
+            .await;
+        } else {
+            until(&format!("write {i} to queue"), || {
+                orders.queued_writes() == i
+            })
+            .await;
+        }
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
     drop(held);
     let mut out = Vec::new();
     for task in tasks {
         out.push(task.await.unwrap());
     }
     out
+}
+
+/// Polls `condition` (cheap, in this process) every millisecond until it holds; fails the test
+/// naming `what` if it does not within five seconds.
+async fn until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 #[tokio::test]
@@ -62,7 +88,7 @@ async fn concurrent_placements_share_a_transaction_and_never_oversell() {
             Box::pin(async move { orders.place(&order).await }) as _
         })
         .collect();
-    let results = queued(&pool, writes).await;
+    let results = queued(&pool, &orders, writes).await;
 
     assert_eq!(
         transactions(&log),
@@ -124,7 +150,7 @@ async fn a_write_that_fails_in_the_database_does_not_fail_its_neighbours() {
             Box::pin(async move { orders.place(&order).await }) as _
         })
         .collect();
-    let results = queued(&pool, writes).await;
+    let results = queued(&pool, &orders, writes).await;
 
     assert!(
         results[0].is_ok() && results[1].is_ok() && results[3].is_ok(),
@@ -169,7 +195,7 @@ async fn a_shared_transaction_the_database_gives_up_on_is_not_retried() {
             Box::pin(async move { orders.place(&order).await }) as _
         })
         .collect();
-    let results = queued(&pool, writes).await;
+    let results = queued(&pool, &orders, writes).await;
     blocker.batch_execute("ROLLBACK").await.unwrap();
 
     for result in &results {
@@ -217,7 +243,7 @@ async fn changes_of_one_order_never_share_a_transaction() {
         change(second.id, OrderStatus::Cancelled),
         change(second.id, OrderStatus::Cancelled),
     ];
-    let results = queued(&pool, writes).await;
+    let results = queued(&pool, &orders, writes).await;
 
     // third alone; first → PAID with second → CANCELLED; then first → FULFILLED with the
     // second cancellation of second, which sees it cancelled already.
