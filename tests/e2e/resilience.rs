@@ -3,166 +3,22 @@
 //! back — cut with a TCP proxy written here, between the server and PostgreSQL (the shared
 //! PostgreSQL is never stopped: other tests use it).
 
-use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use adapters_postgres::PgProductRepository;
+use crate::oms_process::{OmsProcess, customer_token, product_in};
 use adapters_postgres::testing::{TestDb, base_url};
-use domain::product::NewProduct;
 use e2e::{
     JWT_SECRET, PASSWORD, eventually, json_of, order_body, plain_client, spawn_app, spawn_app_with,
 };
 use futures_util::StreamExt as _;
-use ports::ProductRepository as _;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret as _, SecretString};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-// ---------------------------------------------------------------------------------------------
-// The real binary as a child process
-// ---------------------------------------------------------------------------------------------
-
-/// `target/<profile>/oms`, next to this test binary's `deps/` folder (or `OMS_BIN`). `cargo test`
-/// and nextest build it first: the api package's integration test `oms_cli` needs it.
-fn oms_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("OMS_BIN") {
-        return path.into();
-    }
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let oms = profile_dir.join("oms");
-    assert!(
-        oms.exists(),
-        "{} is missing: build it with `cargo build -p api --bin oms` (cargo test --workspace and \
-         nextest build it), or point OMS_BIN at it",
-        oms.display()
-    );
-    oms
-}
-
-/// A running `oms serve` and the lines it logged (JSON, one per line).
-struct OmsProcess {
-    child: Child,
-    logs: Arc<Mutex<Vec<String>>>,
-    port: u16,
-    metrics_port: Option<u16>,
-}
-
-impl OmsProcess {
-    /// Starts `oms serve` on a free port of 127.0.0.1 with production JSON logs, rate limits
-    /// off, and `extra` settings; waits until it listens.
-    fn start(database_url: &str, extra: &[(&str, &str)]) -> OmsProcess {
-        let mut command = Command::new(oms_binary());
-        command
-            .arg("serve")
-            .env_clear()
-            .env("APP_ENV", "production")
-            .env("RUST_LOG", "info")
-            .env("DATABASE_URL", database_url)
-            .env("JWT_SECRET", JWT_SECRET)
-            .env("COOKIE_SECURE", "false")
-            .env("BIND_ADDR", "127.0.0.1:0")
-            .env("RATE_LIMIT_AUTH_PER_MINUTE", "0")
-            .env("RATE_LIMIT_API_PER_SECOND", "0")
-            .env("RATE_LIMIT_ORDERS_PER_MINUTE", "0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (name, value) in extra {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().expect("oms serve starts");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        for pipe in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let logs = logs.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    logs.lock().unwrap().push(line);
-                }
-            });
-        }
-        let mut process = OmsProcess {
-            child,
-            logs,
-            port: 0,
-            metrics_port: None,
-        };
-        let wants_metrics = extra.iter().any(|(name, _)| *name == "METRICS_ADDR");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while process.port == 0 || (wants_metrics && process.metrics_port.is_none()) {
-            assert!(
-                Instant::now() < deadline,
-                "oms serve did not start:\n{}",
-                process.log_text()
-            );
-            if let Ok(Some(status)) = process.child.try_wait() {
-                panic!("oms serve exited with {status}:\n{}", process.log_text());
-            }
-            process.port = process.logged_u64("listening", "port").unwrap_or(0) as u16;
-            process.metrics_port = process
-                .logged_u64("metrics listening", "metrics_port")
-                .map(|p| p as u16);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        process
-    }
-
-    /// The numeric field `field` of the first log line whose message is `message`.
-    fn logged_u64(&self, message: &str, field: &str) -> Option<u64> {
-        self.logs.lock().unwrap().iter().find_map(|line| {
-            let value: Value = serde_json::from_str(line).ok()?;
-            (value["fields"]["message"] == message).then(|| value["fields"][field].as_u64())?
-        })
-    }
-
-    fn log_text(&self) -> String {
-        self.logs.lock().unwrap().join("\n")
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -TERM failed");
-    }
-
-    /// Waits for the process to exit, at most `bound`.
-    fn wait_exit(&mut self, bound: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + bound;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
-    }
-}
-
-impl Drop for OmsProcess {
-    fn drop(&mut self) {
-        // Only this child, by its own handle.
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 /// `url` with a password in it (PostgreSQL's trust authentication ignores it), and that password:
 /// the logs must never show it.
@@ -191,44 +47,6 @@ fn with_password(url: &str) -> (String, String) {
     }
 }
 
-async fn product_in(db: &TestDb, stock: i64) -> i64 {
-    PgProductRepository::new(db.pool())
-        .create(&NewProduct {
-            name: "Slow lamp".into(),
-            description: None,
-            price: 1_000,
-            stock_quantity: stock,
-            sku: format!("SKU-{}", uuid::Uuid::now_v7().simple()),
-        })
-        .await
-        .unwrap()
-        .id
-}
-
-/// A customer registered over HTTP; returns its Bearer token.
-async fn customer_token(base: &str) -> String {
-    let email = format!("c-{}@example.com", uuid::Uuid::now_v7().simple());
-    let client = plain_client();
-    let response = client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let response = client
-        .post(format!("{base}/api/auth/token"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    json_of(response).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
 async fn ws_connect(port: u16, token: &str) -> Ws {
@@ -255,18 +73,11 @@ async fn close_code(ws: &mut Ws, within: Duration) -> Option<CloseCode> {
 
 /// How many orders have a charge in flight.
 async fn processing_orders(pool: &adapters_postgres::PgPool) -> i64 {
-    use diesel_async::RunQueryDsl as _;
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let mut conn = pool.get().await.unwrap();
-    diesel::sql_query("SELECT count(*) AS n FROM orders WHERE payment_status = 'processing'")
-        .get_result::<Count>(&mut conn)
-        .await
-        .unwrap()
-        .n
+    e2e::count(
+        pool,
+        "SELECT count(*) AS n FROM orders WHERE payment_status = 'processing'",
+    )
+    .await
 }
 
 /// The value of one series (`name{labels}` exactly as rendered) in a Prometheus text.

@@ -105,6 +105,22 @@ pub async fn eventually<T>(
     }
 }
 
+/// The number a query returns as `n` (a `bigint`), e.g. `SELECT count(*) AS n FROM orders`.
+pub async fn count(pool: &PgPool, sql: &str) -> i64 {
+    use diesel_async::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = pool.get().await.expect("connection");
+    diesel::sql_query(sql)
+        .get_result::<Count>(&mut conn)
+        .await
+        .expect("count")
+        .n
+}
+
 /// A client that keeps cookies, like a browser.
 pub fn browser() -> Client {
     Client::builder()
@@ -276,19 +292,7 @@ impl TestApp {
 
     /// How many charges the simulated payment provider holds (captured, declined or refunded).
     pub async fn charge_count(&self) -> i64 {
-        use diesel::sql_types::BigInt;
-        use diesel_async::RunQueryDsl as _;
-        #[derive(diesel::QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = BigInt)]
-            n: i64,
-        }
-        let mut conn = self.pool.get().await.expect("connection");
-        diesel::sql_query("SELECT count(*) AS n FROM simulated_charges")
-            .get_result::<Count>(&mut conn)
-            .await
-            .expect("count")
-            .n
+        count(&self.pool, "SELECT count(*) AS n FROM simulated_charges").await
     }
 
     /// How many orders exist.
