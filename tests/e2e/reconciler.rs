@@ -1,9 +1,11 @@
 //! The reconciler: charges whose answer was lost are found and the orders paid, unpaid orders
 //! expire exactly once even with several instances reconciling, declines are recorded.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use e2e::{TestApp, json_of, order_body, spawn_app, spawn_app_with};
+use e2e::{TestApp, eventually, json_of, order_body, spawn_app};
+use ports::Clock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -46,11 +48,21 @@ fn kinds(history: &[Value]) -> Vec<&str> {
 }
 
 /// A reconciler of our own over the test database: the code every instance runs in the
-/// background, on its own pool.
-async fn reconciler(app: &TestApp) -> app::Reconciler {
+/// background, on its own pool, reading the time from `clock`.
+async fn reconciler(app: &TestApp, clock: Arc<dyn Clock>) -> app::Reconciler {
     let pool = adapters_postgres::build_pool(&api::startup::pg_settings(&app.settings)).unwrap();
-    let deps = api::startup::deps(&app.settings, &pool).await.unwrap();
+    let mut deps = api::startup::deps(&app.settings, &pool).await.unwrap();
+    deps.clock = clock;
     app::Reconciler::new(deps, api::startup::app_settings(&app.settings))
+}
+
+/// The system's clock moved `ahead`: a reconciler that runs later than now, without waiting.
+struct Ahead(time::Duration);
+
+impl Clock for Ahead {
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc() + self.0
+    }
 }
 
 #[tokio::test]
@@ -76,15 +88,11 @@ async fn a_charge_whose_answer_was_lost_is_paid_after_a_restart_and_charged_once
     // The process goes away before it learns the charge went through; a new one starts. Its
     // reconciler (first pass at start-up) asks the provider and finds the charge.
     let app = app.restart().await;
-    let mut order = Value::Null;
-    for _ in 0..100 {
-        order = order_of(&app, &token, &id).await;
-        if order["status"] == "PAID" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(order["status"], "PAID", "{order}");
+    let order = eventually("the order paid", Duration::from_secs(10), async || {
+        let order = order_of(&app, &token, &id).await;
+        (order["status"] == "PAID").then_some(order)
+    })
+    .await;
     assert_eq!(order["payment_status"], "captured");
     assert_eq!(order["payment_collected"], true);
     assert_eq!(app.charge_count().await, 1, "charged once");
@@ -96,7 +104,10 @@ async fn a_charge_whose_answer_was_lost_is_paid_after_a_restart_and_charged_once
 
 #[tokio::test]
 async fn an_expired_unpaid_order_is_cancelled_once_with_two_reconcilers() {
-    let app = spawn_app_with(|s| s.shop.pending_order_ttl = Duration::from_millis(300)).await;
+    // The default TTL (30 minutes): the server's own reconciler leaves the order alone; ours run
+    // with a clock past it.
+    let app = spawn_app().await;
+    let ttl = app.settings.shop.pending_order_ttl;
     let product = app.product("Teapot", 1500, 10).await;
     let customer = app.customer().await;
     let token = app.bearer(&customer.email).await;
@@ -111,8 +122,20 @@ async fn an_expired_unpaid_order_is_cancelled_once_with_two_reconcilers() {
     let id = json_of(response).await["id"].as_str().unwrap().to_owned();
     assert_eq!(app.stored_product(product.id).await.stock_quantity, 7);
 
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let (first, second) = (reconciler(&app).await, reconciler(&app).await);
+    // Just before the TTL: nothing expires.
+    let before: Arc<dyn Clock> = Arc::new(Ahead(
+        time::Duration::try_from(ttl).unwrap() - time::Duration::seconds(5),
+    ));
+    let early = reconciler(&app, before).await.run_once().await.unwrap();
+    assert_eq!(early.expired, 0, "{early:?}");
+
+    let past: Arc<dyn Clock> = Arc::new(Ahead(
+        time::Duration::try_from(ttl).unwrap() + time::Duration::seconds(1),
+    ));
+    let (first, second) = (
+        reconciler(&app, past.clone()).await,
+        reconciler(&app, past.clone()).await,
+    );
     let (a, b) = tokio::join!(first.run_once(), second.run_once());
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.expired + b.expired, 1, "expired once: {a:?} {b:?}");
@@ -130,7 +153,7 @@ async fn an_expired_unpaid_order_is_cancelled_once_with_two_reconcilers() {
     assert_eq!(history[1]["actor"], Value::Null);
 
     // Later passes find nothing more to do.
-    let again = reconciler(&app).await.run_once().await.unwrap();
+    let again = reconciler(&app, past).await.run_once().await.unwrap();
     assert_eq!(again.expired, 0);
     assert_eq!(app.stored_product(product.id).await.stock_quantity, 10);
 }
