@@ -27,27 +27,20 @@ fn place(base: &str, token: &str, key: &str, body: &Value) -> reqwest::RequestBu
         .json(body)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_placement_cut_by_kill_9_is_finished_by_its_retry_after_the_lease_once() {
-    let db = TestDb::new().await;
+/// Sends the request `send` builds (for a base URL) to `first`, kills that instance with SIGKILL
+/// once the request's charge is made (its answer still on the way), starts another instance, and
+/// retries there: within the lease the key is still held (409); after it, the retry's answer.
+async fn kill_mid_charge_then_retry(
+    db: &TestDb,
+    mut first: OmsProcess,
+    send: impl Fn(&str) -> reqwest::RequestBuilder,
+) -> (OmsProcess, reqwest::Response) {
     let pool = db.pool();
-    let product = product_in(&db, 10).await;
-    let mut first = OmsProcess::start(&db.url, SHORT_LEASE);
-    let token = customer_token(&first.url("")).await;
-    // `tok_timeout` is captured at the provider, whose answer comes only after the caller's
-    // timeout: the request is in flight, its charge made, when its instance dies.
-    let mut body = order_body(product, 2);
-    body["payment"] = json!({"token": "tok_timeout"});
-    let key = "checkout-7f3a";
-    let in_flight = tokio::spawn(place(&first.url(""), &token, key, &body).send());
-    eventually(
-        "the order stored and its charge made",
-        Duration::from_secs(10),
-        async || {
-            let charged = count(&pool, "SELECT count(*) AS n FROM simulated_charges").await;
-            (charged == 1).then_some(())
-        },
-    )
+    let in_flight = tokio::spawn(send(&first.url("")).send());
+    eventually("the charge made", Duration::from_secs(10), async || {
+        let charged = count(&pool, "SELECT count(*) AS n FROM simulated_charges").await;
+        (charged == 1).then_some(())
+    })
     .await;
     first.child.kill().unwrap(); // SIGKILL
     first.child.wait().unwrap();
@@ -56,35 +49,45 @@ async fn a_placement_cut_by_kill_9_is_finished_by_its_retry_after_the_lease_once
         in_flight.await.unwrap().is_err(),
         "the killed instance never answered"
     );
-    let order_id: String = {
-        let n = count(&pool, "SELECT count(*) AS n FROM orders").await;
-        assert_eq!(n, 1, "the dead request created its order");
-        order_row(&pool).await
-    };
 
-    // Another instance. Within the lease the key is still held...
     let second = OmsProcess::start(&db.url, SHORT_LEASE);
-    let early = place(&second.url(""), &token, key, &body)
-        .send()
-        .await
-        .unwrap();
+    let early = send(&second.url("")).send().await.unwrap();
     if killed_at.elapsed() < Duration::from_millis(2500) {
         assert_eq!(early.status(), StatusCode::CONFLICT);
         assert_eq!(json_of(early).await["code"], "idempotency_in_progress");
     }
-    // ...and after it the retry takes it over and answers as a first request would.
     let answer = eventually(
         "the key taken over after its lease",
         Duration::from_secs(15),
         async || {
-            let response = place(&second.url(""), &token, key, &body)
-                .send()
-                .await
-                .unwrap();
+            let response = send(&second.url("")).send().await.unwrap();
             (response.status() != StatusCode::CONFLICT).then_some(response)
         },
     )
     .await;
+    (second, answer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placement_cut_by_kill_9_is_finished_by_its_retry_after_the_lease_once() {
+    let db = TestDb::new().await;
+    let pool = db.pool();
+    let product = product_in(&db, 10).await;
+    let first = OmsProcess::start(&db.url, SHORT_LEASE);
+    let token = customer_token(&first.url("")).await;
+    // `tok_timeout` is captured at the provider, whose answer comes only after the caller's
+    // timeout: the request is in flight, its charge made, when its instance dies.
+    let mut body = order_body(product, 2);
+    body["payment"] = json!({"token": "tok_timeout"});
+    let key = "checkout-7f3a";
+    let (second, answer) =
+        kill_mid_charge_then_retry(&db, first, |base| place(base, &token, key, &body)).await;
+    assert_eq!(
+        count(&pool, "SELECT count(*) AS n FROM orders").await,
+        1,
+        "the dead request created its order, the retry none"
+    );
+    let order_id = order_row(&pool).await;
     let status = answer.status();
     assert!(
         status == StatusCode::CREATED || status == StatusCode::ACCEPTED,
@@ -197,4 +200,56 @@ async fn order_row(pool: &adapters_postgres::PgPool) -> String {
         .await
         .unwrap()
         .id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_cut_by_kill_9_is_finished_by_its_retry_after_the_lease_once() {
+    let db = TestDb::new().await;
+    let pool = db.pool();
+    let product = product_in(&db, 10).await;
+    let first = OmsProcess::start(&db.url, SHORT_LEASE);
+    let token = customer_token(&first.url("")).await;
+    let placed = plain_client()
+        .post(first.url("/api/orders"))
+        .bearer_auth(&token)
+        .json(&order_body(product, 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status(), StatusCode::CREATED);
+    let order_id = json_of(placed).await["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/orders/{order_id}/payment");
+    let body = json!({"token": "tok_timeout"});
+    let (second, answer) = kill_mid_charge_then_retry(&db, first, |base| {
+        plain_client()
+            .post(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", "pay-1")
+            .json(&body)
+    })
+    .await;
+    let status = answer.status();
+    assert!(
+        status == StatusCode::OK || status == StatusCode::ACCEPTED,
+        "{status}"
+    );
+    assert_eq!(json_of(answer).await["id"], order_id.as_str());
+    assert_eq!(
+        count(&pool, "SELECT count(*) AS n FROM simulated_charges").await,
+        1,
+        "charged once"
+    );
+    eventually("the order paid", Duration::from_secs(15), async || {
+        let order = json_of(
+            plain_client()
+                .get(second.url(&format!("/api/orders/{order_id}")))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        (order["status"] == "PAID").then_some(())
+    })
+    .await;
 }

@@ -562,6 +562,37 @@ mod tests {
     }
 
     #[test]
+    fn the_idempotency_lease_must_outlast_a_provider_call_and_a_statement() {
+        let s = settings(&[("JWT_SECRET", SECRET)]).expect("defaults");
+        assert_eq!(s.shop.idempotency_lease, Duration::from_secs(60));
+        let ok = settings(&[
+            ("JWT_SECRET", SECRET),
+            ("IDEMPOTENCY_LEASE", "3s"),
+            ("PAYMENT_TIMEOUT_MS", "2000"),
+            ("DATABASE_STATEMENT_TIMEOUT", "1s"),
+        ])
+        .expect("3 s = 2 s + 1 s");
+        assert_eq!(ok.shop.idempotency_lease, Duration::from_secs(3));
+        for (lease, payment_ms, statement) in [("3s", "2001", "1s"), ("30s", "5000", "30s")] {
+            let err = settings(&[
+                ("JWT_SECRET", SECRET),
+                ("IDEMPOTENCY_LEASE", lease),
+                ("PAYMENT_TIMEOUT_MS", payment_ms),
+                ("DATABASE_STATEMENT_TIMEOUT", statement),
+            ])
+            .expect_err(lease);
+            assert_eq!(err.variable, "IDEMPOTENCY_LEASE");
+        }
+        // Settings built in code are checked when a server starts.
+        let mut built = Settings::for_tests("postgres://x/y", SECRET).expect("valid");
+        built.shop.idempotency_lease = Duration::from_secs(1);
+        assert_eq!(
+            built.check().expect_err("too short").variable,
+            "IDEMPOTENCY_LEASE"
+        );
+    }
+
+    #[test]
     fn test_settings() {
         let s = Settings::for_tests("postgres://x/y", SECRET).expect("valid");
         assert_eq!(s.http.bind_addr, "127.0.0.1:0");
