@@ -115,12 +115,29 @@ impl OmsProcess {
         process
     }
 
-    /// The numeric field `field` of the first log line whose message is `message`.
+    /// The numeric field `field` of the first log line whose message is `message` (a JSON line,
+    /// or development's text: `... api::startup: listening port=8080`).
     fn logged_u64(&self, message: &str, field: &str) -> Option<u64> {
         self.logs.lock().unwrap().iter().find_map(|line| {
-            let value: Value = serde_json::from_str(line).ok()?;
-            (value["fields"]["message"] == message).then(|| value["fields"][field].as_u64())?
+            if let Ok(value) = serde_json::from_str::<Value>(line) {
+                return (value["fields"]["message"] == message)
+                    .then(|| value["fields"][field].as_u64())?;
+            }
+            let (_, fields) = line.split_once(&format!(": {message} "))?;
+            fields
+                .split_whitespace()
+                .find_map(|pair| pair.strip_prefix(&format!("{field}="))?.parse().ok())
         })
+    }
+
+    /// How many logged lines contain `text`.
+    fn lines_with(&self, text: &str) -> usize {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line.contains(text))
+            .count()
     }
 
     fn log_text(&self) -> String {
@@ -362,6 +379,63 @@ async fn sigterm_finishes_the_slow_request_refuses_new_connections_closes_websoc
     // Nothing secret reaches a log line.
     for secret in [PASSWORD, token.as_str(), JWT_SECRET, db_password.as_str()] {
         assert!(!logs.contains(secret), "a secret in the logs");
+    }
+}
+
+/// At INFO a request is one line, in either format: the use cases' spans log no open or close
+/// lines of their own. Development's text has no colour codes when it goes to a pipe (as here),
+/// not a terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_one_info_line_and_a_pipe_gets_no_colour_codes() {
+    let db = TestDb::new().await;
+    for app_env in ["development", "production"] {
+        let oms = OmsProcess::start(&db.url, &[("APP_ENV", app_env)]);
+        let client = plain_client();
+        for _ in 0..3 {
+            let response = client.get(oms.url("/api/products")).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        // A refused sign-in runs the `sign_in` use case (a span) and verifies a password.
+        let response = client
+            .post(oms.url("/api/auth/login"))
+            .json(&json!({"email": "nobody@example.com", "password": "wrong-password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+        // The line is written before the answer leaves; the pipe's reader may lag a little.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while oms.lines_with("/api/auth/login") < 1 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let logs = oms.log_text();
+        assert_eq!(oms.lines_with("/api/products"), 3, "{app_env}:\n{logs}");
+        assert_eq!(oms.lines_with("/api/auth/login"), 1, "{app_env}:\n{logs}");
+        assert_eq!(oms.lines_with("request finished"), 4, "{app_env}:\n{logs}");
+        assert!(!logs.contains('\u{1b}'), "{app_env}: colour codes:\n{logs}");
+        for line in logs.lines().filter(|line| line.contains("/api/products")) {
+            for field in ["request_id", "GET", "latency_ms", "200"] {
+                assert!(line.contains(field), "{app_env}: no {field}: {line}");
+            }
+        }
+        if app_env == "production" {
+            let line = logs
+                .lines()
+                .find(|line| line.contains("/api/auth/login"))
+                .unwrap();
+            let value: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(value["level"], "INFO");
+            assert_eq!(value["fields"]["message"], "request finished");
+            assert!(
+                value["fields"]["latency_ms"].as_f64().unwrap() > 0.0,
+                "{line}"
+            );
+            assert_eq!(value["span"]["http.status_code"], 401);
+            assert_eq!(value["span"]["http.method"], "POST");
+            assert!(!value["span"]["request_id"].as_str().unwrap().is_empty());
+        }
     }
 }
 
