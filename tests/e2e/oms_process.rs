@@ -102,12 +102,29 @@ impl OmsProcess {
         process
     }
 
-    /// The numeric field `field` of the first log line whose message is `message`.
+    /// The numeric field `field` of the first log line whose message is `message` (a JSON line,
+    /// or development's text: `... api::startup: listening port=8080`).
     pub(crate) fn logged_u64(&self, message: &str, field: &str) -> Option<u64> {
         self.logs.lock().unwrap().iter().find_map(|line| {
-            let value: Value = serde_json::from_str(line).ok()?;
-            (value["fields"]["message"] == message).then(|| value["fields"][field].as_u64())?
+            if let Ok(value) = serde_json::from_str::<Value>(line) {
+                return (value["fields"]["message"] == message)
+                    .then(|| value["fields"][field].as_u64())?;
+            }
+            let (_, fields) = line.split_once(&format!(": {message} "))?;
+            fields
+                .split_whitespace()
+                .find_map(|pair| pair.strip_prefix(&format!("{field}="))?.parse().ok())
         })
+    }
+
+    /// How many logged lines contain `text`.
+    pub(crate) fn lines_with(&self, text: &str) -> usize {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| line.contains(text))
+            .count()
     }
 
     pub(crate) fn log_text(&self) -> String {

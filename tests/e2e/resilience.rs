@@ -13,7 +13,7 @@ use e2e::{
 use futures_util::StreamExt as _;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret as _, SecretString};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
@@ -199,6 +199,66 @@ async fn sigterm_finishes_the_slow_request_refuses_new_connections_closes_websoc
     // Nothing secret reaches a log line.
     for secret in [PASSWORD, token.as_str(), JWT_SECRET, db_password.as_str()] {
         assert!(!logs.contains(secret), "a secret in the logs");
+    }
+}
+
+/// At INFO a request is one line, in either format: the use cases' spans log no open or close
+/// lines of their own. Development's text has no colour codes when it goes to a pipe (as here),
+/// not a terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_one_info_line_and_a_pipe_gets_no_colour_codes() {
+    let db = TestDb::new().await;
+    for app_env in ["development", "production"] {
+        let oms = OmsProcess::start(&db.url, &[("APP_ENV", app_env)]);
+        let client = plain_client();
+        for _ in 0..3 {
+            let response = client.get(oms.url("/api/products")).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+        // A refused sign-in runs the `sign_in` use case (a span) and verifies a password.
+        let response = client
+            .post(oms.url("/api/auth/login"))
+            .json(&json!({"email": "nobody@example.com", "password": "wrong-password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+        // One more request, and its line: every line logged before it has reached us too.
+        let health = client.get(oms.url("/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+        eventually(
+            "the last request's line",
+            Duration::from_secs(5),
+            async || (oms.lines_with("/healthz") == 1).then_some(()),
+        )
+        .await;
+        let logs = oms.log_text();
+        assert_eq!(oms.lines_with("/api/products"), 3, "{app_env}:\n{logs}");
+        assert_eq!(oms.lines_with("/api/auth/login"), 1, "{app_env}:\n{logs}");
+        assert_eq!(oms.lines_with("request finished"), 5, "{app_env}:\n{logs}");
+        assert!(!logs.contains('\u{1b}'), "{app_env}: colour codes:\n{logs}");
+        for line in logs.lines().filter(|line| line.contains("/api/products")) {
+            for field in ["request_id", "GET", "latency_ms", "200"] {
+                assert!(line.contains(field), "{app_env}: no {field}: {line}");
+            }
+        }
+        if app_env == "production" {
+            let line = logs
+                .lines()
+                .find(|line| line.contains("/api/auth/login"))
+                .unwrap();
+            let value: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(value["level"], "INFO");
+            assert_eq!(value["fields"]["message"], "request finished");
+            assert!(
+                value["fields"]["latency_ms"].as_f64().unwrap() > 0.0,
+                "{line}"
+            );
+            assert_eq!(value["span"]["http.status_code"], 401);
+            assert_eq!(value["span"]["http.method"], "POST");
+            assert!(!value["span"]["request_id"].as_str().unwrap().is_empty());
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The `oms` command line:
+//! The `oms` command line (parsed by clap; `oms --help`, `oms <command> --help` and `oms --version`
+//! need no database and no configuration):
 //!
 //! ```text
 //! oms serve                         run the HTTP server (the default); SIGTERM/SIGINT stop it
@@ -9,91 +10,83 @@
 //!                                   demo-password), plus N generated orders
 //! oms healthcheck                   exit 0 when /healthz on BIND_ADDR answers 200
 //! ```
-//! Configuration comes from the environment (see [`crate::config`]).
+//! Configuration comes from the environment (see [`crate::config`]), read only once the arguments
+//! parsed. Bad arguments exit 2 with clap's usage message on standard error.
 
+use std::ffi::OsString;
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use clap::error::{ContextKind, ContextValue};
+use clap::{CommandFactory as _, Parser, Subcommand};
 use secrecy::ExposeSecret;
 
 use crate::config::Settings;
 use crate::startup::{Application, deps, pg_settings};
 use crate::telemetry;
 
-/// A parsed command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    Serve,
-    Migrate,
-    CreateAdmin {
-        email: String,
-    },
-    /// Demo data; `orders`: that many generated orders on top (benchmarks).
-    SeedDemo {
-        orders: Option<u64>,
-    },
-    Healthcheck,
-    Help,
+/// The arguments of `oms`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "oms",
+    version,
+    about = "The order management system: its HTTP server and the tools around it.",
+    after_help = "Settings come from environment variables (APP_ENV, DATABASE_URL, JWT_SECRET, \
+                  BIND_ADDR, RUST_LOG, ...): see the README."
+)]
+pub struct Cli {
+    /// What to do; `serve` when left out.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
-pub const USAGE: &str = "usage: oms [serve | migrate | create-admin --email EMAIL | seed-demo [--orders N] | healthcheck]";
+/// A command of `oms`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default); SIGTERM/SIGINT stop it gracefully
+    Serve,
+    /// Apply the database migrations
+    Migrate,
+    /// Make EMAIL an admin (password: ADMIN_PASSWORD, else read from standard input)
+    CreateAdmin {
+        /// The admin's email address
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+    },
+    /// Load the demo data (customers' password: DEMO_PASSWORD, default demo-password)
+    SeedDemo {
+        /// Also generate N orders on top (benchmarks)
+        #[arg(long, value_name = "N")]
+        orders: Option<u64>,
+    },
+    /// Exit 0 when /healthz on BIND_ADDR answers 200
+    Healthcheck,
+}
 
-/// Parses the arguments after the program name.
-pub fn parse(args: &[String]) -> Result<Command, String> {
-    let mut args = args.iter().map(String::as_str);
-    let command = args.next().unwrap_or("serve");
-    let rest: Vec<&str> = args.collect();
-    let flag = |name: &str| -> Result<Option<String>, String> {
-        match rest.iter().position(|a| *a == name) {
-            None => Ok(rest
-                .iter()
-                .find_map(|a| a.strip_prefix(&format!("{name}=")).map(str::to_owned))),
-            Some(i) => rest
-                .get(i + 1)
-                .map(|v| Some((*v).to_owned()))
-                .ok_or_else(|| format!("{name} needs a value")),
-        }
-    };
-    match command {
-        "serve" => Ok(Command::Serve),
-        "migrate" => Ok(Command::Migrate),
-        "create-admin" => match flag("--email")? {
-            Some(email) => Ok(Command::CreateAdmin { email }),
-            None => Err("create-admin needs --email EMAIL".into()),
-        },
-        "seed-demo" => {
-            let orders = flag("--orders")?
-                .map(|n| {
-                    n.parse()
-                        .map_err(|_| "--orders must be a number".to_owned())
-                })
-                .transpose()?;
-            Ok(Command::SeedDemo { orders })
-        }
-        "healthcheck" => Ok(Command::Healthcheck),
-        "help" | "--help" | "-h" => Ok(Command::Help),
-        other => Err(format!("unknown command {other:?}")),
+impl Cli {
+    /// The command to run: `serve` when none was given.
+    pub fn command_or_serve(self) -> Command {
+        self.command.unwrap_or(Command::Serve)
     }
 }
 
 /// Runs `oms` with the process's arguments and environment.
 pub fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let command = match parse(&args) {
-        Ok(command) => command,
-        Err(message) => {
-            eprintln!("{message}\n{USAGE}");
-            return ExitCode::from(2);
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let command = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli.command_or_serve(),
+        Err(error) => {
+            // `--help` and `--version` print to standard output and exit 0; a usage error prints
+            // to standard error and exits 2. Nothing was read from the environment yet.
+            let error = with_usage(error, &args);
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
     let result = match command {
-        Command::Help => {
-            println!("{USAGE}");
-            Ok(())
-        }
         Command::Healthcheck => healthcheck(),
         Command::Serve => serve(),
         command => actix_web::rt::System::new().block_on(run(command)),
@@ -106,6 +99,28 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `error` with the usage of the command it is about: clap leaves the usage out of some errors
+/// (an invalid value: `oms seed-demo --orders x`).
+fn with_usage(mut error: clap::Error, args: &[OsString]) -> clap::Error {
+    if !error.use_stderr() || error.get(ContextKind::Usage).is_some() {
+        return error;
+    }
+    let mut cli = Cli::command();
+    cli.build();
+    let named = args
+        .iter()
+        .skip(1)
+        .find(|arg| !arg.to_string_lossy().starts_with('-'))
+        .and_then(|name| cli.find_subcommand(name))
+        .cloned();
+    let usage = match named {
+        Some(mut subcommand) => subcommand.render_usage(),
+        None => cli.render_usage(),
+    };
+    error.insert(ContextKind::Usage, ContextValue::StyledStr(usage));
+    error
 }
 
 /// Settings for the commands that need no JWT secret (a random one stands in).
@@ -152,7 +167,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::CreateAdmin { email } => create_admin(&email).await,
         Command::SeedDemo { orders } => seed_demo(orders).await,
-        Command::Serve | Command::Healthcheck | Command::Help => Ok(()),
+        Command::Serve | Command::Healthcheck => Ok(()),
     }
 }
 
@@ -252,39 +267,113 @@ fn healthcheck() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| (*s).to_owned()).collect()
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Cli::try_parse_from(std::iter::once("oms").chain(args.iter().copied()))
+            .map(Cli::command_or_serve)
     }
 
     #[test]
-    fn commands() {
-        assert_eq!(parse(&args(&[])), Ok(Command::Serve));
-        assert_eq!(parse(&args(&["migrate"])), Ok(Command::Migrate));
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn commands_and_their_flags() {
+        assert_eq!(parse(&[]).unwrap(), Command::Serve);
+        assert_eq!(parse(&["serve"]).unwrap(), Command::Serve);
+        assert_eq!(parse(&["migrate"]).unwrap(), Command::Migrate);
+        let admin = Command::CreateAdmin {
+            email: "a@b.co".into(),
+        };
         assert_eq!(
-            parse(&args(&["create-admin", "--email", "a@b.co"])),
-            Ok(Command::CreateAdmin {
-                email: "a@b.co".into()
-            })
+            parse(&["create-admin", "--email", "a@b.co"]).unwrap(),
+            admin
+        );
+        assert_eq!(parse(&["create-admin", "--email=a@b.co"]).unwrap(), admin);
+        assert_eq!(
+            parse(&["seed-demo", "--orders", "5"]).unwrap(),
+            Command::SeedDemo { orders: Some(5) }
         );
         assert_eq!(
-            parse(&args(&["create-admin", "--email=a@b.co"])),
-            Ok(Command::CreateAdmin {
-                email: "a@b.co".into()
-            })
-        );
-        assert!(parse(&args(&["create-admin"])).is_err());
-        assert!(parse(&args(&["create-admin", "--email"])).is_err());
-        assert_eq!(
-            parse(&args(&["seed-demo", "--orders", "5"])),
-            Ok(Command::SeedDemo { orders: Some(5) })
+            parse(&["seed-demo", "--orders=7"]).unwrap(),
+            Command::SeedDemo { orders: Some(7) }
         );
         assert_eq!(
-            parse(&args(&["seed-demo"])),
-            Ok(Command::SeedDemo { orders: None })
+            parse(&["seed-demo"]).unwrap(),
+            Command::SeedDemo { orders: None }
         );
-        assert!(parse(&args(&["seed-demo", "--orders", "x"])).is_err());
-        assert_eq!(parse(&args(&["healthcheck"])), Ok(Command::Healthcheck));
-        assert!(parse(&args(&["frobnicate"])).is_err());
+        assert_eq!(parse(&["healthcheck"]).unwrap(), Command::Healthcheck);
+    }
+
+    #[test]
+    fn bad_arguments_are_usage_errors() {
+        let kind = |args: &[&str]| parse(args).unwrap_err().kind();
+        assert_eq!(kind(&["create-admin"]), ErrorKind::MissingRequiredArgument);
+        assert_eq!(kind(&["create-admin", "--email"]), ErrorKind::InvalidValue);
+        assert_eq!(
+            kind(&["seed-demo", "--orders", "x"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            kind(&["seed-demo", "--orders", "-1"]),
+            ErrorKind::UnknownArgument
+        );
+        assert_eq!(kind(&["frobnicate"]), ErrorKind::InvalidSubcommand);
+        assert_eq!(kind(&["migrate", "--force"]), ErrorKind::UnknownArgument);
+        for args in [&["frobnicate"][..], &["seed-demo", "--orders", "x"]] {
+            let error = parse(args).unwrap_err();
+            assert!(error.use_stderr());
+            assert_eq!(error.exit_code(), 2);
+        }
+    }
+
+    #[test]
+    fn every_usage_error_shows_the_usage_of_its_command() {
+        let rendered = |args: &[&str]| {
+            let args: Vec<OsString> = std::iter::once("oms")
+                .chain(args.iter().copied())
+                .map(OsString::from)
+                .collect();
+            with_usage(Cli::try_parse_from(&args).unwrap_err(), &args).to_string()
+        };
+        let text = rendered(&["seed-demo", "--orders", "x"]);
+        assert!(text.contains("invalid value 'x'"), "{text}");
+        assert!(text.contains("Usage: oms seed-demo [OPTIONS]"), "{text}");
+        let text = rendered(&["bogus"]);
+        assert_eq!(text.matches("Usage:").count(), 1, "{text}");
+        assert!(text.contains("Usage: oms [COMMAND]"), "{text}");
+        // Help is not an error: it stays as clap wrote it.
+        let text = rendered(&["--help"]);
+        assert!(text.starts_with("The order management system"), "{text}");
+    }
+
+    #[test]
+    fn help_and_version_are_not_errors_of_usage() {
+        for (args, expected) in [
+            (&["--help"][..], ErrorKind::DisplayHelp),
+            (&["-h"], ErrorKind::DisplayHelp),
+            (&["seed-demo", "--help"], ErrorKind::DisplayHelp),
+            (&["--version"], ErrorKind::DisplayVersion),
+            (&["-V"], ErrorKind::DisplayVersion),
+        ] {
+            let error = parse(args).unwrap_err();
+            assert_eq!(error.kind(), expected, "{args:?}");
+            assert!(!error.use_stderr(), "{args:?} prints to standard output");
+            assert_eq!(error.exit_code(), 0, "{args:?}");
+        }
+        let help = parse(&["seed-demo", "--help"]).unwrap_err().to_string();
+        assert!(help.contains("--orders <N>"), "{help}");
+        let help = parse(&["--help"]).unwrap_err().to_string();
+        for command in [
+            "serve",
+            "migrate",
+            "create-admin",
+            "seed-demo",
+            "healthcheck",
+        ] {
+            assert!(help.contains(command), "{command}: {help}");
+        }
     }
 }
