@@ -224,6 +224,8 @@ main_scenarios() {
     || die "pgbench's products ($PG_PRODUCT_RANGE) are not the server's ($PFIRST $PLAST)"
   sleep 1
   measure rss --pid "$SERVER_PID" --label idle
+  step "0. 3 rounds of 64 concurrent sign-ins, then the server's memory"
+  measure signins --setup "$RUN_DIR/setup.json" --concurrency 64 --rounds 3 --pid "$SERVER_PID"
 
   for c in $CONNECTIONS; do
     step "1. placement over HTTP, $c connections, ${SECS} s"

@@ -13,6 +13,7 @@
 //! oms-bench realtime --setup setup.json --orders FILE --clients N --rate R --seconds S --pid PID
 //! oms-bench export   --base URL --admin-email E --admin-password P --pid PID --max-seconds S
 //! oms-bench pgbench  --label L --clients N --seconds S --script FILE --url URL [--define k=v]...
+//! oms-bench signins  --setup setup.json --concurrency N --rounds R --pid PID
 //! oms-bench rss      --pid PID --label L
 //! oms-bench report   --results results.jsonl --out FILE.md [--meta key=value]...
 //! ```
@@ -28,6 +29,7 @@ mod realtime;
 mod report;
 mod rss;
 mod setup;
+mod signins;
 mod stats;
 
 use std::process::ExitCode;
@@ -38,7 +40,7 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = argv.split_first() else {
         eprintln!(
-            "usage: oms-bench <setup|place|reads|realtime|export|pgbench|rss|report> --key value ..."
+            "usage: oms-bench <setup|place|reads|realtime|export|signins|pgbench|rss|report> --key value ..."
         );
         return ExitCode::from(2);
     };
@@ -68,6 +70,7 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
                     "reads" => reads::run(args).await,
                     "realtime" => realtime::run(args).await,
                     "export" => export::run(args).await,
+                    "signins" => signins::run(args).await,
                     other => anyhow::bail!("unknown command {other:?}"),
                 }
             })

@@ -399,6 +399,18 @@ fn memory(run: &Run, md: &mut String) {
             mib(&r["rss_kib"])
         );
     }
+    if let Some(r) = run.results.iter().find(|r| r["kind"] == "signins") {
+        let _ = writeln!(
+            md,
+            "| after {} rounds of {} concurrent sign-ins (p50 / p99 {} / {} ms): now / peak (VmHWM) | {} / {} |",
+            num(&r["rounds"], 0),
+            num(&r["concurrency"], 0),
+            num(&r["p50_ms"], 0),
+            num(&r["p99_ms"], 0),
+            mib(&r["rss_kib"]),
+            mib(&r["hwm_kib"])
+        );
+    }
     for c in run.connection_counts() {
         if let Some(r) = run.find("place", "spread", Some(c)) {
             let _ = writeln!(

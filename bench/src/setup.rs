@@ -13,7 +13,7 @@ use crate::http::{Customer, Setup, client, ensure_loopback, token};
 /// Every bench product costs this (cents): a 2-line order of 1 + 2 units is 4,500, plus 500
 /// shipping: the pgbench scripts use the same amounts.
 pub const PRICE: i64 = 1_500;
-const CUSTOMER_PASSWORD: &str = "bench-customer-password";
+pub const CUSTOMER_PASSWORD: &str = "bench-customer-password";
 
 pub async fn run(args: &Args) -> anyhow::Result<()> {
     let base = args.required("base")?.trim_end_matches('/').to_owned();
