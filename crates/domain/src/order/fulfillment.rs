@@ -169,12 +169,14 @@ impl Restock {
         Restock::ALL.into_iter().find(|kind| kind.as_str() == s)
     }
 
-    /// Whether the refunded units go back to stock: `cancel` and `return` do, `no_restock` does not.
+    /// Whether the refunded units go back to stock: `cancel` and `return` do, `no_restock` does
+    /// not.
     pub const fn restocks(self) -> bool {
         matches!(self, Restock::Cancel | Restock::Return)
     }
 
-    /// Whether the units refunded this way were shipped (`return`, `no_restock`) or open (`cancel`).
+    /// Whether the units refunded this way are shipped ones (`return`, `no_restock`) rather than
+    /// open ones (`cancel`).
     pub const fn takes_shipped(self) -> bool {
         matches!(self, Restock::Return | Restock::NoRestock)
     }
@@ -1224,6 +1226,390 @@ mod tests {
             PaymentStatus::Failed,
         ] {
             assert!(!accepts_refund(refused));
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::pricing::{PricedLine, PricingRules, TaxRates, price_order};
+    use proptest::prelude::*;
+
+    /// One attempted change. Products 0 and 6 are never in the order (ids are 1 to 5); quantities
+    /// below 1 and large ones are tried too.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Ship(Option<Vec<(i64, i64)>>),
+        Refund {
+            items: Vec<RefundItem>,
+            shipping: bool,
+        },
+        Goodwill(i64),
+    }
+
+    fn quantity() -> impl Strategy<Value = i64> {
+        prop_oneof![4 => 1i64..=4, 1 => -1i64..=22]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let restock = prop::sample::select(Restock::ALL.to_vec());
+        let refund_item =
+            (0i64..=6, quantity(), restock).prop_map(|(product_id, quantity, restock)| {
+                RefundItem {
+                    product_id,
+                    quantity,
+                    restock,
+                }
+            });
+        prop_oneof![
+            3 => prop::option::of(prop::collection::vec((0i64..=6, quantity()), 0..4))
+                .prop_map(Op::Ship),
+            3 => (prop::collection::vec(refund_item, 0..4), any::<bool>())
+                .prop_map(|(items, shipping)| Op::Refund { items, shipping }),
+            1 => (-10i64..=20_000).prop_map(Op::Goodwill),
+        ]
+    }
+
+    /// 1 to 5 lines (products 1 to 5) of 1 to 20 units at 0 to 10 000 cents, priced with a random
+    /// shipping rate, threshold and tax rate.
+    fn order() -> impl Strategy<Value = (Vec<LineUnits>, OrderAmounts)> {
+        (
+            prop::collection::vec((1i64..=20, 0i64..=10_000), 1..=5),
+            0i64..=1000,
+            0i64..=60_000,
+            0u32..=3000,
+        )
+            .prop_map(|(lines, flat, threshold, bp)| {
+                let lines: Vec<LineUnits> = lines
+                    .into_iter()
+                    .zip(1..)
+                    .map(|((quantity, price), id)| LineUnits::new(id, quantity, Cents(price)))
+                    .collect();
+                let priced: Vec<PricedLine> = lines
+                    .iter()
+                    .map(|l| PricedLine {
+                        unit_price: l.unit_price,
+                        quantity: u32::try_from(l.quantity).unwrap_or(0),
+                    })
+                    .collect();
+                let rules = PricingRules {
+                    shipping_flat: Cents(flat),
+                    free_shipping_threshold: Cents(threshold),
+                    tax_rates: TaxRates::new([("GB".to_owned(), bp)]),
+                };
+                let totals = price_order(&priced, "GB", &rules).expect("small amounts fit");
+                let amounts = OrderAmounts {
+                    subtotal: totals.subtotal,
+                    shipping_amount: totals.shipping,
+                    tax_amount: totals.tax,
+                    total_amount: totals.total,
+                };
+                (lines, amounts)
+            })
+    }
+
+    fn expected_status(lines: &[LineUnits]) -> FulfillmentStatus {
+        let shipped: i64 = lines.iter().map(|l| l.shipped).sum();
+        let open: i64 = lines.iter().map(LineUnits::open).sum();
+        if shipped == 0 {
+            FulfillmentStatus::Unfulfilled
+        } else if open == 0 {
+            FulfillmentStatus::Fulfilled
+        } else {
+            FulfillmentStatus::PartiallyFulfilled
+        }
+    }
+
+    /// Over any sequence of shipments and refunds (refused ones skipped, as the API refuses
+    /// them): units are conserved, refunds never exceed what was captured, each unit goes back
+    /// to stock at most once, the fulfillment status follows the counts, and a refused request
+    /// changes nothing.
+    /// The position of product `product_id` in the lines `order` makes (ids 1 to 5).
+    fn at(product_id: i64) -> usize {
+        usize::try_from(product_id - 1).unwrap_or(usize::MAX)
+    }
+
+    fn keep_the_books(
+        mut lines: Vec<LineUnits>,
+        amounts: OrderAmounts,
+        ops: Vec<Op>,
+    ) -> Result<(), TestCaseError> {
+        let captured = amounts.total_amount;
+        let mut refunded = Cents::ZERO;
+        let mut status = OrderStatus::Paid;
+        let mut payment = PaymentStatus::Captured;
+        let mut stock = vec![0i64; lines.len()];
+        let mut restocked_returns = vec![0i64; lines.len()];
+        let mut was_fulfilled = false;
+        for op in ops {
+            let before = lines.clone();
+            match op {
+                Op::Ship(request) => {
+                    if status != OrderStatus::Paid {
+                        // A fulfilled order has no open unit left.
+                        prop_assert_eq!(
+                            plan_shipment(&lines, None),
+                            Err(ShipmentError::NothingToShip)
+                        );
+                        continue;
+                    }
+                    match plan_shipment(&lines, request.as_deref()) {
+                        Ok(plan) => {
+                            prop_assert!(plan.iter().all(|&(_, q)| q >= 1));
+                            let shipping: i64 = plan.iter().map(|&(_, q)| q).sum();
+                            let after = apply_shipment(&mut lines, &plan);
+                            prop_assert_eq!(after, Ok(fulfillment_status(&lines)));
+                            let shipped =
+                                |ls: &[LineUnits]| ls.iter().map(|l| l.shipped).sum::<i64>();
+                            prop_assert_eq!(shipped(&lines), shipped(&before) + shipping);
+                            if request.is_none() {
+                                prop_assert!(lines.iter().all(|l| l.open() == 0));
+                            }
+                            let event = shipment_event(status, &lines);
+                            status = status_after(status, &lines);
+                            prop_assert_eq!(event.to_status, status);
+                        }
+                        Err(e) => {
+                            let raw = request.unwrap_or_default();
+                            prop_assert_eq!(apply_shipment(&mut lines, &raw), Err(e));
+                            prop_assert_eq!(&lines, &before);
+                        }
+                    }
+                }
+                Op::Refund { items, shipping } => {
+                    if !accepts_refund(payment) {
+                        continue;
+                    }
+                    match plan_refund_units(&lines, &items) {
+                        Ok(plan) => {
+                            if plan.is_empty() && !shipping {
+                                continue; // neither items nor shipping: 422
+                            }
+                            let remaining = remaining_captured(captured, refunded);
+                            let amount =
+                                refund_amount(&amounts, &lines, &plan, shipping, remaining);
+                            prop_assert!(amount.is_ok(), "{:?}", amount);
+                            let amount = amount.unwrap_or_default();
+                            prop_assert!(Cents::ZERO <= amount && amount <= remaining);
+                            prop_assert!(apply_refund_units(&mut lines, &plan).is_ok());
+                            for (product_id, q) in stock_back(&plan) {
+                                stock[at(product_id)] += q;
+                            }
+                            for item in plan.iter().filter(|i| i.restock == Restock::Return) {
+                                restocked_returns[at(item.product_id)] += item.quantity;
+                            }
+                            refunded = refunded.checked_add(amount).unwrap_or(Cents(i64::MAX));
+                            payment = payment_status_after_refund(captured, refunded);
+                            let event = refund_event(status, &lines);
+                            status = status_after(status, &lines);
+                            prop_assert_eq!(event.to_status, status);
+                        }
+                        Err(e) => {
+                            prop_assert_eq!(apply_refund_units(&mut lines, &items), Err(e));
+                            prop_assert_eq!(&lines, &before);
+                        }
+                    }
+                }
+                Op::Goodwill(amount) => {
+                    if !accepts_refund(payment) {
+                        continue;
+                    }
+                    let remaining = remaining_captured(captured, refunded);
+                    if let Ok(amount) = goodwill_amount(amount, remaining) {
+                        refunded = refunded.checked_add(amount).unwrap_or(Cents(i64::MAX));
+                        payment = payment_status_after_refund(captured, refunded);
+                    }
+                    prop_assert_eq!(&lines, &before);
+                }
+            }
+
+            // Units are conserved.
+            for line in &lines {
+                prop_assert_eq!(line.check(), Ok(()));
+                prop_assert_eq!(line.open() + line.shipped + line.cancelled, line.quantity);
+                prop_assert!(0 <= line.returned && line.returned <= line.shipped);
+            }
+            // Refunds never exceed what was captured.
+            prop_assert!(refunded <= captured);
+            prop_assert_eq!(
+                payment == PaymentStatus::Refunded,
+                refunded == captured && refunded > Cents::ZERO
+            );
+            // Stock moves exactly once per cancelled or returned-with-restock unit.
+            for (i, line) in lines.iter().enumerate() {
+                prop_assert_eq!(stock[i], line.cancelled + restocked_returns[i]);
+                prop_assert!(stock[i] <= line.quantity);
+            }
+            // The fulfillment status follows the counts; fulfilled stays fulfilled.
+            let fulfillment = fulfillment_status(&lines);
+            prop_assert_eq!(fulfillment, expected_status(&lines));
+            if was_fulfilled {
+                prop_assert_eq!(fulfillment, FulfillmentStatus::Fulfilled);
+            }
+            if fulfillment == FulfillmentStatus::Fulfilled {
+                prop_assert!(lines.iter().all(|l| l.open() == 0));
+                was_fulfilled = true;
+            }
+            prop_assert_eq!(
+                status == OrderStatus::Fulfilled,
+                fulfillment == FulfillmentStatus::Fulfilled
+            );
+        }
+
+        // An order that never shipped may be cancelled: its open units go back, and with the
+        // cancelled ones every unit went back exactly once.
+        if fulfillment_status(&lines) == FulfillmentStatus::Unfulfilled {
+            for (product_id, q) in release_on_cancel(&lines) {
+                stock[at(product_id)] += q;
+            }
+            for (i, line) in lines.iter().enumerate() {
+                prop_assert_eq!(stock[i], line.quantity);
+            }
+        }
+        Ok(())
+    }
+
+    /// Refunding every unit and the shipping in one refund gives back exactly the total: the tax
+    /// at the order's own rate on the whole taxable amount is the order's tax.
+    fn refund_everything(
+        lines: Vec<LineUnits>,
+        amounts: OrderAmounts,
+    ) -> Result<(), TestCaseError> {
+        let items: Vec<RefundItem> = lines
+            .iter()
+            .map(|l| RefundItem {
+                product_id: l.product_id,
+                quantity: l.quantity,
+                restock: Restock::Cancel,
+            })
+            .collect();
+        let uncapped = refund_amount(&amounts, &lines, &items, true, Cents(i64::MAX));
+        prop_assert_eq!(uncapped, Ok(amounts.total_amount));
+        prop_assert_eq!(
+            refund_amount(&amounts, &lines, &items, true, amounts.total_amount),
+            Ok(amounts.total_amount)
+        );
+        Ok(())
+    }
+
+    /// A valid line made of any numbers: counts folded into `0 ≤ shipped + cancelled ≤ quantity`
+    /// and `returned ≤ shipped`, up to `i64::MAX`.
+    fn valid_line(raw: (i64, i64, i64, i64, i64, i64)) -> LineUnits {
+        let (product_id, quantity, price, shipped, cancelled, returned) = raw;
+        let quantity = quantity.checked_abs().unwrap_or(i64::MAX);
+        let fold = |n: i64, max: i64| if max == 0 { 0 } else { n.rem_euclid(max) };
+        let shipped = fold(shipped, quantity);
+        let cancelled = fold(cancelled, quantity - shipped);
+        LineUnits {
+            product_id,
+            quantity,
+            unit_price: Cents(price.checked_abs().unwrap_or(i64::MAX)),
+            shipped,
+            cancelled,
+            returned: fold(returned, shipped),
+        }
+    }
+
+    /// No input panics; a refused change leaves the lines as they were, an accepted one leaves
+    /// them valid.
+    fn no_panic(
+        raw: Vec<(i64, i64, i64, i64, i64, i64)>,
+        request: Vec<(i64, i64)>,
+        refund: Vec<(i64, i64, Restock)>,
+        order: (i64, i64, i64),
+        remaining: i64,
+    ) -> Result<(), TestCaseError> {
+        let (subtotal, shipping_amount, tax) = order;
+        let mut lines: Vec<LineUnits> = raw
+            .into_iter()
+            .map(
+                |(product_id, quantity, price, shipped, cancelled, returned)| LineUnits {
+                    product_id,
+                    quantity,
+                    unit_price: Cents(price),
+                    shipped,
+                    cancelled,
+                    returned,
+                },
+            )
+            .collect();
+        let items: Vec<RefundItem> = refund
+            .into_iter()
+            .map(|(product_id, quantity, restock)| RefundItem {
+                product_id,
+                quantity,
+                restock,
+            })
+            .collect();
+        let mut valid: Vec<LineUnits> = lines.iter().map(|l| valid_line(raw_of(l))).collect();
+        let amounts = OrderAmounts {
+            subtotal: Cents(subtotal),
+            shipping_amount: Cents(shipping_amount),
+            tax_amount: Cents(tax),
+            total_amount: Cents(0),
+        };
+        let _ = stock_back(&items);
+        for lines in [&mut lines, &mut valid] {
+            let _ = fulfillment_status(lines);
+            let _ = release_on_cancel(lines);
+            let _ = plan_shipment(lines, None);
+            let before = lines.clone();
+            if apply_shipment(lines, &request).is_err() {
+                prop_assert_eq!(&*lines, &before);
+            }
+            let before = lines.clone();
+            if apply_refund_units(lines, &items).is_err() {
+                prop_assert_eq!(&*lines, &before);
+            }
+            let valid_before = before.iter().all(|l| l.check().is_ok());
+            prop_assert_eq!(lines.iter().all(|l| l.check().is_ok()), valid_before);
+            if let Ok(amount) = refund_amount(&amounts, lines, &items, true, Cents(remaining)) {
+                prop_assert!(amount.0 >= 0 && amount.0 <= remaining.max(0));
+            }
+        }
+        Ok(())
+    }
+
+    fn raw_of(l: &LineUnits) -> (i64, i64, i64, i64, i64, i64) {
+        (
+            l.product_id,
+            l.quantity,
+            l.unit_price.0,
+            l.shipped,
+            l.cancelled,
+            l.returned,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn shipments_and_refunds_keep_the_books(
+            (lines, amounts) in order(),
+            ops in prop::collection::vec(op(), 0..30),
+        ) {
+            keep_the_books(lines, amounts, ops)?;
+        }
+
+        #[test]
+        fn refunding_everything_gives_back_the_total((lines, amounts) in order()) {
+            refund_everything(lines, amounts)?;
+        }
+
+        #[test]
+        fn no_input_panics(
+            raw in prop::collection::vec(any::<(i64, i64, i64, i64, i64, i64)>(), 0..4),
+            request in prop::collection::vec(any::<(i64, i64)>(), 0..4),
+            refund in prop::collection::vec(
+                (any::<i64>(), any::<i64>(), prop::sample::select(Restock::ALL.to_vec())),
+                0..4,
+            ),
+            order in any::<(i64, i64, i64)>(),
+            remaining in any::<i64>(),
+        ) {
+            no_panic(raw, request, refund, order, remaining)?;
         }
     }
 }
