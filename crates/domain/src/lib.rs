@@ -1,6 +1,7 @@
 //! The order system's rules in plain Rust: no I/O, no async, no database or web types.
 //!
-//! - [`order`]: the state machine (`OrderStatus`, `PaymentStatus`, transitions, events).
+//! - [`order`]: the state machine (`OrderStatus`, `PaymentStatus`, transitions, events), and
+//!   [`order::fulfillment`]: shipments, partial refunds and returns, unit by unit.
 //! - [`money`] and [`pricing`]: integer cents with checked arithmetic, the pricing rules.
 //! - [`validation`]: request validation whose every failure names its field.
 
@@ -13,6 +14,13 @@ pub mod validation;
 
 pub use money::{Cents, MoneyOverflow};
 pub use order::events::{EventType, OrderEvent};
+pub use order::fulfillment::{
+    BrokenLine, ExceedsOpen, ExceedsRefundable, FulfillmentStatus, GoodwillError, LineUnits,
+    OrderAmounts, RefundAmountError, RefundItem, RefundUnitsError, Restock, ShipmentError,
+    accepts_refund, apply_refund_units, apply_shipment, completes_order, fulfillment_status,
+    goodwill_amount, payment_status_after_refund, plan_refund_units, plan_shipment, refund_amount,
+    refund_event, release_on_cancel, remaining_captured, shipment_event, status_after, stock_back,
+};
 pub use order::placement::{
     AddressInput, LineInput, OrderLine, ShippingAddress, ValidOrder, validate_order,
 };

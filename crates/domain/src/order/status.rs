@@ -48,7 +48,7 @@ impl std::fmt::Display for OrderStatus {
 
 /// Where the order's payment is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     /// No charge was attempted yet.
     Unpaid,
@@ -56,17 +56,21 @@ pub enum PaymentStatus {
     Processing,
     /// The money was collected (by the provider, or offline by an admin).
     Captured,
-    /// The money was given back.
+    /// Part of the captured money was given back (the refunds add up to less than the captured
+    /// total).
+    PartiallyRefunded,
+    /// The money was given back: all of it.
     Refunded,
     /// The last charge was declined; the order may be paid again until it expires.
     Failed,
 }
 
 impl PaymentStatus {
-    pub const ALL: [PaymentStatus; 5] = [
+    pub const ALL: [PaymentStatus; 6] = [
         PaymentStatus::Unpaid,
         PaymentStatus::Processing,
         PaymentStatus::Captured,
+        PaymentStatus::PartiallyRefunded,
         PaymentStatus::Refunded,
         PaymentStatus::Failed,
     ];
@@ -76,6 +80,7 @@ impl PaymentStatus {
             PaymentStatus::Unpaid => "unpaid",
             PaymentStatus::Processing => "processing",
             PaymentStatus::Captured => "captured",
+            PaymentStatus::PartiallyRefunded => "partially_refunded",
             PaymentStatus::Refunded => "refunded",
             PaymentStatus::Failed => "failed",
         }
@@ -108,5 +113,9 @@ mod tests {
         }
         assert_eq!(OrderStatus::parse("pending"), None);
         assert_eq!(PaymentStatus::parse("PAID"), None);
+        assert_eq!(
+            PaymentStatus::parse("partially_refunded"),
+            Some(PaymentStatus::PartiallyRefunded)
+        );
     }
 }
