@@ -215,6 +215,8 @@ main_scenarios() {
   local base="http://127.0.0.1:$PORT" c first=1
   step "starting oms serve on $base (database $DB)"
   start_server "$DB" "$PORT" "$RUN_DIR/server.log"
+  sleep 1
+  measure rss --pid "$SERVER_PID" --label started
   measure setup --base "$base" --admin-email "$ADMIN_EMAIL" --admin-password "$ADMIN_PW" \
     --customers "$CUSTOMERS" --products "$PRODUCTS" --hot-products "$HOT" --stock "$STOCK" \
     --hot-stock "$HOT_STOCK" --out "$RUN_DIR/setup.json" --env-out "$RUN_DIR/setup.env"
