@@ -72,11 +72,11 @@ pub async fn insert_order(app: &TestApp, spec: &OrderSpec) -> Uuid {
     diesel::sql_query(
         "INSERT INTO orders (id, user_id, status, payment_status, payment_collected, subtotal, \
            shipping_amount, tax_amount, total_amount, currency, shipping_address, created_at, \
-           updated_at) \
+           updated_at, fulfillment_status) \
          VALUES ($1, $2, $3, $4, $5, $6, 0, 0, $6, 'USD', \
            jsonb_build_object('name', $7::text, 'line1', '1 Main St', 'line2', NULL, \
              'city', $8::text, 'region', NULL, 'postal_code', 'N1 9GU', 'country', 'GB'), \
-           $9, $9)",
+           $9, $9, CASE WHEN $3 = 'FULFILLED' THEN 'fulfilled' ELSE 'unfulfilled' END)",
     )
     .bind::<SqlUuid, _>(id)
     .bind::<BigInt, _>(spec.user_id)
@@ -91,8 +91,11 @@ pub async fn insert_order(app: &TestApp, spec: &OrderSpec) -> Uuid {
     .await
     .expect("insert order");
     diesel::sql_query(
-        "INSERT INTO order_items (order_id, product_id, sku, name, quantity, unit_price) \
-         SELECT $1, p.id, p.sku, p.name, $3, $4 / $3 FROM products p WHERE p.id = $2",
+        "INSERT INTO order_items (order_id, product_id, sku, name, quantity, unit_price, \
+           quantity_shipped) \
+         SELECT $1, p.id, p.sku, p.name, $3, $4 / $3, \
+                CASE WHEN o.status = 'FULFILLED' THEN $3 ELSE 0 END \
+           FROM products p, orders o WHERE p.id = $2 AND o.id = $1",
     )
     .bind::<SqlUuid, _>(id)
     .bind::<BigInt, _>(spec.product_id)

@@ -38,7 +38,9 @@ use uuid::Uuid;
 use crate::cached::Cached;
 use crate::errors::store_error;
 use crate::pool::PgPool;
-use crate::rows::{EventRow, events_from_rows, parse_payment_status, parse_status};
+use crate::rows::{
+    EventRow, events_from_rows, parse_fulfillment_status, parse_payment_status, parse_status,
+};
 use crate::schema::order_events;
 
 /// The channel that carries committed events.
@@ -61,12 +63,40 @@ pub(crate) struct NewEvent {
     pub to_status: String,
     pub payment_status: String,
     pub total_amount: i64,
+    pub fulfillment_status: String,
+    pub refunded_amount: i64,
+    pub shipment_id: Option<Uuid>,
     pub actor_id: Option<i64>,
     pub actor_role: Option<String>,
     pub note: Option<String>,
 }
 
 impl NewEvent {
+    /// The event of a change of `order` (as it stands after the change).
+    pub(crate) fn of(
+        order: &crate::rows::OrderRow,
+        kind: EventType,
+        from_status: Option<OrderStatus>,
+        actor: Option<Actor>,
+        note: Option<String>,
+    ) -> NewEvent {
+        NewEvent {
+            order_id: order.id,
+            user_id: order.user_id,
+            kind: kind.as_str().to_owned(),
+            from_status: from_status.map(|s| s.as_str().to_owned()),
+            to_status: order.status.clone(),
+            payment_status: order.payment_status.clone(),
+            total_amount: order.total_amount,
+            fulfillment_status: order.fulfillment_status.clone(),
+            refunded_amount: order.refunded_amount,
+            shipment_id: None,
+            actor_id: actor.map(|a| a.id),
+            actor_role: actor.map(|a| a.role.as_str().to_owned()),
+            note,
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         order_id: Uuid,
@@ -87,6 +117,9 @@ impl NewEvent {
             to_status: to_status.as_str().to_owned(),
             payment_status: payment_status.as_str().to_owned(),
             total_amount,
+            fulfillment_status: domain::FulfillmentStatus::Unfulfilled.as_str().to_owned(),
+            refunded_amount: 0,
+            shipment_id: None,
             actor_id: actor.map(|a| a.id),
             actor_role: actor.map(|a| a.role.as_str().to_owned()),
             note,
@@ -105,9 +138,21 @@ pub struct EventPayload {
     pub from_status: Option<String>,
     pub to_status: String,
     pub payment_status: String,
+    /// Defaults for payloads of instances that predate shipments (a rolling deploy): they wrote
+    /// only unfulfilled, unrefunded orders' events.
+    #[serde(default = "unfulfilled")]
+    pub fulfillment_status: String,
     pub total_amount: i64,
+    #[serde(default)]
+    pub refunded_amount: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipment_id: Option<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,
+}
+
+fn unfulfilled() -> String {
+    domain::FulfillmentStatus::Unfulfilled.as_str().to_owned()
 }
 
 impl EventPayload {
@@ -120,7 +165,10 @@ impl EventPayload {
             from_status: row.from_status.clone(),
             to_status: row.to_status.clone(),
             payment_status: row.payment_status.clone(),
+            fulfillment_status: row.fulfillment_status.clone(),
             total_amount: row.total_amount,
+            refunded_amount: row.refunded_amount,
+            shipment_id: row.shipment_id,
             occurred_at: row.occurred_at,
         }
     }
@@ -137,7 +185,10 @@ impl EventPayload {
             from_status: self.from_status.as_deref().map(parse_status).transpose()?,
             to_status: parse_status(&self.to_status)?,
             payment_status: parse_payment_status(&self.payment_status)?,
+            fulfillment_status: parse_fulfillment_status(&self.fulfillment_status)?,
             total_amount: self.total_amount,
+            refunded_amount: self.refunded_amount,
+            shipment_id: self.shipment_id,
             actor: None,
             note: None,
             occurred_at: self.occurred_at,
@@ -179,18 +230,25 @@ async fn insert_events(
     let user_ids: Vec<i64> = events.iter().map(|e| e.user_id).collect();
     let totals: Vec<i64> = events.iter().map(|e| e.total_amount).collect();
     let actor_ids: Vec<Option<i64>> = events.iter().map(|e| e.actor_id).collect();
+    let refunded: Vec<i64> = events.iter().map(|e| e.refunded_amount).collect();
+    let shipment_ids: Vec<Option<Uuid>> = events.iter().map(|e| e.shipment_id).collect();
     let query = diesel::sql_query(
         "INSERT INTO order_events (order_id, user_id, type, from_status, to_status, \
-                                   payment_status, total_amount, actor_id, actor_role, note) \
+                                   payment_status, total_amount, actor_id, actor_role, note, \
+                                   fulfillment_status, refunded_amount, shipment_id) \
          SELECT v.order_id, v.user_id, v.type, v.from_status, v.to_status, v.payment_status, \
-                v.total_amount, v.actor_id, v.actor_role, v.note \
+                v.total_amount, v.actor_id, v.actor_role, v.note, v.fulfillment_status, \
+                v.refunded_amount, v.shipment_id \
            FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], \
-                       $7::bigint[], $8::bigint[], $9::text[], $10::text[]) \
+                       $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], \
+                       $12::bigint[], $13::uuid[]) \
                 WITH ORDINALITY AS v(order_id, user_id, type, from_status, to_status, \
-                                     payment_status, total_amount, actor_id, actor_role, note, n) \
+                                     payment_status, total_amount, actor_id, actor_role, note, \
+                                     fulfillment_status, refunded_amount, shipment_id, n) \
           ORDER BY v.n \
          RETURNING id, order_id, user_id, type AS kind, from_status, to_status, payment_status, \
-                   total_amount, actor_id, actor_role, note, occurred_at",
+                   total_amount, fulfillment_status, refunded_amount, shipment_id, actor_id, \
+                   actor_role, note, occurred_at",
     )
     .bind::<Array<diesel::sql_types::Uuid>, _>(&order_ids)
     .bind::<Array<BigInt>, _>(&user_ids)
@@ -201,7 +259,10 @@ async fn insert_events(
     .bind::<Array<BigInt>, _>(&totals)
     .bind::<Array<Nullable<BigInt>>, _>(&actor_ids)
     .bind::<Array<Nullable<Text>>, _>(column(|e| e.actor_role.as_deref()))
-    .bind::<Array<Nullable<Text>>, _>(column(|e| e.note.as_deref()));
+    .bind::<Array<Nullable<Text>>, _>(column(|e| e.note.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(column(|e| Some(e.fulfillment_status.as_str())))
+    .bind::<Array<BigInt>, _>(&refunded)
+    .bind::<Array<Nullable<diesel::sql_types::Uuid>>, _>(&shipment_ids);
     Cached(query).load(conn).await
 }
 

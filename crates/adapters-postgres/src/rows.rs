@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 use domain::order::placement::ShippingAddress;
-use domain::{EventType, OrderStatus, PaymentStatus, Role};
+use domain::{EventType, FulfillmentStatus, OrderStatus, PaymentStatus, Role};
 use ports::{Actor, Order, OrderItem, Product, StoreError, StoredEvent, Tracking, User};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -73,6 +73,8 @@ pub(crate) struct OrderRow {
     pub payment_collected: bool,
     pub payment_reference: Option<String>,
     pub payment_attempt: i32,
+    pub fulfillment_status: String,
+    pub refunded_amount: i64,
     pub subtotal: i64,
     pub shipping_amount: i64,
     pub tax_amount: i64,
@@ -131,6 +133,10 @@ impl OrderRow {
             shipping_address,
             tracking,
             items: items.into_iter().map(ItemRow::into_item).collect(),
+            fulfillment_status: parse_fulfillment_status(&self.fulfillment_status)?,
+            refunded_amount: self.refunded_amount,
+            // Read separately, for the orders that shipped anything (`shipments::attach`).
+            shipments: Vec::new(),
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -148,6 +154,9 @@ pub(crate) struct ItemRow {
     pub name: String,
     pub quantity: i64,
     pub unit_price: i64,
+    pub quantity_shipped: i64,
+    pub quantity_cancelled: i64,
+    pub quantity_returned: i64,
 }
 
 impl ItemRow {
@@ -160,6 +169,9 @@ impl ItemRow {
             unit_price: self.unit_price,
             // Both factors are CHECKed into ranges whose product fits an i64.
             line_total: self.unit_price.saturating_mul(self.quantity),
+            quantity_shipped: self.quantity_shipped,
+            quantity_cancelled: self.quantity_cancelled,
+            quantity_returned: self.quantity_returned,
         }
     }
 }
@@ -185,6 +197,9 @@ pub(crate) struct EventRow {
     pub to_status: String,
     pub payment_status: String,
     pub total_amount: i64,
+    pub fulfillment_status: String,
+    pub refunded_amount: i64,
+    pub shipment_id: Option<Uuid>,
     pub actor_id: Option<i64>,
     pub actor_role: Option<String>,
     pub note: Option<String>,
@@ -209,7 +224,10 @@ impl EventRow {
             from_status: self.from_status.as_deref().map(parse_status).transpose()?,
             to_status: parse_status(&self.to_status)?,
             payment_status: parse_payment_status(&self.payment_status)?,
+            fulfillment_status: parse_fulfillment_status(&self.fulfillment_status)?,
             total_amount: self.total_amount,
+            refunded_amount: self.refunded_amount,
+            shipment_id: self.shipment_id,
             actor,
             note: self.note,
             occurred_at: self.occurred_at,
@@ -227,6 +245,10 @@ pub(crate) fn parse_status(s: &str) -> Result<OrderStatus, StoreError> {
 
 pub(crate) fn parse_payment_status(s: &str) -> Result<PaymentStatus, StoreError> {
     PaymentStatus::parse(s).ok_or_else(|| bad_value("payment status", s))
+}
+
+pub(crate) fn parse_fulfillment_status(s: &str) -> Result<FulfillmentStatus, StoreError> {
+    FulfillmentStatus::parse(s).ok_or_else(|| bad_value("fulfillment status", s))
 }
 
 pub(crate) fn parse_role(s: &str) -> Result<Role, StoreError> {

@@ -36,6 +36,8 @@ diesel::table! {
         payment_reference -> Nullable<Text>,
         payment_attempted_at -> Nullable<Timestamptz>,
         payment_attempt -> Int4,
+        fulfillment_status -> Text,
+        refunded_amount -> Int8,
         subtotal -> Int8,
         shipping_amount -> Int8,
         tax_amount -> Int8,
@@ -60,6 +62,9 @@ diesel::table! {
         quantity -> Int8,
         unit_price -> Int8,
         created_at -> Timestamptz,
+        quantity_shipped -> Int8,
+        quantity_cancelled -> Int8,
+        quantity_returned -> Int8,
     }
 }
 
@@ -78,6 +83,9 @@ diesel::table! {
         actor_role -> Nullable<Text>,
         note -> Nullable<Text>,
         occurred_at -> Timestamptz,
+        fulfillment_status -> Text,
+        refunded_amount -> Int8,
+        shipment_id -> Nullable<Uuid>,
     }
 }
 
@@ -119,6 +127,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    shipments (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        carrier -> Nullable<Text>,
+        tracking_number -> Nullable<Text>,
+        note -> Nullable<Text>,
+        actor_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    shipment_items (shipment_id, product_id) {
+        shipment_id -> Uuid,
+        order_id -> Uuid,
+        product_id -> Int8,
+        quantity -> Int8,
+    }
+}
+
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(order_items -> products (product_id));
@@ -133,4 +162,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     revoked_tokens,
     simulated_charges,
+    shipments,
+    shipment_items,
 );

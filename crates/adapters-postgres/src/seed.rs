@@ -394,6 +394,9 @@ async fn insert_orders(
         .execute(conn)
         .await?;
     diesel::sql_query(INSERT_ITEMS_SQL).execute(conn).await?;
+    diesel::sql_query(INSERT_SHIPMENTS_SQL)
+        .execute(conn)
+        .await?;
     diesel::sql_query(INSERT_CHARGES_SQL)
         .bind::<Text, _>(SEED_CURRENCY)
         .execute(conn)
@@ -488,7 +491,7 @@ const INSERT_ORDERS_SQL: &str = r#"
 INSERT INTO orders (id, user_id, status, payment_status, payment_collected, payment_reference,
                     subtotal, shipping_amount, tax_amount, total_amount, currency,
                     shipping_address, tracking_carrier, tracking_number, version,
-                    created_at, updated_at)
+                    fulfillment_status, refunded_amount, created_at, updated_at)
 SELECT o.id, o.user_id,
        CASE WHEN o.bucket = 0 THEN 'PENDING'
             WHEN o.bucket IN (1, 2) THEN 'CANCELLED'
@@ -508,6 +511,8 @@ SELECT o.id, o.user_id,
        CASE WHEN o.bucket >= 7 THEN (ARRAY['DHL', 'UPS', 'FedEx', 'Royal Mail'])[1 + o.g % 4] END,
        CASE WHEN o.bucket >= 7 THEN 'TRK' || lpad(o.g::text, 10, '0') END,
        CASE WHEN o.bucket = 0 THEN 1 WHEN o.bucket IN (1, 3, 4, 5, 6) THEN 2 ELSE 3 END,
+       CASE WHEN o.bucket >= 7 THEN 'fulfilled' ELSE 'unfulfilled' END,
+       CASE WHEN o.bucket = 2 THEN t.subtotal + t.shipping ELSE 0 END,
        o.created_at, o.updated_at
 FROM seed_orders o
 JOIN seed_totals t ON t.order_id = o.id
@@ -527,11 +532,30 @@ JOIN seed_totals t ON t.order_id = o.id
 WHERE o.bucket >= 2
 "#;
 
+/// Fulfilled orders shipped every unit (in one shipment: [`INSERT_SHIPMENTS_SQL`]); cancelled
+/// ones cancelled every unit.
 const INSERT_ITEMS_SQL: &str = r#"
-INSERT INTO order_items (order_id, product_id, sku, name, quantity, unit_price, created_at)
-SELECT order_id, product_id, sku, name, quantity, unit_price, created_at
-FROM seed_items
-ORDER BY order_id, product_id
+INSERT INTO order_items (order_id, product_id, sku, name, quantity, unit_price, created_at,
+                         quantity_shipped, quantity_cancelled)
+SELECT i.order_id, i.product_id, i.sku, i.name, i.quantity, i.unit_price, i.created_at,
+       CASE WHEN o.bucket >= 7 THEN i.quantity ELSE 0 END,
+       CASE WHEN o.bucket IN (1, 2) THEN i.quantity ELSE 0 END
+FROM seed_items i
+JOIN seed_orders o ON o.id = i.order_id
+ORDER BY i.order_id, i.product_id
+"#;
+
+/// One shipment of every unit for each fulfilled order, with its tracking, at its update time.
+const INSERT_SHIPMENTS_SQL: &str = r#"
+WITH s AS (
+    INSERT INTO shipments (id, order_id, carrier, tracking_number, note, created_at)
+    SELECT o.id, o.id, o.tracking_carrier, o.tracking_number, 'Shipped', o.updated_at
+    FROM orders o JOIN seed_orders so ON so.id = o.id
+    WHERE so.bucket >= 7
+    RETURNING id, order_id)
+INSERT INTO shipment_items (shipment_id, order_id, product_id, quantity)
+SELECT s.id, i.order_id, i.product_id, i.quantity
+FROM s JOIN order_items i ON i.order_id = s.order_id
 "#;
 
 /// Each order's history, in time order. The actor of an admin's change is the first admin, if any.
@@ -559,12 +583,16 @@ history AS (
     FROM seed_orders o WHERE o.bucket = 2
 )
 INSERT INTO order_events (order_id, user_id, type, from_status, to_status, payment_status,
-                          total_amount, actor_id, actor_role, note, occurred_at)
+                          total_amount, actor_id, actor_role, note, occurred_at,
+                          fulfillment_status, refunded_amount, shipment_id)
 SELECT h.id, h.user_id, h.type, h.from_status, h.to_status, h.payment_status,
        t.subtotal + t.shipping,
        CASE WHEN h.by_admin THEN admin.id END,
        CASE WHEN h.by_admin AND admin.id IS NOT NULL THEN 'ADMIN' END,
-       h.note, h.occurred_at
+       h.note, h.occurred_at,
+       CASE WHEN h.to_status = 'FULFILLED' THEN 'fulfilled' ELSE 'unfulfilled' END,
+       CASE WHEN h.payment_status = 'refunded' THEN t.subtotal + t.shipping ELSE 0 END,
+       CASE WHEN h.to_status = 'FULFILLED' THEN h.id END
 FROM history h
 JOIN seed_totals t ON t.order_id = h.id
 CROSS JOIN admin

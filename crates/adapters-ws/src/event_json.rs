@@ -27,7 +27,12 @@ struct EventJson<'a> {
     from_status: Option<&'static str>,
     to_status: &'static str,
     payment_status: &'static str,
+    fulfillment_status: &'static str,
     total_amount: i64,
+    refunded_amount: i64,
+    /// `order.shipped`, and a completing `order.status_changed`, name their shipment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipment_id: Option<Uuid>,
     occurred_at: &'a str,
 }
 
@@ -45,7 +50,10 @@ impl EventMessage {
             from_status: event.from_status.map(|s| s.as_str()),
             to_status: event.to_status.as_str(),
             payment_status: event.payment_status.as_str(),
+            fulfillment_status: event.fulfillment_status.as_str(),
             total_amount: event.total_amount,
+            refunded_amount: event.refunded_amount,
+            shipment_id: event.shipment_id,
             occurred_at: &occurred_at,
         };
         // Serialising plain strings and numbers cannot fail.
@@ -67,7 +75,7 @@ impl EventMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::{EventType, OrderStatus, PaymentStatus};
+    use domain::{EventType, FulfillmentStatus, OrderStatus, PaymentStatus};
     use time::macros::datetime;
 
     #[test]
@@ -80,7 +88,10 @@ mod tests {
             from_status: Some(OrderStatus::Pending),
             to_status: OrderStatus::Paid,
             payment_status: PaymentStatus::Captured,
+            fulfillment_status: FulfillmentStatus::Unfulfilled,
             total_amount: 2500,
+            refunded_amount: 0,
+            shipment_id: None,
             actor: None,
             note: Some("secret note not sent".into()),
             occurred_at: datetime!(2026-11-25 10:00:00.123456 UTC),
@@ -92,8 +103,22 @@ mod tests {
             serde_json::json!({
                 "id": 42, "type": "order.paid", "order_id": Uuid::nil(), "user_id": 7,
                 "from_status": "PENDING", "to_status": "PAID", "payment_status": "captured",
-                "total_amount": 2500, "occurred_at": "2026-11-25T10:00:00.123456Z"
+                "fulfillment_status": "unfulfilled", "total_amount": 2500,
+                "refunded_amount": 0, "occurred_at": "2026-11-25T10:00:00.123456Z"
             })
         );
+        // A shipment's event names it.
+        let shipped = StoredEvent {
+            kind: EventType::Shipped,
+            from_status: Some(OrderStatus::Paid),
+            fulfillment_status: FulfillmentStatus::PartiallyFulfilled,
+            shipment_id: Some(Uuid::nil()),
+            ..event
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&EventMessage::from_event(&shipped).json).expect("json");
+        assert_eq!(value["type"], "order.shipped");
+        assert_eq!(value["fulfillment_status"], "partially_fulfilled");
+        assert_eq!(value["shipment_id"], Uuid::nil().to_string());
     }
 }

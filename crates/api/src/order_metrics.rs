@@ -21,9 +21,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::{OrderStatus, PaymentStatus};
 use ports::{
-    ChangeStatusError, ChargeOutcome, ChargeRequest, ChargeState, ExportRow, NewOrder, Order,
-    OrderCursor, OrderFilter, OrderRepository, PaymentError, PaymentGateway, PaymentUpdateError,
-    PlaceOrderError, ReconcileHorizon, StatusChange, StoreError, StoredEvent,
+    ChangeStatusError, ChargeOutcome, ChargeRequest, ChargeState, ExportRow, NewOrder, NewShipment,
+    Order, OrderCursor, OrderFilter, OrderRepository, PaymentError, PaymentGateway,
+    PaymentUpdateError, PlaceOrderError, ReconcileHorizon, ShipError, Shipment, StatusChange,
+    StoreError, StoredEvent,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -141,6 +142,14 @@ impl OrderRepository for CountingOrders {
 
     async fn reconcile_horizon(&self) -> Result<ReconcileHorizon, StoreError> {
         self.inner.reconcile_horizon().await
+    }
+
+    async fn ship(&self, shipment: &NewShipment) -> Result<(Order, Shipment), ShipError> {
+        self.inner.ship(shipment).await
+    }
+
+    async fn shipment(&self, order_id: Uuid, id: Uuid) -> Result<Option<Shipment>, StoreError> {
+        self.inner.shipment(order_id, id).await
     }
 }
 

@@ -2,7 +2,7 @@
 //! to connected clients.
 
 use async_trait::async_trait;
-use domain::{EventType, OrderStatus, PaymentStatus};
+use domain::{EventType, FulfillmentStatus, OrderStatus, PaymentStatus};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -21,7 +21,11 @@ pub struct StoredEvent {
     pub from_status: Option<OrderStatus>,
     pub to_status: OrderStatus,
     pub payment_status: PaymentStatus,
+    pub fulfillment_status: FulfillmentStatus,
     pub total_amount: i64,
+    pub refunded_amount: i64,
+    /// The shipment an `order.shipped` (or a completing `order.status_changed`) reports.
+    pub shipment_id: Option<Uuid>,
     pub actor: Option<Actor>,
     pub note: Option<String>,
     pub occurred_at: OffsetDateTime,

@@ -23,9 +23,9 @@ pub use error::StoreError;
 pub use events::{EventLog, EventSink, StoredEvent};
 pub use idempotency::{Claim, IdempotencyBegin, IdempotencyStore, StoredResponse};
 pub use orders::{
-    Actor, ChangeStatusError, ExportRow, NewOrder, Order, OrderCursor, OrderFilter, OrderItem,
-    OrderRepository, PaymentUpdateError, PlaceOrderError, ReconcileHorizon, Shortage, StatusChange,
-    Tracking, UnknownProduct,
+    Actor, ChangeStatusError, ExportRow, NewOrder, NewShipment, Order, OrderCursor, OrderFilter,
+    OrderItem, OrderRepository, PaymentUpdateError, PlaceOrderError, ReconcileHorizon, ShipError,
+    Shipment, Shortage, StatusChange, Tracking, UnknownProduct,
 };
 pub use passwords::{HashError, PasswordHasher};
 pub use payments::{ChargeOutcome, ChargeRequest, ChargeState, PaymentError, PaymentGateway};

@@ -3,7 +3,10 @@
 
 use async_trait::async_trait;
 use domain::order::placement::{OrderLine, ShippingAddress};
-use domain::{InvalidTransition, OrderStatus, PaymentStatus, PricingError, PricingRules, Role};
+use domain::{
+    ExceedsOpen, FulfillmentStatus, InvalidTransition, OrderStatus, PaymentStatus, PricingError,
+    PricingRules, Role,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -18,6 +21,12 @@ pub struct OrderItem {
     pub quantity: i64,
     pub unit_price: i64,
     pub line_total: i64,
+    /// Units shipped (returned ones included).
+    pub quantity_shipped: i64,
+    /// Units refunded before they shipped, or left when the order was cancelled.
+    pub quantity_cancelled: i64,
+    /// Shipped units refunded with `return` or `no_restock`.
+    pub quantity_returned: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,12 +52,63 @@ pub struct Order {
     pub total_amount: i64,
     pub currency: String,
     pub shipping_address: ShippingAddress,
+    /// The latest shipment's tracking.
     pub tracking: Option<Tracking>,
     pub items: Vec<OrderItem>,
+    pub fulfillment_status: FulfillmentStatus,
+    /// What succeeded refunds gave back, in cents.
+    pub refunded_amount: i64,
+    /// Oldest first.
+    pub shipments: Vec<Shipment>,
     /// Goes up by one on every change: the `ETag`.
     pub version: i64,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+}
+
+/// Some of an order's units, shipped together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shipment {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    /// `(product_id, quantity)`, in the order's line order.
+    pub items: Vec<(i64, i64)>,
+    pub tracking: Option<Tracking>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A shipment to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewShipment {
+    /// A UUID v7, made by the caller.
+    pub id: Uuid,
+    pub order_id: Uuid,
+    /// `(product_id, quantity)` as requested; `None` ships every open unit.
+    pub items: Option<Vec<(i64, i64)>>,
+    pub tracking: Option<Tracking>,
+    pub note: Option<String>,
+    pub actor: Option<Actor>,
+    /// Refuse with `PreconditionFailed` unless the order's version is this one (`If-Match`).
+    pub expected_version: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShipError {
+    #[error("order not found")]
+    NotFound,
+    /// Only a `PAID` order ships (`to` is `FULFILLED`).
+    #[error(transparent)]
+    InvalidTransition(InvalidTransition),
+    /// Every requested line over its open units (or not in the order).
+    #[error("more units than are open")]
+    ExceedsOpen(Vec<ExceedsOpen>),
+    /// No open unit is left to ship.
+    #[error("nothing left to ship")]
+    NothingToShip,
+    #[error("the order changed since the given version")]
+    PreconditionFailed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Who made a change; `None` in an event means the system (payment, expiry).
@@ -277,6 +337,16 @@ pub trait OrderRepository: Send + Sync {
 
     /// When the reconciler next has work, from two index lookups.
     async fn reconcile_horizon(&self) -> Result<ReconcileHorizon, StoreError>;
+
+    /// Ships units of a `PAID` order in one transaction: the plan checked by the domain against
+    /// the lines as they are under the order's row lock, the shipment and its items stored, the
+    /// lines' shipped counts raised (a CHECK refuses more than ordered), the order `FULFILLED`
+    /// when no open unit is left, its event appended. Two shipments of one order serialise on the
+    /// lock, so they never ship more than is open.
+    async fn ship(&self, shipment: &NewShipment) -> Result<(Order, Shipment), ShipError>;
+
+    /// One shipment of an order.
+    async fn shipment(&self, order_id: Uuid, id: Uuid) -> Result<Option<Shipment>, StoreError>;
 }
 
 /// The oldest `PENDING` orders the reconciler will have to look at.

@@ -9,13 +9,15 @@
 
 mod place;
 mod queries;
+mod ship;
 mod status;
 
 use async_trait::async_trait;
 use domain::{OrderStatus, PaymentStatus};
 use ports::{
-    ChangeStatusError, ExportRow, NewOrder, Order, OrderCursor, OrderFilter, OrderRepository,
-    PaymentUpdateError, PlaceOrderError, ReconcileHorizon, StatusChange, StoreError, StoredEvent,
+    ChangeStatusError, ExportRow, NewOrder, NewShipment, Order, OrderCursor, OrderFilter,
+    OrderRepository, PaymentUpdateError, PlaceOrderError, ReconcileHorizon, ShipError, Shipment,
+    StatusChange, StoreError, StoredEvent,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -125,5 +127,13 @@ impl OrderRepository for PgOrderRepository {
 
     async fn reconcile_horizon(&self) -> Result<ReconcileHorizon, StoreError> {
         queries::reconcile_horizon(&self.pool).await
+    }
+
+    async fn ship(&self, shipment: &NewShipment) -> Result<(Order, Shipment), ShipError> {
+        ship::ship(&self.pool, shipment).await
+    }
+
+    async fn shipment(&self, order_id: Uuid, id: Uuid) -> Result<Option<Shipment>, StoreError> {
+        ship::shipment(&self.pool, order_id, id).await
     }
 }

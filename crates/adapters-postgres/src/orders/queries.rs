@@ -37,7 +37,10 @@ pub(super) async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Order>, StoreE
             let items = super::status::load_items(&mut conn, id)
                 .await
                 .map_err(store_error)?;
-            row.into_order(items).map(Some)
+            let mut order = [row.into_order(items)?];
+            super::ship::attach(&mut conn, &mut order).await?;
+            let [order] = order;
+            Ok(Some(order))
         }
     }
 }
@@ -133,12 +136,15 @@ async fn with_items(
         .await
         .map_err(store_error)?;
     let mut by_order: HashMap<Uuid, Vec<ItemRow>> = group_items(items);
-    rows.into_iter()
+    let mut orders = rows
+        .into_iter()
         .map(|row| {
             let items = by_order.remove(&row.id).unwrap_or_default();
             row.into_order(items)
         })
-        .collect()
+        .collect::<Result<Vec<Order>, StoreError>>()?;
+    super::ship::attach(conn, &mut orders).await?;
+    Ok(orders)
 }
 
 /// One page of the export: the email and the number of units come from the database in the same

@@ -65,11 +65,13 @@ struct Planned<'a> {
 /// 3. in Rust, for each change: the owner (another user's order is `NotFound`), the `If-Match`
 ///    version, the domain's transition, the expected payment statuses; a refused change writes
 ///    nothing;
-/// 4. on moves to `CANCELLED`, the orders' stock goes back (products locked in id order first,
-///    like placement, so the two never deadlock); `CANCELLED` is final, so this happens once;
+/// 4. on moves to `CANCELLED`, the orders' open units go back to stock (products locked in id
+///    order first, like placement, so the two never deadlock) and are counted cancelled;
+///    `CANCELLED` is final, so this happens once;
 /// 5. `UPDATE orders … FROM unnest(…) WHERE id = v.id AND status = v.from` (one row per change,
 ///    or the change is refused);
-/// 6. the events and their `NOTIFY`.
+/// 6. on moves to `FULFILLED`, every open unit ships in one shipment (one statement);
+/// 7. the events and their `NOTIFY`.
 async fn change_all(
     conn: &mut AsyncPgConnection,
     jobs: &[StatusJob],
@@ -92,7 +94,8 @@ async fn change_all(
     let mut outputs: Vec<Option<Result<Order, ChangeStatusError>>> = Vec::with_capacity(jobs.len());
     let mut planned = Vec::new();
     for (index, StatusJob(change)) in jobs.iter().enumerate() {
-        match plan(index, change, current.get(&change.order_id)) {
+        let lines = items.get(&change.order_id).map_or(&[][..], Vec::as_slice);
+        match plan(index, change, current.get(&change.order_id), lines) {
             Ok(p) => {
                 planned.push(p);
                 outputs.push(None);
@@ -108,25 +111,44 @@ async fn change_all(
             .collect();
         if !released.is_empty() {
             release_stock(conn, &released).await?;
+            let cancelled: Vec<Uuid> = planned
+                .iter()
+                .filter(|p| p.release_stock)
+                .map(|p| p.change.order_id)
+                .collect();
+            cancel_open_units(conn, &cancelled).await?;
+            for id in &cancelled {
+                for item in items.get_mut(id).into_iter().flatten() {
+                    item.quantity_cancelled = item.quantity - item.quantity_shipped;
+                }
+            }
         }
         let updated = update_orders(conn, &planned).await?;
         let mut updated: HashMap<Uuid, OrderRow> = updated.into_iter().map(|o| (o.id, o)).collect();
+        let shipped: Vec<&Planned<'_>> = planned
+            .iter()
+            .filter(|p| p.to == OrderStatus::Fulfilled && updated.contains_key(&p.change.order_id))
+            .collect();
+        let mut shipments = ship_all_open(conn, &shipped, &items).await?;
+        for p in &shipped {
+            for item in items.get_mut(&p.change.order_id).into_iter().flatten() {
+                item.quantity_shipped = item.quantity - item.quantity_cancelled;
+            }
+        }
         let mut events = Vec::with_capacity(planned.len());
         let mut done = Vec::with_capacity(planned.len());
         for p in &planned {
             match updated.remove(&p.change.order_id) {
                 Some(row) => {
-                    events.push(NewEvent::new(
-                        row.id,
-                        row.user_id,
+                    let mut event = NewEvent::of(
+                        &row,
                         p.kind,
                         Some(p.from),
-                        p.to,
-                        p.payment_status,
-                        row.total_amount,
                         p.change.actor,
                         p.change.note.clone(),
-                    ));
+                    );
+                    event.shipment_id = shipments.get(&row.id).map(|s| s.id);
+                    events.push(event);
                     done.push((p.index, Some(row)));
                 }
                 // Impossible while we hold the row lock; refuse rather than report a change.
@@ -138,7 +160,13 @@ async fn change_all(
             let output = match row {
                 Some(row) => {
                     let mine = items.remove(&row.id).unwrap_or_default();
-                    row.into_order(mine).map_err(ChangeStatusError::Store)
+                    let shipment = shipments.remove(&row.id);
+                    row.into_order(mine)
+                        .map(|mut order| {
+                            order.shipments.extend(shipment);
+                            order
+                        })
+                        .map_err(ChangeStatusError::Store)
                 }
                 None => match jobs.get(index) {
                     Some(job) => Err(ChangeStatusError::from(InvalidTransition {
@@ -164,6 +192,7 @@ fn plan<'a>(
     index: usize,
     change: &'a StatusChange,
     current: Option<&OrderRow>,
+    lines: &[ItemRow],
 ) -> Result<Planned<'a>, ChangeStatusError> {
     let Some(current) = current.filter(|o| change.owner.is_none_or(|owner| owner == o.user_id))
     else {
@@ -178,12 +207,23 @@ fn plan<'a>(
     let from = current.status()?;
     let payment_status = current.payment_status()?;
     let moved = transition(from, change.to)?;
+    let refused = InvalidTransition {
+        from,
+        to: change.to,
+    };
     if !change.payment_status_in.is_empty() && !change.payment_status_in.contains(&payment_status) {
-        return Err(InvalidTransition {
-            from,
-            to: change.to,
-        }
-        .into());
+        return Err(refused.into());
+    }
+    // Once anything shipped the order is refunded, not cancelled; and a fulfilment ships
+    // something, so an order with no open unit left cannot be fulfilled this way.
+    let shipped_any = lines.iter().any(|l| l.quantity_shipped > 0);
+    let open_any = lines
+        .iter()
+        .any(|l| l.quantity > l.quantity_shipped + l.quantity_cancelled);
+    if (change.to == OrderStatus::Cancelled && shipped_any)
+        || (change.to == OrderStatus::Fulfilled && !open_any)
+    {
+        return Err(refused.into());
     }
     let (payment_status, collected, reference) = match moved.payment {
         PaymentEffect::None => (
@@ -245,6 +285,10 @@ async fn update_orders(
             SET status = v.status, payment_status = v.payment_status, \
                 payment_collected = v.collected, payment_reference = v.reference, \
                 tracking_carrier = v.carrier, tracking_number = v.number, \
+                fulfillment_status = CASE WHEN v.status = 'FULFILLED' THEN 'fulfilled' \
+                                          ELSE o.fulfillment_status END, \
+                refunded_amount = CASE WHEN v.payment_status = 'refunded' THEN o.total_amount \
+                                       ELSE o.refunded_amount END, \
                 version = o.version + 1, updated_at = now() \
            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bool[], \
                        $6::text[], $7::text[], $8::text[]) \
@@ -252,7 +296,8 @@ async fn update_orders(
                      number) \
           WHERE o.id = v.id AND o.status = v.from_status \
          RETURNING o.id, o.user_id, o.status, o.payment_status, o.payment_collected, \
-                   o.payment_reference, o.payment_attempt, o.subtotal, o.shipping_amount, o.tax_amount, \
+                   o.payment_reference, o.payment_attempt, o.fulfillment_status, \
+                   o.refunded_amount, o.subtotal, o.shipping_amount, o.tax_amount, \
                    o.total_amount, o.currency, o.shipping_address, o.tracking_carrier, \
                    o.tracking_number, o.version, o.created_at, o.updated_at",
     )
@@ -295,7 +340,117 @@ pub(super) async fn load_items(
         .await
 }
 
-/// Gives the items' quantities back to their products: locks the products in id order (the
+/// The open units of the cancelled orders are cancelled (one statement).
+async fn cancel_open_units(
+    conn: &mut AsyncPgConnection,
+    orders: &[Uuid],
+) -> Result<(), DieselError> {
+    Cached(
+        diesel::sql_query(
+            "UPDATE order_items SET quantity_cancelled = quantity - quantity_shipped \
+              WHERE order_id = ANY($1)",
+        )
+        .bind::<Array<diesel::sql_types::Uuid>, _>(orders),
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// `PAID → FULFILLED` by status: every open unit of each order ships in one shipment (with the
+/// change's tracking and note). One statement: the shipments, their items (the open units read
+/// before the update, as every part of the statement sees the same snapshot) and the lines'
+/// shipped counts. Returns the shipments by order.
+async fn ship_all_open(
+    conn: &mut AsyncPgConnection,
+    planned: &[&Planned<'_>],
+    items: &HashMap<Uuid, Vec<ItemRow>>,
+) -> Result<HashMap<Uuid, ports::Shipment>, DieselError> {
+    if planned.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<Uuid> = planned.iter().map(|_| Uuid::now_v7()).collect();
+    let orders: Vec<Uuid> = planned.iter().map(|p| p.change.order_id).collect();
+    let tracking = |f: fn(&ports::Tracking) -> &str| -> Vec<Option<&str>> {
+        planned
+            .iter()
+            .map(|p| p.change.tracking.as_ref().map(f))
+            .collect()
+    };
+    let notes: Vec<Option<&str>> = planned.iter().map(|p| p.change.note.as_deref()).collect();
+    let actors: Vec<Option<i64>> = planned
+        .iter()
+        .map(|p| p.change.actor.map(|a| a.id))
+        .collect();
+    #[derive(QueryableByName)]
+    struct Made {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        order_id: Uuid,
+        #[diesel(sql_type = Timestamptz)]
+        created_at: time::OffsetDateTime,
+    }
+    let made: Vec<Made> = Cached(
+        diesel::sql_query(
+            "WITH s AS ( \
+               INSERT INTO shipments (id, order_id, carrier, tracking_number, note, actor_id) \
+               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], \
+                                    $6::bigint[]) \
+               RETURNING id, order_id, created_at), \
+             i AS ( \
+               INSERT INTO shipment_items (shipment_id, order_id, product_id, quantity) \
+               SELECT s.id, oi.order_id, oi.product_id, \
+                      oi.quantity - oi.quantity_shipped - oi.quantity_cancelled \
+                 FROM s JOIN order_items oi ON oi.order_id = s.order_id \
+                WHERE oi.quantity > oi.quantity_shipped + oi.quantity_cancelled), \
+             u AS ( \
+               UPDATE order_items SET quantity_shipped = quantity - quantity_cancelled \
+                WHERE order_id = ANY($2)) \
+             SELECT order_id, created_at FROM s",
+        )
+        .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
+        .bind::<Array<diesel::sql_types::Uuid>, _>(&orders)
+        .bind::<Array<Nullable<Text>>, _>(tracking(|t| t.carrier.as_str()))
+        .bind::<Array<Nullable<Text>>, _>(tracking(|t| t.tracking_number.as_str()))
+        .bind::<Array<Nullable<Text>>, _>(&notes)
+        .bind::<Array<Nullable<BigInt>>, _>(&actors),
+    )
+    .load(conn)
+    .await?;
+    let by_order: HashMap<Uuid, time::OffsetDateTime> = made
+        .into_iter()
+        .map(|m| (m.order_id, m.created_at))
+        .collect();
+    Ok(planned
+        .iter()
+        .zip(ids)
+        .filter_map(|(p, id)| {
+            let order_id = p.change.order_id;
+            let created_at = *by_order.get(&order_id)?;
+            let lines = items.get(&order_id).map_or(&[][..], Vec::as_slice);
+            Some((
+                order_id,
+                ports::Shipment {
+                    id,
+                    order_id,
+                    items: lines
+                        .iter()
+                        .map(|l| {
+                            (
+                                l.product_id,
+                                l.quantity - l.quantity_shipped - l.quantity_cancelled,
+                            )
+                        })
+                        .filter(|(_, q)| *q > 0)
+                        .collect(),
+                    tracking: p.change.tracking.clone(),
+                    created_at,
+                },
+            ))
+        })
+        .collect())
+}
+
+/// Gives the items' open units back to their products: locks the products in id order (the
 /// order placement uses), then one batched `UPDATE` (one row per product, quantities summed).
 /// Stock is capped at the maximum the schema allows rather than failing a cancellation (only
 /// reachable if an admin set it near 2^31 − 1).
@@ -305,7 +460,10 @@ async fn release_stock(
 ) -> Result<(), DieselError> {
     let mut by_product: BTreeMap<i64, i64> = BTreeMap::new();
     for item in items {
-        *by_product.entry(item.product_id).or_default() += item.quantity;
+        let open = item.quantity - item.quantity_shipped - item.quantity_cancelled;
+        if open > 0 {
+            *by_product.entry(item.product_id).or_default() += open;
+        }
     }
     let (ids, quantities): (Vec<i64>, Vec<i64>) = by_product.into_iter().unzip();
     Cached(
