@@ -3,10 +3,10 @@
 //! The API checks the `ADMIN` role before calling any of these.
 
 use domain::validation::{self, Lines};
-use domain::{InvalidTransition, OrderStatus, PaymentStatus, ValidationErrors};
+use domain::{ExceedsOpen, InvalidTransition, OrderStatus, PaymentStatus, ValidationErrors};
 use ports::{
-    ChangeStatusError, ExportRow, Order, OrderCursor, OrderFilter, StatusChange, StoreError,
-    Tracking,
+    ChangeStatusError, ExportRow, NewShipment, Order, OrderCursor, OrderFilter, ShipError,
+    Shipment, StatusChange, StoreError, Tracking,
 };
 use uuid::Uuid;
 
@@ -56,6 +56,61 @@ impl From<ChangeStatusError> for AdminChangeStatusError {
             ChangeStatusError::InvalidTransition(t) => AdminChangeStatusError::InvalidTransition(t),
             ChangeStatusError::PreconditionFailed => AdminChangeStatusError::PreconditionFailed,
             ChangeStatusError::Store(e) => AdminChangeStatusError::Store(e),
+        }
+    }
+}
+
+/// The most lines one shipment request may name.
+pub const SHIPMENT_LINES_MAX: usize = 100;
+/// The most units of one line a request may name (as for placement).
+pub const SHIPMENT_QUANTITY_MAX: i64 = 1000;
+
+/// An admin's shipment of some (or every open) unit of a `PAID` order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipCommand {
+    pub order_id: Uuid,
+    /// `(product_id, quantity)`; `None` ships every open unit.
+    pub items: Option<Vec<(i64, i64)>>,
+    /// With `tracking_number`, or neither.
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub note: Option<String>,
+    /// `If-Match`: the order's version the admin saw.
+    pub expected_version: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShipOrderError {
+    #[error("order not found")]
+    NotFound,
+    /// Not `PAID` (`to` is `FULFILLED`) (409).
+    #[error(transparent)]
+    InvalidTransition(InvalidTransition),
+    /// Lines over their open units or not in the order (409 `exceeds_open_quantity`).
+    #[error("more units than are open")]
+    ExceedsOpen(Vec<ExceedsOpen>),
+    /// No open unit is left (409 `exceeds_open_quantity`, no line to name).
+    #[error("nothing left to ship")]
+    NothingToShip,
+    #[error("the order changed meanwhile")]
+    PreconditionFailed,
+    /// Fields `items`, `items[i].product_id`, `items[i].quantity`, `carrier`, `tracking_number`,
+    /// `note`.
+    #[error(transparent)]
+    Validation(#[from] ValidationErrors),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ShipError> for ShipOrderError {
+    fn from(error: ShipError) -> Self {
+        match error {
+            ShipError::NotFound => ShipOrderError::NotFound,
+            ShipError::InvalidTransition(t) => ShipOrderError::InvalidTransition(t),
+            ShipError::ExceedsOpen(lines) => ShipOrderError::ExceedsOpen(lines),
+            ShipError::NothingToShip => ShipOrderError::NothingToShip,
+            ShipError::PreconditionFailed => ShipOrderError::PreconditionFailed,
+            ShipError::Store(e) => ShipOrderError::Store(e),
         }
     }
 }
@@ -115,6 +170,36 @@ impl AdminOrderService {
         Ok(order)
     }
 
+    /// Ships units of a `PAID` order (see `ports::OrderRepository::ship`): `shipment_id` is the new
+    /// shipment's id (a UUID v7 the caller reserved, e.g. with its `Idempotency-Key`).
+    #[tracing::instrument(skip(self, actor, cmd), fields(user_id = actor.id, order_id = %cmd.order_id))]
+    pub async fn ship(
+        &self,
+        actor: Actor,
+        shipment_id: Uuid,
+        cmd: ShipCommand,
+    ) -> Result<(Order, Shipment), ShipOrderError> {
+        let (items, tracking, note) = validate_shipment(&cmd)?;
+        let new = NewShipment {
+            id: shipment_id,
+            order_id: cmd.order_id,
+            items,
+            tracking,
+            note,
+            actor: Some(actor),
+            expected_version: cmd.expected_version,
+        };
+        let shipped = self.deps.orders.ship(&new).await?;
+        tracing::info!(status = %shipped.0.status, "order shipped");
+        Ok(shipped)
+    }
+
+    /// One shipment of an order.
+    #[tracing::instrument(skip(self))]
+    pub async fn shipment(&self, order_id: Uuid, id: Uuid) -> Result<Option<Shipment>, StoreError> {
+        self.deps.orders.shipment(order_id, id).await
+    }
+
     /// One batch of the export, newest first, after `after` (the API streams batches).
     #[tracing::instrument(level = "debug", skip(self))]
     pub async fn export_page(
@@ -165,6 +250,57 @@ fn validate_command(
         errors.add("tracking", "only allowed when the status becomes FULFILLED");
     }
     errors.into_result((note, tracking))
+}
+
+/// The shipment's lines (1 to 100, product ids ≥ 1, quantities 1 to 1000), its tracking (carrier
+/// and number together) and note.
+#[allow(clippy::type_complexity)]
+fn validate_shipment(
+    cmd: &ShipCommand,
+) -> Result<(Option<Vec<(i64, i64)>>, Option<Tracking>, Option<String>), ValidationErrors> {
+    let mut errors = ValidationErrors::new();
+    if let Some(items) = &cmd.items {
+        if items.is_empty() || items.len() > SHIPMENT_LINES_MAX {
+            errors.add(
+                "items",
+                format!("1 to {SHIPMENT_LINES_MAX} lines, or leave it out to ship every open unit"),
+            );
+        }
+        for (i, (product_id, quantity)) in items.iter().enumerate() {
+            if *product_id < 1 {
+                errors.add(format!("items[{i}].product_id"), "must be a product id");
+            }
+            if !(1..=SHIPMENT_QUANTITY_MAX).contains(quantity) {
+                errors.add(
+                    format!("items[{i}].quantity"),
+                    format!("must be 1 to {SHIPMENT_QUANTITY_MAX}"),
+                );
+            }
+        }
+    }
+    let tracking = match (&cmd.carrier, &cmd.tracking_number) {
+        (Some(carrier), Some(number)) => Some(Tracking {
+            carrier: tracking_text(&mut errors, "carrier", carrier),
+            tracking_number: tracking_text(&mut errors, "tracking_number", number),
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            errors.add("tracking_number", "required with carrier");
+            None
+        }
+        (None, Some(_)) => {
+            errors.add("carrier", "required with tracking_number");
+            None
+        }
+    };
+    let note = validation::optional_text(
+        &mut errors,
+        "note",
+        cmd.note.as_deref(),
+        NOTE_MAX,
+        Lines::Single,
+    );
+    errors.into_result((cmd.items.clone(), tracking, note))
 }
 
 fn tracking_text(errors: &mut ValidationErrors, field: &str, value: &str) -> String {
@@ -472,5 +608,143 @@ mod tests {
             .await
             .expect("rows");
         assert!(rows.is_empty());
+    }
+
+    // ---- ship ----
+
+    fn ship_command(id: Uuid) -> ShipCommand {
+        ShipCommand {
+            order_id: id,
+            items: Some(vec![(12, 1)]),
+            carrier: Some("DHL".into()),
+            tracking_number: Some("TRK-1".into()),
+            note: Some("first box".into()),
+            expected_version: Some(3),
+        }
+    }
+
+    fn shipment(order_id: Uuid, id: Uuid, items: Vec<(i64, i64)>) -> Shipment {
+        Shipment {
+            id,
+            order_id,
+            items,
+            tracking: None,
+            created_at: datetime!(2026-11-25 10:00 UTC),
+        }
+    }
+
+    #[tokio::test]
+    async fn ship_passes_the_validated_shipment_to_the_store() {
+        let id = Uuid::now_v7();
+        let shipment_id = Uuid::now_v7();
+        let mut mocks = Mocks::new();
+        mocks
+            .orders
+            .expect_ship()
+            .withf(move |s| {
+                s.id == shipment_id
+                    && s.order_id == id
+                    && s.items == Some(vec![(12, 1)])
+                    && s.tracking
+                        == Some(Tracking {
+                            carrier: "DHL".into(),
+                            tracking_number: "TRK-1".into(),
+                        })
+                    && s.note.as_deref() == Some("first box")
+                    && s.actor == Some(ADMIN)
+                    && s.expected_version == Some(3)
+            })
+            .times(1)
+            .returning(|s| {
+                Ok((
+                    order(s.order_id, 7, OrderStatus::Paid, PaymentStatus::Captured),
+                    shipment(s.order_id, s.id, vec![(12, 1)]),
+                ))
+            });
+        let (order, made) = service(mocks)
+            .ship(ADMIN, shipment_id, ship_command(id))
+            .await
+            .expect("shipped");
+        assert_eq!(order.id, id);
+        assert_eq!(made.id, shipment_id);
+    }
+
+    #[tokio::test]
+    async fn ship_validation_names_every_field_and_calls_nothing() {
+        let mut cmd = ship_command(Uuid::now_v7());
+        cmd.items = Some(vec![(0, 0), (3, 1001)]);
+        cmd.carrier = Some(" ".into());
+        cmd.tracking_number = None;
+        cmd.note = Some("x".repeat(NOTE_MAX + 1));
+        let Err(ShipOrderError::Validation(errors)) =
+            service(Mocks::new()).ship(ADMIN, Uuid::now_v7(), cmd).await
+        else {
+            panic!("expected a validation error");
+        };
+        let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        for field in [
+            "items[0].product_id",
+            "items[0].quantity",
+            "items[1].quantity",
+            "tracking_number",
+            "note",
+        ] {
+            assert!(fields.contains(&field), "{field} in {fields:?}");
+        }
+        let mut empty = ship_command(Uuid::now_v7());
+        empty.items = Some(Vec::new());
+        assert!(matches!(
+            service(Mocks::new())
+                .ship(ADMIN, Uuid::now_v7(), empty)
+                .await,
+            Err(ShipOrderError::Validation(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn ship_maps_each_store_refusal() {
+        let refusals = [
+            (ShipError::NotFound, ShipOrderError::NotFound),
+            (
+                ShipError::PreconditionFailed,
+                ShipOrderError::PreconditionFailed,
+            ),
+            (ShipError::NothingToShip, ShipOrderError::NothingToShip),
+            (
+                ShipError::ExceedsOpen(vec![ExceedsOpen {
+                    index: 0,
+                    product_id: 12,
+                    open: 1,
+                }]),
+                ShipOrderError::ExceedsOpen(vec![ExceedsOpen {
+                    index: 0,
+                    product_id: 12,
+                    open: 1,
+                }]),
+            ),
+            (
+                ShipError::InvalidTransition(InvalidTransition {
+                    from: OrderStatus::Pending,
+                    to: OrderStatus::Fulfilled,
+                }),
+                ShipOrderError::InvalidTransition(InvalidTransition {
+                    from: OrderStatus::Pending,
+                    to: OrderStatus::Fulfilled,
+                }),
+            ),
+        ];
+        for (refusal, expected) in refusals {
+            let mut mocks = Mocks::new();
+            mocks
+                .orders
+                .expect_ship()
+                .times(1)
+                .returning(move |_| Err(refusal.clone()));
+            let got = service(mocks)
+                .ship(ADMIN, Uuid::now_v7(), ship_command(Uuid::now_v7()))
+                .await
+                .expect_err("refused");
+            assert_eq!(got, expected);
+        }
     }
 }
