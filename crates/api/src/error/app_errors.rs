@@ -1,7 +1,7 @@
 //! The use cases' errors as HTTP problems: one `From` per operation error.
 
 use actix_web::http::StatusCode;
-use app::admin_orders::AdminChangeStatusError;
+use app::admin_orders::{AdminChangeStatusError, ShipOrderError};
 use app::auth::{Internal, RegisterError, SignInError};
 use app::catalogue::{GetProductError, ProductCommandError};
 use app::orders::{CancelOrderError, GetOrderError, PayOrderError, PlaceOrderError};
@@ -202,4 +202,41 @@ impl From<AdminChangeStatusError> for ApiError {
             AdminChangeStatusError::Store(e) => e.into(),
         }
     }
+}
+
+impl From<ShipOrderError> for ApiError {
+    fn from(error: ShipOrderError) -> Self {
+        match error {
+            ShipOrderError::NotFound => ApiError::not_found(),
+            ShipOrderError::InvalidTransition(t) => invalid_transition(t),
+            ShipOrderError::ExceedsOpen(lines) => exceeds_open(
+                "nothing shipped; ship at most each line's open units",
+                lines
+                    .iter()
+                    .map(|l| {
+                        FieldProblem::new(l.field(), format!("only {} open", l.open))
+                            .with("product_id", l.product_id)
+                            .with("open", l.open)
+                    })
+                    .collect(),
+            ),
+            ShipOrderError::NothingToShip => {
+                exceeds_open("no open unit is left to ship", Vec::new())
+            }
+            ShipOrderError::PreconditionFailed => precondition_failed(),
+            ShipOrderError::Validation(errors) => errors.into(),
+            ShipOrderError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn exceeds_open(detail: &str, errors: Vec<FieldProblem>) -> ApiError {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "exceeds_open_quantity",
+        "More units than are open",
+    )
+    .detail(detail)
+    .errors(errors)
+    .into()
 }

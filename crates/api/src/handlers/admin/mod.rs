@@ -19,6 +19,8 @@ use crate::auth::require_admin;
         orders::list::list_orders,
         orders::export::export_orders,
         orders::change_status::change_status,
+        orders::shipments::ship_order,
+        orders::shipments::get_shipment,
         products::list::list_products,
         products::get::get_product,
         products::create::create_product,
@@ -28,6 +30,12 @@ use crate::auth::require_admin;
     components(schemas(
         orders::change_status::ChangeStatusRequest,
         orders::change_status::TrackingRequest,
+        orders::shipments::ShipRequest,
+        orders::shipments::ShipLineRequest,
+        crate::handlers::orders::order_json::ShipmentJson,
+        crate::handlers::orders::order_json::ShipmentItemJson,
+        crate::handlers::orders::order_json::RefundJson,
+        crate::handlers::orders::order_json::RefundItemJson,
         products::create::CreateProductRequest,
         products::update::ProductPatchRequest,
     )),
@@ -67,6 +75,18 @@ mod tests {
                 &[
                     "400", "401", "403", "404", "409", "412", "413", "415", "422", "429",
                 ],
+            ),
+            (
+                "/api/admin/orders/{id}/shipments",
+                "post",
+                &[
+                    "400", "401", "403", "404", "409", "412", "413", "415", "422", "429",
+                ],
+            ),
+            (
+                "/api/admin/orders/{id}/shipments/{shipment_id}",
+                "get",
+                &["401", "403", "404", "429"],
             ),
             ("/api/admin/products", "get", &["401", "403", "422", "429"]),
             (

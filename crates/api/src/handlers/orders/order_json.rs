@@ -1,7 +1,7 @@
 //! An order as the API shows it, and the order requests.
 
-use domain::{OrderStatus, PaymentStatus, Role, allowed_transitions};
-use ports::{Actor, Order, StoredEvent};
+use domain::{FulfillmentStatus, OrderStatus, PaymentStatus, Role, allowed_transitions};
+use ports::{Actor, Order, Shipment, StoredEvent};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -34,6 +34,86 @@ pub struct OrderItemJson {
     pub quantity: i64,
     pub unit_price: i64,
     pub line_total: i64,
+    pub quantity_shipped: i64,
+    /// Refunded before they shipped, or left open when the order was cancelled.
+    pub quantity_cancelled: i64,
+    /// Shipped units refunded with `return` or `no_restock`.
+    pub quantity_returned: i64,
+}
+
+/// One line of a shipment.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ShipmentItemJson {
+    pub product_id: i64,
+    pub quantity: i64,
+}
+
+/// A shipment of some of an order's units.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ShipmentJson {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    #[schema(value_type = String, format = Uuid)]
+    pub order_id: Uuid,
+    pub items: Vec<ShipmentItemJson>,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    #[serde(with = "timestamps")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+impl ShipmentJson {
+    pub fn new(shipment: &Shipment) -> ShipmentJson {
+        ShipmentJson {
+            id: shipment.id,
+            order_id: shipment.order_id,
+            items: shipment
+                .items
+                .iter()
+                .map(|&(product_id, quantity)| ShipmentItemJson {
+                    product_id,
+                    quantity,
+                })
+                .collect(),
+            carrier: shipment.tracking.as_ref().map(|t| t.carrier.clone()),
+            tracking_number: shipment
+                .tracking
+                .as_ref()
+                .map(|t| t.tracking_number.clone()),
+            created_at: shipment.created_at,
+        }
+    }
+}
+
+/// One line of a refund.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RefundItemJson {
+    pub product_id: i64,
+    pub quantity: i64,
+    /// `cancel`, `return` or `no_restock`.
+    pub restock: String,
+}
+
+/// A refund, as the contract shows it. The refunds route is not built yet, so every order's
+/// `refunds` is empty for now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RefundJson {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Uuid,
+    #[schema(value_type = String, format = Uuid)]
+    pub order_id: Uuid,
+    pub amount: i64,
+    pub items: Vec<RefundItemJson>,
+    pub shipping: bool,
+    /// Shown to admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `succeeded`, `pending` or `failed`.
+    pub status: String,
+    #[serde(with = "timestamps")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
 }
 
 /// The order JSON of the contract.
@@ -57,8 +137,18 @@ pub struct OrderJson {
     pub total_amount: i64,
     pub currency: String,
     pub shipping_address: AddressJson,
+    /// The latest shipment's tracking.
     pub tracking: Option<TrackingJson>,
     pub items: Vec<OrderItemJson>,
+    /// `unfulfilled`, `partially_fulfilled` or `fulfilled`.
+    #[schema(value_type = String, example = "unfulfilled")]
+    pub fulfillment_status: FulfillmentStatus,
+    /// What succeeded refunds gave back, in cents.
+    pub refunded_amount: i64,
+    /// Oldest first.
+    pub shipments: Vec<ShipmentJson>,
+    /// Oldest first.
+    pub refunds: Vec<RefundJson>,
     #[serde(with = "timestamps")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
@@ -119,8 +209,15 @@ impl OrderJson {
                     quantity: i.quantity,
                     unit_price: i.unit_price,
                     line_total: i.line_total,
+                    quantity_shipped: i.quantity_shipped,
+                    quantity_cancelled: i.quantity_cancelled,
+                    quantity_returned: i.quantity_returned,
                 })
                 .collect(),
+            fulfillment_status: order.fulfillment_status,
+            refunded_amount: order.refunded_amount,
+            shipments: order.shipments.iter().map(ShipmentJson::new).collect(),
+            refunds: Vec::new(),
             created_at: order.created_at,
             updated_at: order.updated_at,
         }

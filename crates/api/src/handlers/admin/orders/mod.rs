@@ -1,9 +1,10 @@
-//! `/api/admin/orders`: every order, status changes, the CSV export.
+//! `/api/admin/orders`: every order, status changes, shipments, the CSV export.
 
 pub mod change_status;
 pub mod export;
 pub mod filters;
 pub mod list;
+pub mod shipments;
 
 use actix_web::web;
 
@@ -14,5 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // `resource`: another method on these paths answers a 405 problem.
     cfg.service(resource("/orders").get(list::list_orders))
         .service(resource("/orders/export").get(export::export_orders))
-        .service(resource("/orders/{id}/status").patch(change_status::change_status));
+        .service(resource("/orders/{id}/status").patch(change_status::change_status))
+        .service(resource("/orders/{id}/shipments").post(shipments::ship_order))
+        .service(resource("/orders/{id}/shipments/{shipment_id}").get(shipments::get_shipment));
 }
