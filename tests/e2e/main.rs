@@ -10,6 +10,7 @@ mod admin_order_list;
 mod admin_order_status;
 mod admin_products;
 mod admin_seed;
+mod admin_shipments;
 mod admin_support;
 mod bad_input;
 mod crash_recovery;

@@ -21,11 +21,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-async fn ws_connect(app: &TestApp, token: &str, since: Option<i64>) -> Ws {
+pub(crate) async fn ws_connect(app: &TestApp, token: &str, since: Option<i64>) -> Ws {
     let query = since.map(|s| format!("?since={s}")).unwrap_or_default();
     let mut request = format!("ws://127.0.0.1:{}/api/ws{query}", app.port)
         .into_client_request()
@@ -38,7 +38,7 @@ async fn ws_connect(app: &TestApp, token: &str, since: Option<i64>) -> Ws {
 }
 
 /// The next event (a JSON text message), skipping control frames.
-async fn next_event(ws: &mut Ws) -> Value {
+pub(crate) async fn next_event(ws: &mut Ws) -> Value {
     loop {
         let message = tokio::time::timeout(WAIT, ws.next())
             .await
