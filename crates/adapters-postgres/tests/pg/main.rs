@@ -15,5 +15,6 @@ mod pool;
 mod products;
 mod revocations;
 mod round_trips;
+mod shipments;
 mod support;
 mod users;
