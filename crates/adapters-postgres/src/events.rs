@@ -66,6 +66,9 @@ pub(crate) struct NewEvent {
     pub fulfillment_status: String,
     pub refunded_amount: i64,
     pub shipment_id: Option<Uuid>,
+    pub refund_id: Option<Uuid>,
+    /// A refund's amount.
+    pub amount: Option<i64>,
     pub actor_id: Option<i64>,
     pub actor_role: Option<String>,
     pub note: Option<String>,
@@ -91,6 +94,8 @@ impl NewEvent {
             fulfillment_status: order.fulfillment_status.clone(),
             refunded_amount: order.refunded_amount,
             shipment_id: None,
+            refund_id: None,
+            amount: None,
             actor_id: actor.map(|a| a.id),
             actor_role: actor.map(|a| a.role.as_str().to_owned()),
             note,
@@ -120,6 +125,8 @@ impl NewEvent {
             fulfillment_status: domain::FulfillmentStatus::Unfulfilled.as_str().to_owned(),
             refunded_amount: 0,
             shipment_id: None,
+            refund_id: None,
+            amount: None,
             actor_id: actor.map(|a| a.id),
             actor_role: actor.map(|a| a.role.as_str().to_owned()),
             note,
@@ -147,6 +154,10 @@ pub struct EventPayload {
     pub refunded_amount: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipment_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
     #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,
 }
@@ -169,6 +180,8 @@ impl EventPayload {
             total_amount: row.total_amount,
             refunded_amount: row.refunded_amount,
             shipment_id: row.shipment_id,
+            refund_id: row.refund_id,
+            amount: row.amount,
             occurred_at: row.occurred_at,
         }
     }
@@ -189,6 +202,8 @@ impl EventPayload {
             total_amount: self.total_amount,
             refunded_amount: self.refunded_amount,
             shipment_id: self.shipment_id,
+            refund_id: self.refund_id,
+            amount: self.amount,
             actor: None,
             note: None,
             occurred_at: self.occurred_at,
@@ -232,23 +247,27 @@ async fn insert_events(
     let actor_ids: Vec<Option<i64>> = events.iter().map(|e| e.actor_id).collect();
     let refunded: Vec<i64> = events.iter().map(|e| e.refunded_amount).collect();
     let shipment_ids: Vec<Option<Uuid>> = events.iter().map(|e| e.shipment_id).collect();
+    let refund_ids: Vec<Option<Uuid>> = events.iter().map(|e| e.refund_id).collect();
+    let amounts: Vec<Option<i64>> = events.iter().map(|e| e.amount).collect();
     let query = diesel::sql_query(
         "INSERT INTO order_events (order_id, user_id, type, from_status, to_status, \
                                    payment_status, total_amount, actor_id, actor_role, note, \
-                                   fulfillment_status, refunded_amount, shipment_id) \
+                                   fulfillment_status, refunded_amount, shipment_id, refund_id, \
+                                   amount) \
          SELECT v.order_id, v.user_id, v.type, v.from_status, v.to_status, v.payment_status, \
                 v.total_amount, v.actor_id, v.actor_role, v.note, v.fulfillment_status, \
-                v.refunded_amount, v.shipment_id \
+                v.refunded_amount, v.shipment_id, v.refund_id, v.amount \
            FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], \
                        $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], \
-                       $12::bigint[], $13::uuid[]) \
+                       $12::bigint[], $13::uuid[], $14::uuid[], $15::bigint[]) \
                 WITH ORDINALITY AS v(order_id, user_id, type, from_status, to_status, \
                                      payment_status, total_amount, actor_id, actor_role, note, \
-                                     fulfillment_status, refunded_amount, shipment_id, n) \
+                                     fulfillment_status, refunded_amount, shipment_id, refund_id, \
+                                     amount, n) \
           ORDER BY v.n \
          RETURNING id, order_id, user_id, type AS kind, from_status, to_status, payment_status, \
-                   total_amount, fulfillment_status, refunded_amount, shipment_id, actor_id, \
-                   actor_role, note, occurred_at",
+                   total_amount, fulfillment_status, refunded_amount, shipment_id, refund_id, \
+                   amount, actor_id, actor_role, note, occurred_at",
     )
     .bind::<Array<diesel::sql_types::Uuid>, _>(&order_ids)
     .bind::<Array<BigInt>, _>(&user_ids)
@@ -262,7 +281,9 @@ async fn insert_events(
     .bind::<Array<Nullable<Text>>, _>(column(|e| e.note.as_deref()))
     .bind::<Array<Nullable<Text>>, _>(column(|e| Some(e.fulfillment_status.as_str())))
     .bind::<Array<BigInt>, _>(&refunded)
-    .bind::<Array<Nullable<diesel::sql_types::Uuid>>, _>(&shipment_ids);
+    .bind::<Array<Nullable<diesel::sql_types::Uuid>>, _>(&shipment_ids)
+    .bind::<Array<Nullable<diesel::sql_types::Uuid>>, _>(&refund_ids)
+    .bind::<Array<Nullable<BigInt>>, _>(&amounts);
     Cached(query).load(conn).await
 }
 

@@ -6,6 +6,11 @@
 //! is left `processing` and the reconciler later finds the charge captured); `tok_error` fails
 //! without charging. Every answer is delayed by `latency`.
 //!
+//! Refunds of part of a charge (`refund_amount`) are keyed by our refund id. Two more card tokens
+//! charge like `tok_visa` and choose how their order's refunds go: `tok_refund_fails` (every refund
+//! is refused), `tok_refund_timeout` (a refund is made but answers only after the caller's
+//! timeout, so the refund stays `pending` until the reconciler asks).
+//!
 //! Charges are keyed by order id and attempt: the same attempt again returns its first outcome
 //! (a decline too) and charges nothing; a later attempt replaces a declined charge (the customer
 //! pays again with another card); once a charge was captured (or refunded) every attempt returns
@@ -21,7 +26,10 @@ use async_trait::async_trait;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
-use ports::{ChargeOutcome, ChargeRequest, ChargeState, PaymentError, PaymentGateway};
+use ports::{
+    ChargeOutcome, ChargeRequest, ChargeState, PaymentError, PaymentGateway, RefundOutcome,
+    RefundRequest, RefundState,
+};
 use uuid::Uuid;
 
 use crate::cached::Cached;
@@ -32,6 +40,8 @@ pub const TOKEN_SUCCESS: &str = "tok_visa";
 pub const TOKEN_DECLINED: &str = "tok_chargeDeclined";
 pub const TOKEN_TIMEOUT: &str = "tok_timeout";
 pub const TOKEN_ERROR: &str = "tok_error";
+pub const TOKEN_REFUND_FAILS: &str = "tok_refund_fails";
+pub const TOKEN_REFUND_TIMEOUT: &str = "tok_refund_timeout";
 
 #[derive(Clone)]
 pub struct SimulatedPaymentGateway {
@@ -155,7 +165,9 @@ impl PaymentGateway for SimulatedPaymentGateway {
             TOKEN_ERROR => Err(PaymentError::Provider(
                 "simulated provider error (nothing charged)".into(),
             )),
-            TOKEN_SUCCESS => Ok(outcome(self.record(request, "captured").await?)),
+            TOKEN_SUCCESS | TOKEN_REFUND_FAILS | TOKEN_REFUND_TIMEOUT => {
+                Ok(outcome(self.record(request, "captured").await?))
+            }
             TOKEN_TIMEOUT => {
                 let row = self.record(request, "captured").await?;
                 tokio::time::sleep(self.hang).await;
@@ -190,5 +202,108 @@ impl PaymentGateway for SimulatedPaymentGateway {
         .await
         .map_err(provider_error)?;
         Ok(())
+    }
+
+    async fn refund_amount(&self, request: &RefundRequest) -> Result<RefundOutcome, PaymentError> {
+        tokio::time::sleep(self.latency).await;
+        let mut conn = self.conn().await?;
+        let charge = self.existing_token(request.order_id).await?;
+        let refused = match charge.as_ref() {
+            None => Some("no captured charge"),
+            Some((status, _)) if status != "captured" => Some("no captured charge"),
+            Some((_, token)) if token == TOKEN_REFUND_FAILS => Some("refund refused"),
+            Some(_) => None,
+        };
+        let reference = format!("simre_{}", Uuid::now_v7().simple());
+        // Once per refund id: a repeated call finds the first outcome.
+        Cached(
+            diesel::sql_query(
+                "INSERT INTO simulated_refunds (refund_id, order_id, amount, status, reference) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (refund_id) DO NOTHING",
+            )
+            .bind::<SqlUuid, _>(request.refund_id)
+            .bind::<SqlUuid, _>(request.order_id)
+            .bind::<BigInt, _>(request.amount)
+            .bind::<Text, _>(if refused.is_some() {
+                "refused"
+            } else {
+                "succeeded"
+            })
+            .bind::<Nullable<Text>, _>(refused.is_none().then_some(reference)),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(provider_error)?;
+        drop(conn);
+        let state = self.refund_row(request.refund_id).await?;
+        if charge.is_some_and(|(_, token)| token == TOKEN_REFUND_TIMEOUT) {
+            tokio::time::sleep(self.hang).await;
+        }
+        match state {
+            Some((status, Some(reference))) if status == "succeeded" => {
+                Ok(RefundOutcome::Refunded { reference })
+            }
+            _ => Ok(RefundOutcome::Refused {
+                reason: refused.unwrap_or("refund refused").to_owned(),
+            }),
+        }
+    }
+
+    async fn refund_state(&self, refund_id: Uuid) -> Result<RefundState, PaymentError> {
+        tokio::time::sleep(self.latency).await;
+        Ok(match self.refund_row(refund_id).await? {
+            None => RefundState::NotRefunded,
+            Some((status, Some(reference))) if status == "succeeded" => {
+                RefundState::Refunded { reference }
+            }
+            Some(_) => RefundState::Refused,
+        })
+    }
+}
+
+impl SimulatedPaymentGateway {
+    /// The order's charge: its status and token.
+    async fn existing_token(
+        &self,
+        order_id: Uuid,
+    ) -> Result<Option<(String, String)>, PaymentError> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            status: String,
+            #[diesel(sql_type = Text)]
+            token: String,
+        }
+        let mut conn = self.conn().await?;
+        let rows: Vec<Row> =
+            diesel::sql_query("SELECT status, token FROM simulated_charges WHERE order_id = $1")
+                .bind::<SqlUuid, _>(order_id)
+                .load(&mut conn)
+                .await
+                .map_err(provider_error)?;
+        Ok(rows.into_iter().next().map(|r| (r.status, r.token)))
+    }
+
+    /// A refund's status and reference.
+    async fn refund_row(
+        &self,
+        refund_id: Uuid,
+    ) -> Result<Option<(String, Option<String>)>, PaymentError> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            status: String,
+            #[diesel(sql_type = Nullable<Text>)]
+            reference: Option<String>,
+        }
+        let mut conn = self.conn().await?;
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT status, reference FROM simulated_refunds WHERE refund_id = $1",
+        )
+        .bind::<SqlUuid, _>(refund_id)
+        .load(&mut conn)
+        .await
+        .map_err(provider_error)?;
+        Ok(rows.into_iter().next().map(|r| (r.status, r.reference)))
     }
 }

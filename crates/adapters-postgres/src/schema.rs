@@ -38,6 +38,7 @@ diesel::table! {
         payment_attempt -> Int4,
         fulfillment_status -> Text,
         refunded_amount -> Int8,
+        shipping_refunded -> Bool,
         subtotal -> Int8,
         shipping_amount -> Int8,
         tax_amount -> Int8,
@@ -86,6 +87,8 @@ diesel::table! {
         fulfillment_status -> Text,
         refunded_amount -> Int8,
         shipment_id -> Nullable<Uuid>,
+        refund_id -> Nullable<Uuid>,
+        amount -> Nullable<Int8>,
     }
 }
 
@@ -148,6 +151,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    refunds (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        amount -> Int8,
+        shipping -> Bool,
+        reason -> Text,
+        status -> Text,
+        provider_reference -> Nullable<Text>,
+        actor_id -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    refund_items (refund_id, product_id, restock) {
+        refund_id -> Uuid,
+        order_id -> Uuid,
+        product_id -> Int8,
+        quantity -> Int8,
+        restock -> Text,
+    }
+}
+
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(order_items -> products (product_id));
@@ -164,4 +192,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     simulated_charges,
     shipments,
     shipment_items,
+    refunds,
+    refund_items,
 );

@@ -33,6 +33,12 @@ struct EventJson<'a> {
     /// `order.shipped`, and a completing `order.status_changed`, name their shipment.
     #[serde(skip_serializing_if = "Option::is_none")]
     shipment_id: Option<Uuid>,
+    /// `order.refunded`, and a completing `order.status_changed` by a refund, name their refund
+    /// and its amount.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount: Option<i64>,
     occurred_at: &'a str,
 }
 
@@ -54,6 +60,8 @@ impl EventMessage {
             total_amount: event.total_amount,
             refunded_amount: event.refunded_amount,
             shipment_id: event.shipment_id,
+            refund_id: event.refund_id,
+            amount: event.amount,
             occurred_at: &occurred_at,
         };
         // Serialising plain strings and numbers cannot fail.
@@ -92,6 +100,8 @@ mod tests {
             total_amount: 2500,
             refunded_amount: 0,
             shipment_id: None,
+            refund_id: None,
+            amount: None,
             actor: None,
             note: Some("secret note not sent".into()),
             occurred_at: datetime!(2026-11-25 10:00:00.123456 UTC),

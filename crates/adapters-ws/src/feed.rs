@@ -137,6 +137,8 @@ mod tests {
             fulfillment_status: domain::FulfillmentStatus::Unfulfilled,
             refunded_amount: 0,
             shipment_id: None,
+            refund_id: None,
+            amount: None,
             actor: None,
             note: None,
             occurred_at: time::OffsetDateTime::UNIX_EPOCH,

@@ -151,6 +151,33 @@ impl OrderRepository for CountingOrders {
     async fn shipment(&self, order_id: Uuid, id: Uuid) -> Result<Option<Shipment>, StoreError> {
         self.inner.shipment(order_id, id).await
     }
+
+    async fn reserve_refund(
+        &self,
+        refund: &ports::NewRefund,
+    ) -> Result<ports::Refund, ports::RefundError> {
+        self.inner.reserve_refund(refund).await
+    }
+
+    async fn settle_refund(
+        &self,
+        refund_id: Uuid,
+        settlement: &ports::RefundSettlement,
+    ) -> Result<(Order, ports::Refund), StoreError> {
+        self.inner.settle_refund(refund_id, settlement).await
+    }
+
+    async fn refund(&self, id: Uuid) -> Result<Option<ports::Refund>, StoreError> {
+        self.inner.refund(id).await
+    }
+
+    async fn pending_refunds(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ports::Refund>, StoreError> {
+        self.inner.pending_refunds(before, limit).await
+    }
 }
 
 /// The payment gateway, counting `declined` and `processing` (no answer in time, or a failure).
@@ -200,6 +227,17 @@ impl PaymentGateway for CountingGateway {
 
     async fn refund(&self, order_id: Uuid) -> Result<(), PaymentError> {
         self.inner.refund(order_id).await
+    }
+
+    async fn refund_amount(
+        &self,
+        request: &ports::RefundRequest,
+    ) -> Result<ports::RefundOutcome, PaymentError> {
+        self.inner.refund_amount(request).await
+    }
+
+    async fn refund_state(&self, refund_id: Uuid) -> Result<ports::RefundState, PaymentError> {
+        self.inner.refund_state(refund_id).await
     }
 }
 
@@ -281,6 +319,15 @@ mod tests {
             }
             async fn refund(&self, _: Uuid) -> Result<(), PaymentError> {
                 Ok(())
+            }
+            async fn refund_amount(
+                &self,
+                _: &ports::RefundRequest,
+            ) -> Result<ports::RefundOutcome, PaymentError> {
+                std::future::pending().await
+            }
+            async fn refund_state(&self, _: Uuid) -> Result<ports::RefundState, PaymentError> {
+                Ok(ports::RefundState::NotRefunded)
             }
         }
         let silent = CountingGateway {

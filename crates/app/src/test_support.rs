@@ -160,6 +160,7 @@ pub fn order(id: Uuid, user_id: i64, status: OrderStatus, payment: PaymentStatus
         fulfillment_status: domain::FulfillmentStatus::Unfulfilled,
         refunded_amount: 0,
         shipments: Vec::new(),
+        refunds: Vec::new(),
         version: 1,
         created_at: NOW,
         updated_at: NOW,
@@ -194,5 +195,20 @@ impl PaymentGateway for SlowGateway {
     async fn refund(&self, _order_id: Uuid) -> Result<(), PaymentError> {
         tokio::time::sleep(self.delay).await;
         Ok(())
+    }
+
+    async fn refund_amount(
+        &self,
+        _request: &ports::RefundRequest,
+    ) -> Result<ports::RefundOutcome, PaymentError> {
+        tokio::time::sleep(self.delay).await;
+        Ok(ports::RefundOutcome::Refunded {
+            reference: "re_late".into(),
+        })
+    }
+
+    async fn refund_state(&self, _refund_id: Uuid) -> Result<ports::RefundState, PaymentError> {
+        tokio::time::sleep(self.delay).await;
+        Ok(ports::RefundState::NotRefunded)
     }
 }

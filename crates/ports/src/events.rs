@@ -26,6 +26,10 @@ pub struct StoredEvent {
     pub refunded_amount: i64,
     /// The shipment an `order.shipped` (or a completing `order.status_changed`) reports.
     pub shipment_id: Option<Uuid>,
+    /// The refund an `order.refunded` (or a completing `order.status_changed`) reports, and
+    /// its amount.
+    pub refund_id: Option<Uuid>,
+    pub amount: Option<i64>,
     pub actor: Option<Actor>,
     pub note: Option<String>,
     pub occurred_at: OffsetDateTime,

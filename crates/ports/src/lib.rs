@@ -23,12 +23,16 @@ pub use error::StoreError;
 pub use events::{EventLog, EventSink, StoredEvent};
 pub use idempotency::{Claim, IdempotencyBegin, IdempotencyStore, StoredResponse};
 pub use orders::{
-    Actor, ChangeStatusError, ExportRow, NewOrder, NewShipment, Order, OrderCursor, OrderFilter,
-    OrderItem, OrderRepository, PaymentUpdateError, PlaceOrderError, ReconcileHorizon, ShipError,
-    Shipment, Shortage, StatusChange, Tracking, UnknownProduct,
+    Actor, ChangeStatusError, ExportRow, NewOrder, NewRefund, NewShipment, Order, OrderCursor,
+    OrderFilter, OrderItem, OrderRepository, PaymentUpdateError, PlaceOrderError, ReconcileHorizon,
+    Refund, RefundError, RefundSettlement, RefundStatus, ShipError, Shipment, Shortage,
+    StatusChange, Tracking, UnknownProduct,
 };
 pub use passwords::{HashError, PasswordHasher};
-pub use payments::{ChargeOutcome, ChargeRequest, ChargeState, PaymentError, PaymentGateway};
+pub use payments::{
+    ChargeOutcome, ChargeRequest, ChargeState, PaymentError, PaymentGateway, RefundOutcome,
+    RefundRequest, RefundState,
+};
 pub use products::{Product, ProductQuery, ProductRepository, ProductWriteError};
 pub use revocations::TokenRevocations;
 pub use users::{CreateUserError, User, UserCredentials, UserRepository};

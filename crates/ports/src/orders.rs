@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use domain::order::placement::{OrderLine, ShippingAddress};
 use domain::{
-    ExceedsOpen, FulfillmentStatus, InvalidTransition, OrderStatus, PaymentStatus, PricingError,
-    PricingRules, Role,
+    ExceedsOpen, ExceedsRefundable, FulfillmentStatus, InvalidTransition, OrderStatus,
+    PaymentStatus, PricingError, PricingRules, RefundItem, Role,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -60,6 +60,8 @@ pub struct Order {
     pub refunded_amount: i64,
     /// Oldest first.
     pub shipments: Vec<Shipment>,
+    /// Oldest first, every status.
+    pub refunds: Vec<Refund>,
     /// Goes up by one on every change: the `ETag`.
     pub version: i64,
     pub created_at: OffsetDateTime,
@@ -109,6 +111,93 @@ pub enum ShipError {
     PreconditionFailed,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Where a refund stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundStatus {
+    /// Reserved; the provider's answer is awaited (or was lost: the reconciler asks).
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RefundStatus> {
+        [
+            RefundStatus::Pending,
+            RefundStatus::Succeeded,
+            RefundStatus::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
+    }
+}
+
+/// Money given back on an order, with the units it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub amount: i64,
+    pub items: Vec<RefundItem>,
+    pub shipping: bool,
+    pub reason: String,
+    pub status: RefundStatus,
+    pub created_at: OffsetDateTime,
+}
+
+/// A refund to reserve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefund {
+    /// A UUID v7, made by the caller: also the provider's idempotency key.
+    pub id: Uuid,
+    pub order_id: Uuid,
+    /// Units to refund (may be empty with `shipping`).
+    pub items: Vec<RefundItem>,
+    pub shipping: bool,
+    /// A goodwill amount that touches no unit (then `items` is empty and `shipping` false).
+    pub amount: Option<i64>,
+    pub reason: String,
+    pub actor: Option<Actor>,
+    pub expected_version: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefundError {
+    #[error("order not found")]
+    NotFound,
+    /// The payment is neither `captured` nor `partially_refunded`.
+    #[error("the order's payment is not refundable")]
+    NotRefundable,
+    /// Every requested line over what it has in that state (pending refunds count as taken).
+    #[error("more units than are refundable")]
+    ExceedsRefundable(Vec<ExceedsRefundable>),
+    /// The shipping amount was refunded already (or is in a pending refund).
+    #[error("the shipping was refunded already")]
+    ShippingRefunded,
+    /// A goodwill amount over what remains captured (pending refunds count as given back).
+    #[error("more than remains captured ({remaining})")]
+    ExceedsCaptured { remaining: i64 },
+    #[error("the order changed since the given version")]
+    PreconditionFailed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The provider's answer to a reserved refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundSettlement {
+    Succeeded { reference: String },
+    Failed,
 }
 
 /// Who made a change; `None` in an event means the system (payment, expiry).
@@ -347,6 +436,31 @@ pub trait OrderRepository: Send + Sync {
 
     /// One shipment of an order.
     async fn shipment(&self, order_id: Uuid, id: Uuid) -> Result<Option<Shipment>, StoreError>;
+
+    /// Reserves a refund `pending` in one transaction under the order's row lock: the units are
+    /// checked against the lines less every pending refund's units, the amount computed by the
+    /// domain and capped at what remains captured less pending amounts. Nothing else moves.
+    async fn reserve_refund(&self, refund: &NewRefund) -> Result<Refund, RefundError>;
+
+    /// Settles a `pending` refund, exactly once: succeeded → its units, stock (cancel and
+    /// return), `refunded_amount`, `payment_status` and fulfilment move in one transaction with
+    /// its event; failed → it is released. A refund already settled is returned as it stands.
+    /// Returns the order and the refund after it.
+    async fn settle_refund(
+        &self,
+        refund_id: Uuid,
+        settlement: &RefundSettlement,
+    ) -> Result<(Order, Refund), StoreError>;
+
+    /// One refund.
+    async fn refund(&self, id: Uuid) -> Result<Option<Refund>, StoreError>;
+
+    /// `pending` refunds reserved before `before`, oldest first (for the reconciler).
+    async fn pending_refunds(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Refund>, StoreError>;
 }
 
 /// The oldest `PENDING` orders the reconciler will have to look at.

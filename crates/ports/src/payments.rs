@@ -46,6 +46,38 @@ pub enum PaymentError {
     Provider(String),
 }
 
+/// Part of a captured charge to give back, keyed at the provider by `refund_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest {
+    pub refund_id: Uuid,
+    pub order_id: Uuid,
+    /// In the currency's minor unit.
+    pub amount: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    Refunded {
+        reference: String,
+    },
+    /// The provider refused to refund (nothing moved).
+    Refused {
+        reason: String,
+    },
+}
+
+/// What the provider knows of a refund.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundState {
+    /// No such refund was made.
+    NotRefunded,
+    Refunded {
+        reference: String,
+    },
+    Refused,
+}
+
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {
@@ -59,4 +91,11 @@ pub trait PaymentGateway: Send + Sync {
 
     /// Gives a captured charge back; refunding twice is a no-op.
     async fn refund(&self, order_id: Uuid) -> Result<(), PaymentError>;
+
+    /// Gives `amount` of the order's captured charge back, once per `refund_id`: a repeated call
+    /// returns the first outcome and refunds nothing more.
+    async fn refund_amount(&self, request: &RefundRequest) -> Result<RefundOutcome, PaymentError>;
+
+    /// What happened to a refund (for the reconciler).
+    async fn refund_state(&self, refund_id: Uuid) -> Result<RefundState, PaymentError>;
 }

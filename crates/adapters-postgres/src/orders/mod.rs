@@ -9,15 +9,16 @@
 
 mod place;
 mod queries;
+mod refund;
 mod ship;
 mod status;
 
 use async_trait::async_trait;
 use domain::{OrderStatus, PaymentStatus};
 use ports::{
-    ChangeStatusError, ExportRow, NewOrder, NewShipment, Order, OrderCursor, OrderFilter,
-    OrderRepository, PaymentUpdateError, PlaceOrderError, ReconcileHorizon, ShipError, Shipment,
-    StatusChange, StoreError, StoredEvent,
+    ChangeStatusError, ExportRow, NewOrder, NewRefund, NewShipment, Order, OrderCursor,
+    OrderFilter, OrderRepository, PaymentUpdateError, PlaceOrderError, ReconcileHorizon, Refund,
+    RefundError, RefundSettlement, ShipError, Shipment, StatusChange, StoreError, StoredEvent,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -135,5 +136,29 @@ impl OrderRepository for PgOrderRepository {
 
     async fn shipment(&self, order_id: Uuid, id: Uuid) -> Result<Option<Shipment>, StoreError> {
         ship::shipment(&self.pool, order_id, id).await
+    }
+
+    async fn reserve_refund(&self, refund: &NewRefund) -> Result<Refund, RefundError> {
+        refund::reserve(&self.pool, refund).await
+    }
+
+    async fn settle_refund(
+        &self,
+        refund_id: Uuid,
+        settlement: &RefundSettlement,
+    ) -> Result<(Order, Refund), StoreError> {
+        refund::settle(&self.pool, refund_id, settlement).await
+    }
+
+    async fn refund(&self, id: Uuid) -> Result<Option<Refund>, StoreError> {
+        refund::one(&self.pool, id).await
+    }
+
+    async fn pending_refunds(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Refund>, StoreError> {
+        refund::pending(&self.pool, before, limit).await
     }
 }

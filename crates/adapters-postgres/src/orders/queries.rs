@@ -39,6 +39,7 @@ pub(super) async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Order>, StoreE
                 .map_err(store_error)?;
             let mut order = [row.into_order(items)?];
             super::ship::attach(&mut conn, &mut order).await?;
+            super::refund::attach(&mut conn, &mut order).await?;
             let [order] = order;
             Ok(Some(order))
         }
@@ -144,6 +145,7 @@ async fn with_items(
         })
         .collect::<Result<Vec<Order>, StoreError>>()?;
     super::ship::attach(conn, &mut orders).await?;
+    super::refund::attach(conn, &mut orders).await?;
     Ok(orders)
 }
 

@@ -134,6 +134,11 @@ async fn ship_in(
         .await?
         .remove(&new.order_id)
         .unwrap_or_default();
+    let mut order = [order];
+    super::refund::attach(conn, &mut order)
+        .await
+        .map_err(store)?;
+    let [order] = order;
     Ok((order, shipment))
 }
 
@@ -153,8 +158,9 @@ async fn insert_shipment(
     let made: Made = Cached(
         diesel::sql_query(
             "WITH s AS ( \
-               INSERT INTO shipments (id, order_id, carrier, tracking_number, note, actor_id) \
-               VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at), \
+               INSERT INTO shipments (id, order_id, carrier, tracking_number, note, actor_id, \
+                                      created_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, clock_timestamp()) RETURNING id, created_at), \
              i AS ( \
                INSERT INTO shipment_items (shipment_id, order_id, product_id, quantity) \
                SELECT $1, $2, v.product_id, v.quantity \

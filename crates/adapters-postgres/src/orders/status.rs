@@ -160,13 +160,21 @@ async fn change_all(
             let output = match row {
                 Some(row) => {
                     let mine = items.remove(&row.id).unwrap_or_default();
-                    let shipment = shipments.remove(&row.id);
-                    row.into_order(mine)
-                        .map(|mut order| {
-                            order.shipments.extend(shipment);
-                            order
-                        })
-                        .map_err(ChangeStatusError::Store)
+                    match row.into_order(mine) {
+                        // Every shipment of the order, this one's and earlier ones (read within
+                        // the transaction: they are committed or ours).
+                        Ok(order) if shipments.remove(&order.id).is_some() => {
+                            let mut order = [order];
+                            super::ship::attach(conn, &mut order)
+                                .await
+                                .map(|()| {
+                                    let [order] = order;
+                                    order
+                                })
+                                .map_err(ChangeStatusError::Store)
+                        }
+                        other => other.map_err(ChangeStatusError::Store),
+                    }
                 }
                 None => match jobs.get(index) {
                     Some(job) => Err(ChangeStatusError::from(InvalidTransition {
@@ -297,7 +305,7 @@ async fn update_orders(
           WHERE o.id = v.id AND o.status = v.from_status \
          RETURNING o.id, o.user_id, o.status, o.payment_status, o.payment_collected, \
                    o.payment_reference, o.payment_attempt, o.fulfillment_status, \
-                   o.refunded_amount, o.subtotal, o.shipping_amount, o.tax_amount, \
+                   o.refunded_amount, o.shipping_refunded, o.subtotal, o.shipping_amount, o.tax_amount, \
                    o.total_amount, o.currency, o.shipping_address, o.tracking_carrier, \
                    o.tracking_number, o.version, o.created_at, o.updated_at",
     )
@@ -392,9 +400,11 @@ async fn ship_all_open(
     let made: Vec<Made> = Cached(
         diesel::sql_query(
             "WITH s AS ( \
-               INSERT INTO shipments (id, order_id, carrier, tracking_number, note, actor_id) \
-               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], \
-                                    $6::bigint[]) \
+               INSERT INTO shipments (id, order_id, carrier, tracking_number, note, actor_id, \
+                                      created_at) \
+               SELECT *, clock_timestamp() \
+                 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], \
+                             $6::bigint[]) \
                RETURNING id, order_id, created_at), \
              i AS ( \
                INSERT INTO shipment_items (shipment_id, order_id, product_id, quantity) \
@@ -458,12 +468,31 @@ async fn release_stock(
     conn: &mut AsyncPgConnection,
     items: &[&ItemRow],
 ) -> Result<(), DieselError> {
+    let open: Vec<(i64, i64)> = items
+        .iter()
+        .map(|item| {
+            (
+                item.product_id,
+                item.quantity - item.quantity_shipped - item.quantity_cancelled,
+            )
+        })
+        .collect();
+    give_back_stock(conn, &open).await
+}
+
+/// Gives `(product_id, units)` back to stock: the products locked in id order (the order
+/// placement uses, so the two never deadlock), then one batched `UPDATE` (quantities summed per
+/// product; zero and negative ones skipped).
+pub(super) async fn give_back_stock(
+    conn: &mut AsyncPgConnection,
+    units: &[(i64, i64)],
+) -> Result<(), DieselError> {
     let mut by_product: BTreeMap<i64, i64> = BTreeMap::new();
-    for item in items {
-        let open = item.quantity - item.quantity_shipped - item.quantity_cancelled;
-        if open > 0 {
-            *by_product.entry(item.product_id).or_default() += open;
-        }
+    for &(product_id, quantity) in units.iter().filter(|(_, q)| *q > 0) {
+        *by_product.entry(product_id).or_default() += quantity;
+    }
+    if by_product.is_empty() {
+        return Ok(());
     }
     let (ids, quantities): (Vec<i64>, Vec<i64>) = by_product.into_iter().unzip();
     Cached(

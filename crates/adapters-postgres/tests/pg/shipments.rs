@@ -861,9 +861,6 @@ async fn the_status_route_ships_everything_and_cancels_only_unshipped_orders() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "bug: shipments are listed by created_at = now(), the time their transaction began \
-            (before waiting for the order's lock), not the time they were made: under \
-            contention the completing shipment is not listed last"]
 async fn concurrent_shipments_are_listed_in_the_order_they_were_made() {
     let c = ctx().await;
     let ada = c.customer("ada@example.com").await;
@@ -905,8 +902,6 @@ async fn concurrent_shipments_are_listed_in_the_order_they_were_made() {
 }
 
 #[tokio::test]
-#[ignore = "bug: change_status to FULFILLED after a partial shipment returns an order whose \
-            `shipments` holds only the new shipment, while `get` lists all of them"]
 async fn fulfilling_by_status_returns_every_shipment_of_the_order() {
     let c = ctx().await;
     let ada = c.customer("ada@example.com").await;

@@ -801,6 +801,8 @@ fn event(order_id: Uuid) -> StoredEvent {
         total_amount: 3000,
         refunded_amount: 0,
         shipment_id: None,
+        refund_id: None,
+        amount: None,
         actor: Some(CUSTOMER),
         note: None,
         occurred_at: NOW,
