@@ -216,6 +216,7 @@ impl Application {
             catalogue: CatalogueService::new(deps.clone()),
             orders: OrderService::new(deps.clone(), app_settings.clone()),
             admin_orders: AdminOrderService::new(deps.clone(), app_settings.clone()),
+            refunds: app::refunds::RefundService::new(deps.clone(), app_settings.clone()),
             idempotency: idempotency.clone(),
             revocations: revocations.clone(),
             clock: deps.clock.clone(),

@@ -20,6 +20,7 @@ pub struct AppState {
     pub catalogue: CatalogueService,
     pub orders: OrderService,
     pub admin_orders: AdminOrderService,
+    pub refunds: app::refunds::RefundService,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub revocations: Arc<dyn TokenRevocations>,
     pub clock: Arc<dyn Clock>,

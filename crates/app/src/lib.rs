@@ -46,6 +46,7 @@ pub mod orders;
 pub mod paging;
 pub mod payments;
 pub mod reconcile;
+pub mod refunds;
 
 pub use admin_orders::AdminOrderService;
 pub use auth::AuthService;

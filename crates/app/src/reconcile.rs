@@ -20,6 +20,7 @@ use ports::{ChargeState, Order, ReconcileHorizon, StatusChange, StoreError};
 use tokio::sync::watch;
 
 use crate::payments;
+use crate::refunds::RefundService;
 use crate::{AppSettings, Deps};
 
 /// How many orders one run looks at.
@@ -61,6 +62,10 @@ pub struct ReconcileReport {
     pub skipped: u32,
     /// Orders whose handling failed (logged; the others went on).
     pub errors: u32,
+    /// Pending refunds settled (the provider told, or the refund was made now).
+    pub refunds_settled: u32,
+    /// Pending refunds the provider could not tell about now (asked again next run).
+    pub refunds_unresolved: u32,
 }
 
 /// Resolves pending orders; run it periodically in every instance.
@@ -119,6 +124,24 @@ impl Reconciler {
                 }
             }
         }
+        let refunds = self
+            .deps
+            .orders
+            .pending_refunds(now - self.charge_grace(), BATCH_SIZE)
+            .await?;
+        let refunder = RefundService::new(self.deps.clone(), self.settings.clone());
+        for refund in refunds {
+            report.examined += 1;
+            let refund_id = refund.id;
+            match refunder.reconcile(refund).await {
+                Ok(true) => report.refunds_settled += 1,
+                Ok(false) => report.refunds_unresolved += 1,
+                Err(error) => {
+                    report.errors += 1;
+                    tracing::error!(%refund_id, %error, "reconciling the refund failed");
+                }
+            }
+        }
         if report != ReconcileReport::default() {
             tracing::info!(?report, "reconciler pass");
         }
@@ -150,7 +173,11 @@ impl Reconciler {
         for _ in 0..PASSES_PER_WAKE {
             match self.run_once().await {
                 Ok(report) if report.examined >= BATCH_SIZE => {}
-                Ok(report) => return report.unresolved > 0 || report.errors > 0,
+                Ok(report) => {
+                    return report.unresolved > 0
+                        || report.refunds_unresolved > 0
+                        || report.errors > 0;
+                }
                 Err(error) => {
                     tracing::warn!(%error, "reconciler pass failed");
                     return true;
@@ -167,6 +194,9 @@ impl Reconciler {
         let due = [
             horizon.oldest_unpaid.map(|created| created + ttl),
             horizon.oldest_processing.map(|at| at + self.charge_grace()),
+            horizon
+                .oldest_pending_refund
+                .map(|at| at + self.charge_grace()),
         ];
         let cap = MAX_SLEEP.min(Duration::try_from(ttl / 2).unwrap_or(MIN_SLEEP));
         let until_due = due

@@ -470,4 +470,6 @@ pub struct ReconcileHorizon {
     pub oldest_unpaid: Option<OffsetDateTime>,
     /// The attempt time of the oldest charge in flight (`processing`).
     pub oldest_processing: Option<OffsetDateTime>,
+    /// When the oldest `pending` refund was reserved.
+    pub oldest_pending_refund: Option<OffsetDateTime>,
 }

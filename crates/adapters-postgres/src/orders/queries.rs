@@ -269,6 +269,8 @@ pub(super) async fn reconcile_horizon(pool: &PgPool) -> Result<ReconcileHorizon,
         oldest_unpaid: Option<OffsetDateTime>,
         #[diesel(sql_type = Nullable<Timestamptz>)]
         oldest_processing: Option<OffsetDateTime>,
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        oldest_pending_refund: Option<OffsetDateTime>,
     }
     let mut conn = pool.get().await.map_err(store_error)?;
     let row: Row = Cached(diesel::sql_query(
@@ -277,7 +279,9 @@ pub(super) async fn reconcile_horizon(pool: &PgPool) -> Result<ReconcileHorizon,
                   ORDER BY created_at LIMIT 1) AS oldest_unpaid, \
                 (SELECT payment_attempted_at FROM orders \
                   WHERE status = 'PENDING' AND payment_status = 'processing' \
-                  ORDER BY payment_attempted_at LIMIT 1) AS oldest_processing",
+                  ORDER BY payment_attempted_at LIMIT 1) AS oldest_processing, \
+                (SELECT created_at FROM refunds WHERE status = 'pending' \
+                  ORDER BY created_at LIMIT 1) AS oldest_pending_refund",
     ))
     .get_result(&mut conn)
     .await
@@ -285,5 +289,6 @@ pub(super) async fn reconcile_horizon(pool: &PgPool) -> Result<ReconcileHorizon,
     Ok(ReconcileHorizon {
         oldest_unpaid: row.oldest_unpaid,
         oldest_processing: row.oldest_processing,
+        oldest_pending_refund: row.oldest_pending_refund,
     })
 }

@@ -240,3 +240,63 @@ fn exceeds_open(detail: &str, errors: Vec<FieldProblem>) -> ApiError {
     .errors(errors)
     .into()
 }
+
+impl From<app::refunds::RefundOrderError> for ApiError {
+    fn from(error: app::refunds::RefundOrderError) -> Self {
+        use app::refunds::RefundOrderError as E;
+        match error {
+            E::NotFound => ApiError::not_found(),
+            E::NotRefundable => Problem::new(
+                StatusCode::CONFLICT,
+                "not_refundable",
+                "The order's payment is not refundable",
+            )
+            .detail("only a captured or partially refunded payment is refunded")
+            .into(),
+            E::ExceedsRefundable(lines) => exceeds_refundable(
+                lines
+                    .iter()
+                    .map(|l| {
+                        FieldProblem::new(l.field(), format!("only {} refundable", l.refundable))
+                            .with("product_id", l.product_id)
+                            .with("refundable", l.refundable)
+                    })
+                    .collect(),
+            ),
+            E::ShippingRefunded => exceeds_refundable(vec![
+                FieldProblem::new("shipping", "the shipping was refunded already")
+                    .with("refundable", 0),
+            ]),
+            E::ExceedsCaptured { remaining } => Problem::new(
+                StatusCode::CONFLICT,
+                "exceeds_captured_amount",
+                "More than remains captured",
+            )
+            .detail(format!("at most {remaining} remains captured"))
+            .member("remaining", remaining)
+            .into(),
+            E::Failed { refund_id } => Problem::new(
+                StatusCode::CONFLICT,
+                "refund_failed",
+                "The payment provider refused the refund",
+            )
+            .detail("nothing was refunded; the refund is recorded as failed")
+            .member("refund_id", refund_id.to_string())
+            .into(),
+            E::PreconditionFailed => precondition_failed(),
+            E::Validation(errors) => errors.into(),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+fn exceeds_refundable(errors: Vec<FieldProblem>) -> ApiError {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "exceeds_refundable_quantity",
+        "More units than are refundable",
+    )
+    .detail("nothing was refunded")
+    .errors(errors)
+    .into()
+}

@@ -35,6 +35,16 @@ fn expect_batch(mocks: &mut Mocks, batch: Vec<Order>) {
         .with(eq(cutoff()), eq(attempted_before()), eq(BATCH_SIZE))
         .times(1)
         .returning(move |_, _, _| Ok(batch.clone()));
+    no_pending_refunds(mocks);
+}
+
+fn no_pending_refunds(mocks: &mut Mocks) {
+    mocks
+        .orders
+        .expect_pending_refunds()
+        .with(eq(attempted_before()), eq(BATCH_SIZE))
+        .times(1)
+        .returning(|_, _| Ok(Vec::new()));
 }
 
 fn expect_expire(mocks: &mut Mocks, id: Uuid) {
@@ -295,6 +305,7 @@ fn horizon(unpaid_age: Option<i64>, processing_age_ms: Option<i64>) -> Reconcile
     ReconcileHorizon {
         oldest_unpaid: unpaid_age.map(|s| NOW - time::Duration::seconds(s)),
         oldest_processing: processing_age_ms.map(|ms| NOW - time::Duration::milliseconds(ms)),
+        oldest_pending_refund: None,
     }
 }
 

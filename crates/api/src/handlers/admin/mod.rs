@@ -21,6 +21,7 @@ use crate::auth::require_admin;
         orders::change_status::change_status,
         orders::shipments::ship_order,
         orders::shipments::get_shipment,
+        orders::refunds::refund_order,
         products::list::list_products,
         products::get::get_product,
         products::create::create_product,
@@ -32,6 +33,8 @@ use crate::auth::require_admin;
         orders::change_status::TrackingRequest,
         orders::shipments::ShipRequest,
         orders::shipments::ShipLineRequest,
+        orders::refunds::RefundRequestJson,
+        orders::refunds::RefundLineRequest,
         crate::handlers::orders::order_json::ShipmentJson,
         crate::handlers::orders::order_json::ShipmentItemJson,
         crate::handlers::orders::order_json::RefundJson,
@@ -78,6 +81,13 @@ mod tests {
             ),
             (
                 "/api/admin/orders/{id}/shipments",
+                "post",
+                &[
+                    "400", "401", "403", "404", "409", "412", "413", "415", "422", "429",
+                ],
+            ),
+            (
+                "/api/admin/orders/{id}/refunds",
                 "post",
                 &[
                     "400", "401", "403", "404", "409", "412", "413", "415", "422", "429",

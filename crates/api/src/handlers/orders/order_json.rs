@@ -1,7 +1,7 @@
 //! An order as the API shows it, and the order requests.
 
 use domain::{FulfillmentStatus, OrderStatus, PaymentStatus, Role, allowed_transitions};
-use ports::{Actor, Order, Shipment, StoredEvent};
+use ports::{Actor, Order, Refund, Shipment, StoredEvent};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -95,8 +95,7 @@ pub struct RefundItemJson {
     pub restock: String,
 }
 
-/// A refund, as the contract shows it. The refunds route is not built yet, so every order's
-/// `refunds` is empty for now.
+/// A refund, as the contract shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RefundJson {
     #[schema(value_type = String, format = Uuid)]
@@ -114,6 +113,30 @@ pub struct RefundJson {
     #[serde(with = "timestamps")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
+}
+
+impl RefundJson {
+    /// `with_reason`: the reason is shown to admins only.
+    pub fn new(refund: &Refund, with_reason: bool) -> RefundJson {
+        RefundJson {
+            id: refund.id,
+            order_id: refund.order_id,
+            amount: refund.amount,
+            items: refund
+                .items
+                .iter()
+                .map(|i| RefundItemJson {
+                    product_id: i.product_id,
+                    quantity: i.quantity,
+                    restock: i.restock.as_str().to_owned(),
+                })
+                .collect(),
+            shipping: refund.shipping,
+            reason: with_reason.then(|| refund.reason.clone()),
+            status: refund.status.as_str().to_owned(),
+            created_at: refund.created_at,
+        }
+    }
 }
 
 /// The order JSON of the contract.
@@ -217,7 +240,11 @@ impl OrderJson {
             fulfillment_status: order.fulfillment_status,
             refunded_amount: order.refunded_amount,
             shipments: order.shipments.iter().map(ShipmentJson::new).collect(),
-            refunds: Vec::new(),
+            refunds: order
+                .refunds
+                .iter()
+                .map(|r| RefundJson::new(r, viewer.role == Role::Admin))
+                .collect(),
             created_at: order.created_at,
             updated_at: order.updated_at,
         }

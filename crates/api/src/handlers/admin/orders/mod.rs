@@ -4,6 +4,7 @@ pub mod change_status;
 pub mod export;
 pub mod filters;
 pub mod list;
+pub mod refunds;
 pub mod shipments;
 
 use actix_web::web;
@@ -17,5 +18,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/orders/export").get(export::export_orders))
         .service(resource("/orders/{id}/status").patch(change_status::change_status))
         .service(resource("/orders/{id}/shipments").post(shipments::ship_order))
+        .service(resource("/orders/{id}/refunds").post(refunds::refund_order))
         .service(resource("/orders/{id}/shipments/{shipment_id}").get(shipments::get_shipment));
 }
