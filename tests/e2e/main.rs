@@ -9,6 +9,7 @@ mod admin_export;
 mod admin_order_list;
 mod admin_order_status;
 mod admin_products;
+mod admin_refunds;
 mod admin_seed;
 mod admin_shipments;
 mod admin_support;

@@ -7,11 +7,13 @@
 //! When: [`Reconciler::run_until`] makes a pass at start-up (so a charge a dead instance left in
 //! flight is asked about at once), then sleeps until the next order falls due, as the store's
 //! [`ReconcileHorizon`] tells: an unpaid order at its creation + TTL, a charge in flight at its
-//! attempt + the payment timeout (before that its request may still be waiting for the answer).
-//! An order placed while it sleeps falls due at least a TTL later, so the sleep is capped at half
-//! the TTL (and [`MAX_SLEEP`]); it is never shorter than [`MIN_SLEEP`] (no busy loop), nor than
-//! [`RETRY_SLEEP`] after a pass that left charges unresolved or failed. With ten instances and a
-//! 2 s TTL that is at most ten two-index-lookup queries a second.
+//! attempt + the payment timeout (before that its request may still be waiting for the answer), a
+//! pending refund at its reservation + the payment timeout. Work that starts while it sleeps falls
+//! due at least a TTL (an order) or a payment timeout (a charge or refund left unanswered) later,
+//! so the sleep is capped at half the TTL, the payment timeout and [`MAX_SLEEP`]; it is never
+//! shorter than [`MIN_SLEEP`] (no busy loop), nor than [`RETRY_SLEEP`] after a pass that left
+//! charges unresolved or failed. With ten instances and a 2 s TTL that is at most ten
+//! three-index-lookup queries a second; with the defaults, two.
 
 use std::time::Duration;
 
@@ -198,7 +200,10 @@ impl Reconciler {
                 .oldest_pending_refund
                 .map(|at| at + self.charge_grace()),
         ];
-        let cap = MAX_SLEEP.min(Duration::try_from(ttl / 2).unwrap_or(MIN_SLEEP));
+        // Work that starts while we sleep falls due no sooner than these after it starts.
+        let cap = MAX_SLEEP
+            .min(Duration::try_from(ttl / 2).unwrap_or(MIN_SLEEP))
+            .min(self.settings.payment_timeout.max(MIN_SLEEP));
         let until_due = due
             .into_iter()
             .flatten()

@@ -319,7 +319,9 @@ fn with_ttl(ttl: time::Duration) -> Reconciler {
 
 #[test]
 fn the_next_pass_is_when_the_oldest_unpaid_order_falls_due() {
-    let r = with_ttl(time::Duration::minutes(30));
+    let mut patient = settings();
+    patient.payment_timeout = Duration::from_secs(60);
+    let r = Reconciler::new(Mocks::new().into_deps(), patient);
     // Created 29 min 50 s ago: due in 10 s.
     let sleep = r.sleep_for(horizon(Some(30 * 60 - 10), None), false);
     assert!(
@@ -328,8 +330,14 @@ fn the_next_pass_is_when_the_oldest_unpaid_order_falls_due() {
     );
     // Overdue (a backlog): as soon as allowed, never a busy loop.
     assert_eq!(r.sleep_for(horizon(Some(3600), None), false), MIN_SLEEP);
-    // Nothing pending: the longest sleep, which a 30 min TTL allows.
+    // Nothing pending: the longest sleep.
     assert_eq!(r.sleep_for(horizon(None, None), false), MAX_SLEEP);
+    // With a 3 s payment timeout: no longer than a charge or refund started meanwhile may wait.
+    let r = with_ttl(time::Duration::minutes(30));
+    assert_eq!(
+        r.sleep_for(horizon(None, None), false),
+        Duration::from_secs(3)
+    );
 }
 
 #[test]
@@ -348,7 +356,8 @@ fn a_short_ttl_caps_the_sleep_at_half_of_it_so_new_orders_are_not_missed() {
 fn a_charge_in_flight_is_due_once_the_payment_timeout_has_passed() {
     let r = with_ttl(time::Duration::hours(48));
     let timeout = Duration::from_secs(3);
-    // Attempted just now: due after the payment timeout, not before.
+    // Attempted just now: due after the payment timeout, not before (the sleep's cap is that
+    // timeout too).
     let sleep = r.sleep_for(horizon(None, Some(0)), false);
     assert!(
         sleep >= timeout && sleep < timeout + Duration::from_millis(100),
