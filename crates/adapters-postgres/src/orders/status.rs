@@ -90,12 +90,25 @@ async fn change_all(
     .await?;
     let mut current: HashMap<Uuid, OrderRow> = current.into_iter().map(|o| (o.id, o)).collect();
     let mut items = load_items_of(conn, &ids).await?;
+    // A cancel must not overtake a refund in flight (it would settle against cancelled units).
+    let refunding = if jobs.iter().any(|job| job.0.to == OrderStatus::Cancelled) {
+        refunding_of(conn, &ids).await?
+    } else {
+        Vec::new()
+    };
 
     let mut outputs: Vec<Option<Result<Order, ChangeStatusError>>> = Vec::with_capacity(jobs.len());
     let mut planned = Vec::new();
     for (index, StatusJob(change)) in jobs.iter().enumerate() {
         let lines = items.get(&change.order_id).map_or(&[][..], Vec::as_slice);
-        match plan(index, change, current.get(&change.order_id), lines) {
+        let refund_pending = refunding.contains(&change.order_id);
+        match plan(
+            index,
+            change,
+            current.get(&change.order_id),
+            lines,
+            refund_pending,
+        ) {
             Ok(p) => {
                 planned.push(p);
                 outputs.push(None);
@@ -201,6 +214,7 @@ fn plan<'a>(
     change: &'a StatusChange,
     current: Option<&OrderRow>,
     lines: &[ItemRow],
+    refund_pending: bool,
 ) -> Result<Planned<'a>, ChangeStatusError> {
     let Some(current) = current.filter(|o| change.owner.is_none_or(|owner| owner == o.user_id))
     else {
@@ -222,13 +236,14 @@ fn plan<'a>(
     if !change.payment_status_in.is_empty() && !change.payment_status_in.contains(&payment_status) {
         return Err(refused.into());
     }
-    // Once anything shipped the order is refunded, not cancelled; and a fulfilment ships
-    // something, so an order with no open unit left cannot be fulfilled this way.
+    // Once anything shipped the order is refunded, not cancelled, and a refund in flight settles
+    // before the order may be cancelled; a fulfilment ships something, so an order with no open
+    // unit left cannot be fulfilled this way.
     let shipped_any = lines.iter().any(|l| l.quantity_shipped > 0);
     let open_any = lines
         .iter()
         .any(|l| l.quantity > l.quantity_shipped + l.quantity_cancelled);
-    if (change.to == OrderStatus::Cancelled && shipped_any)
+    if (change.to == OrderStatus::Cancelled && (shipped_any || refund_pending))
         || (change.to == OrderStatus::Fulfilled && !open_any)
     {
         return Err(refused.into());
@@ -346,6 +361,23 @@ pub(super) async fn load_items(
         .order(order_items::id.asc())
         .load(conn)
         .await
+}
+
+/// Which of `orders` have a refund `pending` (reserved, the provider's answer awaited).
+async fn refunding_of(
+    conn: &mut AsyncPgConnection,
+    orders: &[Uuid],
+) -> Result<Vec<Uuid>, DieselError> {
+    use crate::schema::refunds;
+    Cached(
+        refunds::table
+            .filter(refunds::order_id.eq_any(orders))
+            .filter(refunds::status.eq("pending"))
+            .select(refunds::order_id)
+            .distinct(),
+    )
+    .load(conn)
+    .await
 }
 
 /// The open units of the cancelled orders are cancelled (one statement).

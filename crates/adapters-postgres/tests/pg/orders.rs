@@ -913,3 +913,53 @@ async fn paying_again_after_a_failed_attempt_is_the_next_attempt() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_paid_order_with_a_refund_in_flight_is_not_cancelled_until_it_settles() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 10).await;
+    let placed = c.place(ada.id, &[(a.id, 2)]).await;
+    c.orders
+        .change_status(&StatusChange::new(placed.id, OrderStatus::Paid))
+        .await
+        .unwrap();
+    let refund = c
+        .orders
+        .reserve_refund(&ports::NewRefund {
+            id: Uuid::now_v7(),
+            order_id: placed.id,
+            items: vec![domain::RefundItem {
+                product_id: a.id,
+                quantity: 1,
+                restock: domain::Restock::Cancel,
+            }],
+            shipping: false,
+            amount: None,
+            reason: "changed their mind".into(),
+            actor: None,
+            expected_version: None,
+        })
+        .await
+        .unwrap();
+    let cancel = StatusChange::new(placed.id, OrderStatus::Cancelled);
+    assert!(matches!(
+        c.orders.change_status(&cancel).await,
+        Err(ChangeStatusError::InvalidTransition(_))
+    ));
+    assert_eq!(c.stock(a.id).await, 8, "nothing released");
+    c.orders
+        .settle_refund(
+            refund.id,
+            &ports::RefundSettlement::Succeeded {
+                reference: "re_1".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let cancelled = c.orders.change_status(&cancel).await.unwrap();
+    assert_eq!(cancelled.status, OrderStatus::Cancelled);
+    // One unit back by the refund, the other by the cancel: each once.
+    assert_eq!(c.stock(a.id).await, 10);
+    assert_eq!(cancelled.items[0].quantity_cancelled, 2);
+}

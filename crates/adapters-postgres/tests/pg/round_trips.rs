@@ -40,7 +40,8 @@ async fn a_placement_is_nine_round_trips() {
         .await
         .unwrap();
     let statements = std::mem::take(&mut *log.lock().unwrap());
-    // BEGIN; plan for these values; lock order; items; lock products; release stock; cancel
-    // the open units; update order; event lock; insert event; NOTIFY; COMMIT.
-    assert_eq!(statements.len(), 12, "{statements:#?}");
+    // BEGIN; plan for these values; lock order; items; refunds in flight; lock products;
+    // release stock; cancel the open units; update order; event lock; insert event; NOTIFY;
+    // COMMIT.
+    assert_eq!(statements.len(), 13, "{statements:#?}");
 }
