@@ -174,17 +174,24 @@ async fn change_all(
                 Some(row) => {
                     let mine = items.remove(&row.id).unwrap_or_default();
                     match row.into_order(mine) {
-                        // Every shipment of the order, this one's and earlier ones (read within
-                        // the transaction: they are committed or ours).
-                        Ok(order) if shipments.remove(&order.id).is_some() => {
+                        // Every shipment of the order, this one's and earlier ones, and its
+                        // refunds when money went back (read within the transaction: committed
+                        // or ours). Most changes (a payment, an unpaid order's cancel) have
+                        // neither and read nothing more.
+                        Ok(order)
+                            if shipments.remove(&order.id).is_some()
+                                || order.refunded_amount > 0 =>
+                        {
                             let mut order = [order];
-                            super::ship::attach(conn, &mut order)
-                                .await
-                                .map(|()| {
-                                    let [order] = order;
-                                    order
-                                })
-                                .map_err(ChangeStatusError::Store)
+                            let read = match super::ship::attach(conn, &mut order).await {
+                                Ok(()) => super::refund::attach(conn, &mut order).await,
+                                Err(e) => Err(e),
+                            };
+                            read.map(|()| {
+                                let [order] = order;
+                                order
+                            })
+                            .map_err(ChangeStatusError::Store)
                         }
                         other => other.map_err(ChangeStatusError::Store),
                     }
