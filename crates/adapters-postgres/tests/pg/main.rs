@@ -13,6 +13,8 @@ mod orders;
 mod payments_simulated;
 mod pool;
 mod products;
+mod refunds;
+mod refunds_simulated;
 mod revocations;
 mod round_trips;
 mod shipments;
