@@ -492,6 +492,23 @@ pub(super) async fn pending(
     Ok(found)
 }
 
+/// The units pending refunds of the order hold with `cancel`: they must not ship.
+pub(crate) async fn pending_cancels(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+) -> Result<Vec<RefundItem>, StoreError> {
+    let pending = match refunds_of(conn, &[order_id], Some(RefundStatus::Pending)).await {
+        Ok(mut found) => found.remove(&order_id).unwrap_or_default(),
+        Err(Refused::Db(e)) => return Err(store_error(e)),
+        Err(Refused::Refund(e)) => return Err(StoreError::Internal(e.to_string())),
+    };
+    Ok(pending
+        .into_iter()
+        .flat_map(|r| r.items)
+        .filter(|i| i.restock == Restock::Cancel)
+        .collect())
+}
+
 fn line_units(row: &ItemRow) -> LineUnits {
     LineUnits {
         shipped: row.quantity_shipped,

@@ -9,7 +9,7 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use domain::{
     Cents, FulfillmentStatus, InvalidTransition, LineUnits, OrderStatus, ShipmentError,
-    apply_shipment, plan_shipment, shipment_event,
+    apply_refund_units, apply_shipment, plan_shipment, shipment_event,
 };
 use ports::{NewShipment, Order, ShipError, Shipment, StoreError, Tracking};
 use uuid::Uuid;
@@ -80,7 +80,17 @@ async fn ship_in(
     }
     let rows = load_items(conn, new.order_id).await?;
     let mut lines: Vec<LineUnits> = rows.iter().map(line_units).collect();
-    let plan = plan_shipment(&lines, new.items.as_deref()).map_err(refusal)?;
+    // Units a pending refund holds to cancel are not open to ship: plan as if it succeeded.
+    let held = super::refund::pending_cancels(conn, new.order_id)
+        .await
+        .map_err(store)?;
+    let mut open_lines = lines.clone();
+    apply_refund_units(&mut open_lines, &held).map_err(|e| {
+        store(StoreError::Internal(format!(
+            "pending refunds do not fit the order: {e}"
+        )))
+    })?;
+    let plan = plan_shipment(&open_lines, new.items.as_deref()).map_err(refusal)?;
     let fulfilment = apply_shipment(&mut lines, &plan).map_err(refusal)?;
 
     let created_at = insert_shipment(conn, new, &plan).await?;

@@ -90,8 +90,12 @@ async fn change_all(
     .await?;
     let mut current: HashMap<Uuid, OrderRow> = current.into_iter().map(|o| (o.id, o)).collect();
     let mut items = load_items_of(conn, &ids).await?;
-    // A cancel must not overtake a refund in flight (it would settle against cancelled units).
-    let refunding = if jobs.iter().any(|job| job.0.to == OrderStatus::Cancelled) {
+    // A cancel or a fulfilment must not overtake a refund in flight (it would settle against
+    // units cancelled or shipped meanwhile).
+    let refunding = if jobs
+        .iter()
+        .any(|job| matches!(job.0.to, OrderStatus::Cancelled | OrderStatus::Fulfilled))
+    {
         refunding_of(conn, &ids).await?
     } else {
         Vec::new()
@@ -251,7 +255,7 @@ fn plan<'a>(
         .iter()
         .any(|l| l.quantity > l.quantity_shipped + l.quantity_cancelled);
     if (change.to == OrderStatus::Cancelled && (shipped_any || refund_pending))
-        || (change.to == OrderStatus::Fulfilled && !open_any)
+        || (change.to == OrderStatus::Fulfilled && (!open_any || refund_pending))
     {
         return Err(refused.into());
     }
