@@ -163,6 +163,20 @@ pub(crate) struct ItemRow {
 }
 
 impl ItemRow {
+    /// The line's unit accounting, for the domain's shipment and refund rules.
+    pub(crate) fn units(&self) -> domain::LineUnits {
+        domain::LineUnits {
+            shipped: self.quantity_shipped,
+            cancelled: self.quantity_cancelled,
+            returned: self.quantity_returned,
+            ..domain::LineUnits::new(
+                self.product_id,
+                self.quantity,
+                domain::Cents(self.unit_price),
+            )
+        }
+    }
+
     fn into_item(self) -> OrderItem {
         OrderItem {
             product_id: self.product_id,

@@ -99,7 +99,7 @@ async fn reserve_in(conn: &mut AsyncPgConnection, new: &NewRefund) -> Result<Ref
         .await?
         .remove(&new.order_id)
         .unwrap_or_default();
-    let mut lines: Vec<LineUnits> = rows.iter().map(line_units).collect();
+    let mut lines: Vec<LineUnits> = rows.iter().map(ItemRow::units).collect();
     for refund in &pending {
         apply_refund_units(&mut lines, &refund.items).map_err(|e| store(broken(&e)))?;
     }
@@ -257,7 +257,7 @@ async fn settle_in(
 
     // Succeeded: units, stock, money, fulfilment and the event, once.
     let rows = load_items(conn, order_id).await?;
-    let mut lines: Vec<LineUnits> = rows.iter().map(line_units).collect();
+    let mut lines: Vec<LineUnits> = rows.iter().map(ItemRow::units).collect();
     apply_refund_units(&mut lines, &refund.items).map_err(|e| store(broken(&e)))?;
     let back = stock_back(&refund.items);
     if !back.is_empty() {
@@ -507,15 +507,6 @@ pub(crate) async fn pending_cancels(
         .flat_map(|r| r.items)
         .filter(|i| i.restock == Restock::Cancel)
         .collect())
-}
-
-fn line_units(row: &ItemRow) -> LineUnits {
-    LineUnits {
-        shipped: row.quantity_shipped,
-        cancelled: row.quantity_cancelled,
-        returned: row.quantity_returned,
-        ..LineUnits::new(row.product_id, row.quantity, Cents(row.unit_price))
-    }
 }
 
 fn broken(error: &RefundUnitsError) -> StoreError {

@@ -8,7 +8,7 @@ use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl};
 use domain::{
-    Cents, FulfillmentStatus, InvalidTransition, LineUnits, OrderStatus, ShipmentError,
+    FulfillmentStatus, InvalidTransition, LineUnits, OrderStatus, ShipmentError,
     apply_refund_units, apply_shipment, plan_shipment, shipment_event,
 };
 use ports::{NewShipment, Order, ShipError, Shipment, StoreError, Tracking};
@@ -79,7 +79,7 @@ async fn ship_in(
         )));
     }
     let rows = load_items(conn, new.order_id).await?;
-    let mut lines: Vec<LineUnits> = rows.iter().map(line_units).collect();
+    let mut lines: Vec<LineUnits> = rows.iter().map(ItemRow::units).collect();
     // Units a pending refund holds to cancel are not open to ship: plan as if it succeeded.
     let held = super::refund::pending_cancels(conn, new.order_id)
         .await
@@ -299,15 +299,6 @@ pub(super) async fn shipment(
         .unwrap_or_default()
         .into_iter()
         .find(|s| s.id == id))
-}
-
-fn line_units(row: &ItemRow) -> LineUnits {
-    LineUnits {
-        shipped: row.quantity_shipped,
-        cancelled: row.quantity_cancelled,
-        returned: row.quantity_returned,
-        ..LineUnits::new(row.product_id, row.quantity, Cents(row.unit_price))
-    }
 }
 
 fn refusal(error: ShipmentError) -> Refused {

@@ -11,12 +11,12 @@ use domain::{
     PricingRules, RefundItem, Restock, Role, TaxRates,
 };
 use ports::{
-    Actor, ChangeStatusError, NewRefund, NewShipment, Order, OrderItem, OrderRepository, Refund,
-    RefundError, RefundSettlement, RefundStatus, ShipError, StatusChange, UserRepository,
+    Actor, ChangeStatusError, NewRefund, NewShipment, Order, OrderRepository, Refund, RefundError,
+    RefundSettlement, RefundStatus, ShipError, StatusChange, UserRepository,
 };
 use uuid::Uuid;
 
-use crate::support::{Ctx, address, ctx, new_order};
+use crate::support::{Ctx, address, ctx, get, line, new_order, units};
 
 /// Places `lines` for `user_id` and marks the order `PAID` (payment captured).
 async fn paid(c: &Ctx, user_id: i64, lines: &[(i64, u32)]) -> Order {
@@ -78,34 +78,6 @@ fn ship_of(order_id: Uuid, items: Option<Vec<(i64, i64)>>) -> NewShipment {
         actor: None,
         expected_version: None,
     }
-}
-
-fn line(order: &Order, product_id: i64) -> &OrderItem {
-    order
-        .items
-        .iter()
-        .find(|i| i.product_id == product_id)
-        .unwrap_or_else(|| panic!("no line of product {product_id}"))
-}
-
-/// `(product, shipped, cancelled, returned)` of each line, in line order.
-fn units(order: &Order) -> Vec<(i64, i64, i64, i64)> {
-    order
-        .items
-        .iter()
-        .map(|i| {
-            (
-                i.product_id,
-                i.quantity_shipped,
-                i.quantity_cancelled,
-                i.quantity_returned,
-            )
-        })
-        .collect()
-}
-
-async fn get(c: &Ctx, id: Uuid) -> Order {
-    c.orders.get(id).await.unwrap().unwrap()
 }
 
 /// What a refund may move, over the whole database: refunds, refund items, events, line units,

@@ -9,12 +9,12 @@ use domain::{
     EventType, ExceedsOpen, FulfillmentStatus, InvalidTransition, OrderStatus, PaymentStatus, Role,
 };
 use ports::{
-    Actor, ChangeStatusError, NewShipment, Order, OrderItem, OrderRepository, ShipError,
-    StatusChange, Tracking, UserRepository,
+    Actor, ChangeStatusError, NewShipment, Order, OrderRepository, ShipError, StatusChange,
+    Tracking, UserRepository,
 };
 use uuid::Uuid;
 
-use crate::support::{Ctx, ctx};
+use crate::support::{Ctx, ctx, get, line, units};
 
 /// A shipment of `items` (`None`: every open unit) of `order_id`, by nobody, with no tracking.
 fn new_shipment(order_id: Uuid, items: Option<Vec<(i64, i64)>>) -> NewShipment {
@@ -47,34 +47,6 @@ async fn paid(c: &Ctx, user_id: i64, lines: &[(i64, u32)]) -> Order {
     assert_eq!(order.status, OrderStatus::Paid);
     assert_eq!(order.fulfillment_status, FulfillmentStatus::Unfulfilled);
     order
-}
-
-fn item(order: &Order, product_id: i64) -> &OrderItem {
-    order
-        .items
-        .iter()
-        .find(|i| i.product_id == product_id)
-        .unwrap_or_else(|| panic!("no line of product {product_id}"))
-}
-
-/// `(product, shipped, cancelled, returned)` of each line, in line order.
-fn units(order: &Order) -> Vec<(i64, i64, i64, i64)> {
-    order
-        .items
-        .iter()
-        .map(|i| {
-            (
-                i.product_id,
-                i.quantity_shipped,
-                i.quantity_cancelled,
-                i.quantity_returned,
-            )
-        })
-        .collect()
-}
-
-async fn get(c: &Ctx, id: Uuid) -> Order {
-    c.orders.get(id).await.unwrap().unwrap()
 }
 
 /// The rows every refused shipment must leave as they were.
@@ -454,7 +426,7 @@ async fn concurrent_shipments_never_exceed_the_open_units() {
             match result {
                 Ok((after, shipment)) => {
                     assert_eq!(shipment.items, [(a.id, quantity)]);
-                    assert!(item(&after, a.id).quantity_shipped <= 10);
+                    assert!(line(&after, a.id).quantity_shipped <= 10);
                     shipped += quantity;
                     made += 1;
                     if after.status == OrderStatus::Fulfilled {
@@ -485,7 +457,7 @@ async fn concurrent_shipments_never_exceed_the_open_units() {
         let after = get(&c, order.id).await;
         assert_eq!(after.status, OrderStatus::Fulfilled);
         assert_eq!(after.fulfillment_status, FulfillmentStatus::Fulfilled);
-        assert_eq!(item(&after, a.id).quantity_shipped, 10);
+        assert_eq!(line(&after, a.id).quantity_shipped, 10);
         assert_eq!(after.shipments.len(), made);
         assert_eq!(
             after

@@ -12,7 +12,9 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use domain::order::placement::ShippingAddress;
 use domain::product::NewProduct;
 use domain::{OrderLine, PaymentStatus, PricingRules, Role};
-use ports::{NewOrder, Order, OrderRepository, Product, ProductRepository, User, UserRepository};
+use ports::{
+    NewOrder, Order, OrderItem, OrderRepository, Product, ProductRepository, User, UserRepository,
+};
 use uuid::Uuid;
 
 pub struct Ctx {
@@ -154,4 +156,34 @@ pub fn new_order(user_id: i64, lines: &[(i64, u32)]) -> NewOrder {
         rules: PricingRules::default(),
         payment_status: PaymentStatus::Unpaid,
     }
+}
+
+/// The order's line of `product_id`.
+pub fn line(order: &Order, product_id: i64) -> &OrderItem {
+    order
+        .items
+        .iter()
+        .find(|i| i.product_id == product_id)
+        .unwrap_or_else(|| panic!("no line of product {product_id}"))
+}
+
+/// `(product, shipped, cancelled, returned)` of each line, in line order.
+pub fn units(order: &Order) -> Vec<(i64, i64, i64, i64)> {
+    order
+        .items
+        .iter()
+        .map(|i| {
+            (
+                i.product_id,
+                i.quantity_shipped,
+                i.quantity_cancelled,
+                i.quantity_returned,
+            )
+        })
+        .collect()
+}
+
+/// The order as the store reads it now.
+pub async fn get(c: &Ctx, id: Uuid) -> Order {
+    c.orders.get(id).await.unwrap().unwrap()
 }
