@@ -8,6 +8,7 @@
 #      naive statement-per-row version (bench/sql/), in a database of their own;
 #   2. contended placement (every client buys the same 5 products), then a stock check in SQL;
 #   3. GET /api/products and GET /api/orders/{id};
+#   3b. a partial shipment, then a refund (restock cancel) of each of the orders placed in 1;
 #   4. BENCH_WS_CLIENTS WebSocket clients and status changes at BENCH_WS_RATE per second;
 #   5. the CSV export of a 1,000,000-order database, on a server started fresh for it;
 #   6. the server's memory, idle and under load 1 (measured during 1).
@@ -232,7 +233,9 @@ main_scenarios() {
   for c in $CONNECTIONS; do
     step "1. placement over HTTP, $c connections, ${SECS} s"
     local keep=()
-    [ "$first" = 1 ] && keep=(--orders-out "$RUN_DIR/orders.txt")
+    # Every order of the first run (not only place's default 5,000): 3b ships and refunds
+    # thousands of them, each once.
+    [ "$first" = 1 ] && keep=(--orders-out "$RUN_DIR/orders.txt" --keep-orders 1000000)
     first=0
     measure place --setup "$RUN_DIR/setup.json" --label spread --mode spread \
       --connections "$c" --seconds "$SECS" --pid "$SERVER_PID" ${keep[@]+"${keep[@]}"}
@@ -252,6 +255,10 @@ main_scenarios() {
   measure reads --setup "$RUN_DIR/setup.json" --route products --connections 16 --seconds "$SECS"
   step "3. GET /api/orders/{id}, 16 connections, ${SECS} s"
   measure reads --setup "$RUN_DIR/setup.json" --route order --orders "$RUN_DIR/orders.txt" \
+    --connections 16 --seconds "$SECS"
+
+  step "3b. shipments and refunds over HTTP, 16 connections, ${SECS} s"
+  measure fulfil --setup "$RUN_DIR/setup.json" --orders "$RUN_DIR/orders.txt" \
     --connections 16 --seconds "$SECS"
 
   step "4. real-time: $WS_CLIENTS WebSocket clients, $WS_RATE status changes/s, ${SECS} s"

@@ -10,6 +10,8 @@
 //!                    [--max-requests M] [--pid PID] [--orders-out FILE]
 //! oms-bench reads    --setup setup.json --route products|order --connections N --seconds S
 //!                    [--orders FILE] [--max-requests M]
+//! oms-bench fulfil   --setup setup.json --orders FILE --connections N --seconds S
+//!                    [--max-requests M]
 //! oms-bench realtime --setup setup.json --orders FILE --clients N --rate R --seconds S --pid PID
 //! oms-bench export   --base URL --admin-email E --admin-password P --pid PID --max-seconds S
 //! oms-bench pgbench  --label L --clients N --seconds S --script FILE --url URL [--define k=v]...
@@ -20,6 +22,7 @@
 
 mod args;
 mod export;
+mod fulfil;
 mod http;
 mod load;
 mod pgbench;
@@ -40,7 +43,7 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = argv.split_first() else {
         eprintln!(
-            "usage: oms-bench <setup|place|reads|realtime|export|signins|pgbench|rss|report> --key value ..."
+            "usage: oms-bench <setup|place|reads|fulfil|realtime|export|signins|pgbench|rss|report> --key value ..."
         );
         return ExitCode::from(2);
     };
@@ -68,6 +71,7 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
                     "setup" => setup::run(args).await,
                     "place" => place::run(args).await,
                     "reads" => reads::run(args).await,
+                    "fulfil" => fulfil::run(args).await,
                     "realtime" => realtime::run(args).await,
                     "export" => export::run(args).await,
                     "signins" => signins::run(args).await,

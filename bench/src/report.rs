@@ -129,6 +129,7 @@ fn render(run: &Run) -> String {
     placement(run, &mut md);
     contended(run, &mut md);
     reads(run, &mut md);
+    fulfil(run, &mut md);
     realtime(run, &mut md);
     export(run, &mut md);
     memory(run, &mut md);
@@ -320,6 +321,63 @@ fn reads(run: &Run, md: &mut String) {
     md.push('\n');
 }
 
+fn fulfil(run: &Run, md: &mut String) {
+    let _ = writeln!(
+        md,
+        "## 3b. Shipments and refunds\n\nBy the admin's Bearer token, on `PAID` orders of \
+         placement run 1 (each order once, the newest first): `POST \
+         /api/admin/orders/{{id}}/shipments` of 1 unit of its first line (a partial shipment: the \
+         order stays `PAID`), then `POST /api/admin/orders/{{id}}/refunds` of 1 unit of its second \
+         line with `restock: cancel` (simulated provider, zero latency). Latencies of the 201 \
+         answers; the orders were read beforehand, untimed.\n\n| connections | shipments/s | \
+         p50 / p99 ms | refunds/s | p50 / p99 ms | errors |\n|---|---|---|---|---|---|"
+    );
+    let found: Vec<&Value> = run
+        .results
+        .iter()
+        .filter(|r| r["kind"] == "fulfil")
+        .collect();
+    if found.is_empty() {
+        md.push_str("| not run | | | | | |\n");
+    }
+    for r in &found {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} / {} | {} | {} / {} | {} |",
+            num(&r["connections"], 0),
+            num(&r["shipment_rate"], 0),
+            num(&r["shipment_p50_ms"], 1),
+            num(&r["shipment_p99_ms"], 1),
+            num(&r["refund_rate"], 0),
+            num(&r["refund_p50_ms"], 1),
+            num(&r["refund_p99_ms"], 1),
+            errors(Some(r)),
+        );
+    }
+    for r in &found {
+        if r["exhausted"] == true {
+            let _ = writeln!(
+                md,
+                "\nAt {} connections the orders ran out after {} (of {} in the file) in {} s: \
+                 the rates are over that time.",
+                num(&r["connections"], 0),
+                num(&r["orders"], 0),
+                num(&r["listed"], 0),
+                num(&r["seconds"], 1),
+            );
+        }
+        if let Some(e) = r["first_error"].as_str() {
+            let _ = writeln!(
+                md,
+                "\nAt {} connections, first error: `{}`",
+                num(&r["connections"], 0),
+                e.replace('`', "'")
+            );
+        }
+    }
+    md.push('\n');
+}
+
 fn realtime(run: &Run, md: &mut String) {
     let _ = writeln!(
         md,
@@ -506,6 +564,39 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("**agrees**"), "{md}");
+    }
+
+    #[test]
+    fn shipments_and_refunds_have_their_row() {
+        let run = Run {
+            results: vec![json!({
+                "kind": "fulfil", "connections": 16, "orders": 9000, "listed": 18000,
+                "shipments": 9000, "refunds": 8999, "seconds": 15.0,
+                "shipment_rate": 600.0, "refund_rate": 599.93,
+                "shipment_p50_ms": 11.04, "shipment_p99_ms": 19.96,
+                "refund_p50_ms": 12.5, "refund_p99_ms": 21.0,
+                "errors": 1, "error_kinds": {"refund 409": 1},
+                "first_error": "POST /x: 409 `no`", "exhausted": false,
+            })],
+            meta: vec![],
+        };
+        let md = render(&run);
+        assert!(md.contains("## 3b. Shipments and refunds"), "{md}");
+        assert!(
+            md.contains("| 16 | 600 | 11.0 / 20.0 | 600 | 12.5 / 21.0 | 1 (refund 409: 1) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("At 16 connections, first error: `POST /x: 409 'no'`"),
+            "{md}"
+        );
+        assert!(!md.contains("ran out"), "{md}");
+        let empty = render(&Run {
+            results: vec![],
+            meta: vec![],
+        });
+        assert!(empty.contains("## 3b. Shipments and refunds"), "{empty}");
+        assert!(empty.contains("| not run | | | | | |"), "{empty}");
     }
 
     #[test]
