@@ -21,10 +21,7 @@ ALTER TABLE orders
         CHECK (fulfillment_status IN ('unfulfilled', 'partially_fulfilled', 'fulfilled')),
     ADD COLUMN refunded_amount BIGINT NOT NULL DEFAULT 0,
     ADD CONSTRAINT orders_refunds_within_total
-        CHECK (refunded_amount >= 0 AND refunded_amount <= total_amount),
-    -- A FULFILLED order has shipped everything it will ship.
-    ADD CONSTRAINT orders_fulfilled_is_fulfilled
-        CHECK (status <> 'FULFILLED' OR fulfillment_status = 'fulfilled');
+        CHECK (refunded_amount >= 0 AND refunded_amount <= total_amount);
 
 -- Orders fulfilled before shipments existed shipped every unit at once; refunded ones gave back
 -- their total.
@@ -32,6 +29,10 @@ UPDATE order_items i SET quantity_shipped = i.quantity
   FROM orders o WHERE o.id = i.order_id AND o.status = 'FULFILLED';
 UPDATE orders SET fulfillment_status = 'fulfilled' WHERE status = 'FULFILLED';
 UPDATE orders SET refunded_amount = total_amount WHERE payment_status = 'refunded';
+
+-- A FULFILLED order has shipped everything it will ship (added once the rows above say so).
+ALTER TABLE orders ADD CONSTRAINT orders_fulfilled_is_fulfilled
+    CHECK (status <> 'FULFILLED' OR fulfillment_status = 'fulfilled');
 
 CREATE TABLE shipments (
     id              UUID PRIMARY KEY,
@@ -56,6 +57,17 @@ CREATE TABLE shipment_items (
     FOREIGN KEY (order_id, product_id) REFERENCES order_items (order_id, product_id)
         ON DELETE CASCADE
 );
+
+-- Each order fulfilled before shipments existed shipped in one shipment, with its tracking, when it
+-- was last updated (the shipment's id is the order's: they are in different tables).
+WITH s AS (
+    INSERT INTO shipments (id, order_id, carrier, tracking_number, created_at)
+    SELECT id, id, tracking_carrier, tracking_number, updated_at
+      FROM orders WHERE status = 'FULFILLED'
+    RETURNING id, order_id)
+INSERT INTO shipment_items (shipment_id, order_id, product_id, quantity)
+SELECT s.id, i.order_id, i.product_id, i.quantity
+  FROM s JOIN order_items i ON i.order_id = s.order_id;
 
 ALTER TABLE order_events DROP CONSTRAINT order_events_type_check;
 ALTER TABLE order_events DROP CONSTRAINT order_events_payment_status_check;

@@ -9,6 +9,7 @@ mod events;
 mod group_commit;
 mod idempotency;
 mod listener;
+mod migrations;
 mod orders;
 mod payments_simulated;
 mod pool;
