@@ -33,8 +33,11 @@ CREATE TABLE refund_items (
         ON DELETE CASCADE
 );
 
--- Whether the shipping amount was refunded (at most once).
-ALTER TABLE orders ADD COLUMN shipping_refunded BOOLEAN NOT NULL DEFAULT false;
+-- Whether the shipping amount was refunded (at most once), and how many refunds were reserved
+-- (any status): reading an order looks for its refunds only when there are some.
+ALTER TABLE orders
+    ADD COLUMN shipping_refunded BOOLEAN NOT NULL DEFAULT false,
+    ADD COLUMN refund_count INTEGER NOT NULL DEFAULT 0 CHECK (refund_count >= 0);
 
 -- The refund an `order.refunded` (or a completing `order.status_changed`) reports, and its amount.
 ALTER TABLE order_events ADD COLUMN refund_id UUID, ADD COLUMN amount BIGINT;

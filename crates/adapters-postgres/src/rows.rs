@@ -76,6 +76,8 @@ pub(crate) struct OrderRow {
     pub fulfillment_status: String,
     pub refunded_amount: i64,
     pub shipping_refunded: bool,
+    /// Refunds reserved on the order, any status: its refunds are read only when there are some.
+    pub refund_count: i32,
     pub subtotal: i64,
     pub shipping_amount: i64,
     pub tax_amount: i64,

@@ -39,6 +39,7 @@ diesel::table! {
         fulfillment_status -> Text,
         refunded_amount -> Int8,
         shipping_refunded -> Bool,
+        refund_count -> Int4,
         subtotal -> Int8,
         shipping_amount -> Int8,
         tax_amount -> Int8,

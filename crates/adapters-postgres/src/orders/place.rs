@@ -307,7 +307,8 @@ const INSERT_ORDERS: &str = "INSERT INTO orders (id, user_id, status, payment_st
                    $6::bigint[], $7::bigint[], $8::text[], $9::text[]) \
             AS v(id, user_id, payment_status, subtotal, shipping, tax, total, currency, address) \
      RETURNING id, user_id, status, payment_status, payment_collected, payment_reference, \
-               payment_attempt, fulfillment_status, refunded_amount, shipping_refunded, subtotal, shipping_amount, tax_amount, total_amount, currency, shipping_address, \
+               payment_attempt, fulfillment_status, refunded_amount, shipping_refunded, \
+               refund_count, subtotal, shipping_amount, tax_amount, total_amount, currency, shipping_address, \
                tracking_carrier, tracking_number, version, created_at, updated_at";
 
 /// One statement: the stock decrement of every product (rows already locked; one row per

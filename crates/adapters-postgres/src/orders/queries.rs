@@ -37,9 +37,10 @@ pub(super) async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Order>, StoreE
             let items = super::status::load_items(&mut conn, id)
                 .await
                 .map_err(store_error)?;
+            let with_refunds = super::refund::with_refunds(&[&row]);
             let mut order = [row.into_order(items)?];
             super::ship::attach(&mut conn, &mut order).await?;
-            super::refund::attach(&mut conn, &mut order).await?;
+            super::refund::attach(&mut conn, &mut order, &with_refunds).await?;
             let [order] = order;
             Ok(Some(order))
         }
@@ -137,6 +138,7 @@ async fn with_items(
         .await
         .map_err(store_error)?;
     let mut by_order: HashMap<Uuid, Vec<ItemRow>> = group_items(items);
+    let with_refunds = super::refund::with_refunds(&rows.iter().collect::<Vec<_>>());
     let mut orders = rows
         .into_iter()
         .map(|row| {
@@ -145,7 +147,7 @@ async fn with_items(
         })
         .collect::<Result<Vec<Order>, StoreError>>()?;
     super::ship::attach(conn, &mut orders).await?;
-    super::refund::attach(conn, &mut orders).await?;
+    super::refund::attach(conn, &mut orders, &with_refunds).await?;
     Ok(orders)
 }
 

@@ -180,6 +180,14 @@ async fn reserve_in(conn: &mut AsyncPgConnection, new: &NewRefund) -> Result<Ref
         .execute(conn)
         .await?;
     }
+    // Counted on the order (without a new version: nothing a client sees moved yet), so that
+    // reading an order looks for refunds only when it has some.
+    Cached(
+        diesel::update(orders::table.find(new.order_id))
+            .set(orders::refund_count.eq(orders::refund_count + 1)),
+    )
+    .execute(conn)
+    .await?;
     let items = items_of(conn, &[new.id])
         .await?
         .remove(&new.id)
@@ -341,9 +349,12 @@ async fn lock_order(
 /// The order with its items, shipments and refunds.
 async fn read_order(conn: &mut AsyncPgConnection, row: OrderRow) -> Result<Order, Refused> {
     let items = load_items(conn, row.id).await?;
+    let with_refunds = with_refunds(&[&row]);
     let mut order = [row.into_order(items).map_err(store)?];
     super::ship::attach(conn, &mut order).await.map_err(store)?;
-    attach(conn, &mut order).await.map_err(store)?;
+    attach(conn, &mut order, &with_refunds)
+        .await
+        .map_err(store)?;
     let [order] = order;
     Ok(order)
 }
@@ -417,28 +428,25 @@ async fn items_of(
     Ok(by_refund)
 }
 
-/// Fills `refunds` of the orders whose payment saw a refund (one query for those; none when no
-/// order did).
+/// The ids of the orders (as read) that have refunds to read.
+pub(crate) fn with_refunds(rows: &[&OrderRow]) -> Vec<Uuid> {
+    rows.iter()
+        .filter(|row| row.refund_count > 0)
+        .map(|row| row.id)
+        .collect()
+}
+
+/// Fills `refunds` of the orders among `orders` named in `with_refunds` (see [`with_refunds`]):
+/// one query for those, none when there are none (most reads).
 pub(crate) async fn attach(
     conn: &mut AsyncPgConnection,
     orders: &mut [Order],
+    with_refunds: &[Uuid],
 ) -> Result<(), StoreError> {
-    let refunded: Vec<Uuid> = orders
-        .iter()
-        .filter(|o| {
-            matches!(
-                o.payment_status,
-                domain::PaymentStatus::Captured
-                    | domain::PaymentStatus::PartiallyRefunded
-                    | domain::PaymentStatus::Refunded
-            )
-        })
-        .map(|o| o.id)
-        .collect();
-    if refunded.is_empty() {
+    if with_refunds.is_empty() {
         return Ok(());
     }
-    let mut by_order = match refunds_of(conn, &refunded, None).await {
+    let mut by_order = match refunds_of(conn, with_refunds, None).await {
         Ok(found) => found,
         Err(Refused::Db(e)) => return Err(store_error(e)),
         Err(Refused::Refund(e)) => return Err(StoreError::Internal(e.to_string())),

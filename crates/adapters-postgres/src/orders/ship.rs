@@ -139,13 +139,14 @@ async fn ship_in(
         created_at,
     };
     let items = load_items(conn, new.order_id).await?;
+    let with_refunds = super::refund::with_refunds(&[&row]);
     let mut order = row.into_order(items).map_err(store)?;
     order.shipments = shipments_of(conn, &[new.order_id])
         .await?
         .remove(&new.order_id)
         .unwrap_or_default();
     let mut order = [order];
-    super::refund::attach(conn, &mut order)
+    super::refund::attach(conn, &mut order, &with_refunds)
         .await
         .map_err(store)?;
     let [order] = order;

@@ -177,18 +177,21 @@ async fn change_all(
             let output = match row {
                 Some(row) => {
                     let mine = items.remove(&row.id).unwrap_or_default();
+                    let with_refunds = super::refund::with_refunds(&[&row]);
                     match row.into_order(mine) {
                         // Every shipment of the order, this one's and earlier ones, and its
-                        // refunds when money went back (read within the transaction: committed
-                        // or ours). Most changes (a payment, an unpaid order's cancel) have
-                        // neither and read nothing more.
+                        // refunds (read within the transaction: committed or ours). Most changes
+                        // (a payment, an unpaid order's cancel) have neither and read nothing
+                        // more.
                         Ok(order)
                             if shipments.remove(&order.id).is_some()
-                                || order.refunded_amount > 0 =>
+                                || !with_refunds.is_empty() =>
                         {
                             let mut order = [order];
                             let read = match super::ship::attach(conn, &mut order).await {
-                                Ok(()) => super::refund::attach(conn, &mut order).await,
+                                Ok(()) => {
+                                    super::refund::attach(conn, &mut order, &with_refunds).await
+                                }
                                 Err(e) => Err(e),
                             };
                             read.map(|()| {
@@ -331,7 +334,7 @@ async fn update_orders(
           WHERE o.id = v.id AND o.status = v.from_status \
          RETURNING o.id, o.user_id, o.status, o.payment_status, o.payment_collected, \
                    o.payment_reference, o.payment_attempt, o.fulfillment_status, \
-                   o.refunded_amount, o.shipping_refunded, o.subtotal, o.shipping_amount, o.tax_amount, \
+                   o.refunded_amount, o.shipping_refunded, o.refund_count, o.subtotal, o.shipping_amount, o.tax_amount, \
                    o.total_amount, o.currency, o.shipping_address, o.tracking_carrier, \
                    o.tracking_number, o.version, o.created_at, o.updated_at",
     )
