@@ -155,7 +155,7 @@ async fn ship_in(
 
 /// The shipment and its items, and the lines' shipped counts (the CHECK refuses more than
 /// ordered); returns the shipment's time.
-async fn insert_shipment(
+pub(super) async fn insert_shipment(
     conn: &mut AsyncPgConnection,
     new: &NewShipment,
     plan: &[(i64, i64)],

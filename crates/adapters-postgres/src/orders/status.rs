@@ -412,98 +412,47 @@ async fn cancel_open_units(
 }
 
 /// `PAID → FULFILLED` by status: every open unit of each order ships in one shipment (with the
-/// change's tracking and note). One statement: the shipments, their items (the open units read
-/// before the update, as every part of the statement sees the same snapshot) and the lines'
-/// shipped counts. Returns the shipments by order.
+/// change's tracking and note), planned by the domain and written by the shipment code
+/// (`ship::insert_shipment`) a shipment request uses. Returns the shipments by order.
 async fn ship_all_open(
     conn: &mut AsyncPgConnection,
     planned: &[&Planned<'_>],
     items: &HashMap<Uuid, Vec<ItemRow>>,
 ) -> Result<HashMap<Uuid, ports::Shipment>, DieselError> {
-    if planned.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let ids: Vec<Uuid> = planned.iter().map(|_| Uuid::now_v7()).collect();
-    let orders: Vec<Uuid> = planned.iter().map(|p| p.change.order_id).collect();
-    let tracking = |f: fn(&ports::Tracking) -> &str| -> Vec<Option<&str>> {
-        planned
-            .iter()
-            .map(|p| p.change.tracking.as_ref().map(f))
-            .collect()
-    };
-    let notes: Vec<Option<&str>> = planned.iter().map(|p| p.change.note.as_deref()).collect();
-    let actors: Vec<Option<i64>> = planned
-        .iter()
-        .map(|p| p.change.actor.map(|a| a.id))
-        .collect();
-    #[derive(QueryableByName)]
-    struct Made {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        order_id: Uuid,
-        #[diesel(sql_type = Timestamptz)]
-        created_at: time::OffsetDateTime,
-    }
-    let made: Vec<Made> = Cached(
-        diesel::sql_query(
-            "WITH s AS ( \
-               INSERT INTO shipments (id, order_id, carrier, tracking_number, note, actor_id, \
-                                      created_at) \
-               SELECT *, clock_timestamp() \
-                 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], \
-                             $6::bigint[]) \
-               RETURNING id, order_id, created_at), \
-             i AS ( \
-               INSERT INTO shipment_items (shipment_id, order_id, product_id, quantity) \
-               SELECT s.id, oi.order_id, oi.product_id, \
-                      oi.quantity - oi.quantity_shipped - oi.quantity_cancelled \
-                 FROM s JOIN order_items oi ON oi.order_id = s.order_id \
-                WHERE oi.quantity > oi.quantity_shipped + oi.quantity_cancelled), \
-             u AS ( \
-               UPDATE order_items SET quantity_shipped = quantity - quantity_cancelled \
-                WHERE order_id = ANY($2)) \
-             SELECT order_id, created_at FROM s",
-        )
-        .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
-        .bind::<Array<diesel::sql_types::Uuid>, _>(&orders)
-        .bind::<Array<Nullable<Text>>, _>(tracking(|t| t.carrier.as_str()))
-        .bind::<Array<Nullable<Text>>, _>(tracking(|t| t.tracking_number.as_str()))
-        .bind::<Array<Nullable<Text>>, _>(&notes)
-        .bind::<Array<Nullable<BigInt>>, _>(&actors),
-    )
-    .load(conn)
-    .await?;
-    let by_order: HashMap<Uuid, time::OffsetDateTime> = made
-        .into_iter()
-        .map(|m| (m.order_id, m.created_at))
-        .collect();
-    Ok(planned
-        .iter()
-        .zip(ids)
-        .filter_map(|(p, id)| {
-            let order_id = p.change.order_id;
-            let created_at = *by_order.get(&order_id)?;
-            let lines = items.get(&order_id).map_or(&[][..], Vec::as_slice);
-            Some((
+    let mut shipments = HashMap::with_capacity(planned.len());
+    for p in planned {
+        let order_id = p.change.order_id;
+        let lines: Vec<_> = items
+            .get(&order_id)
+            .into_iter()
+            .flatten()
+            .map(ItemRow::units)
+            .collect();
+        // `plan` refused a fulfilment with no open unit, so there is one to ship.
+        let plan = domain::plan_shipment(&lines, None)
+            .map_err(|e| DieselError::QueryBuilderError(e.to_string().into()))?;
+        let new = ports::NewShipment {
+            id: Uuid::now_v7(),
+            order_id,
+            items: None,
+            tracking: p.change.tracking.clone(),
+            note: p.change.note.clone(),
+            actor: p.change.actor,
+            expected_version: None,
+        };
+        let created_at = super::ship::insert_shipment(conn, &new, &plan).await?;
+        shipments.insert(
+            order_id,
+            ports::Shipment {
+                id: new.id,
                 order_id,
-                ports::Shipment {
-                    id,
-                    order_id,
-                    items: lines
-                        .iter()
-                        .map(|l| {
-                            (
-                                l.product_id,
-                                l.quantity - l.quantity_shipped - l.quantity_cancelled,
-                            )
-                        })
-                        .filter(|(_, q)| *q > 0)
-                        .collect(),
-                    tracking: p.change.tracking.clone(),
-                    created_at,
-                },
-            ))
-        })
-        .collect())
+                items: plan,
+                tracking: new.tracking,
+                created_at,
+            },
+        );
+    }
+    Ok(shipments)
 }
 
 /// Gives the items' open units back to their products: locks the products in id order (the
