@@ -3,6 +3,7 @@
 //!
 //! Every database failure becomes a [`ports::StoreError`] in [`errors::store_error`].
 
+pub mod audit;
 mod batch;
 mod cached;
 pub mod errors;
@@ -23,6 +24,7 @@ pub mod settings;
 pub mod testing;
 pub mod users;
 
+pub use audit::PgAuditLog;
 pub use errors::store_error;
 pub use events::{EVENT_LOCK_KEY, EVENTS_CHANNEL, PgEventLog, REVOCATIONS_CHANNEL};
 pub use idempotency::PgIdempotencyStore;

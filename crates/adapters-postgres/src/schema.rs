@@ -8,6 +8,45 @@ diesel::table! {
         role -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        status -> Text,
+        version -> Int8,
+        token_generation -> Int8,
+        tokens_revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    order_notes (id) {
+        id -> Int8,
+        order_id -> Uuid,
+        actor_id -> Int8,
+        actor_role -> Text,
+        note -> Text,
+        occurred_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        occurred_at -> Timestamptz,
+        action -> Text,
+        actor_id -> Nullable<Int8>,
+        actor_role -> Nullable<Text>,
+        target_type -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        changes -> Nullable<Jsonb>,
+        request_id -> Nullable<Text>,
+        client_ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_purges (id) {
+        id -> Int8,
+        cutoff -> Timestamptz,
+        deleted -> Int8,
+        occurred_at -> Timestamptz,
     }
 }
 
@@ -181,6 +220,7 @@ diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(order_items -> products (product_id));
 diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(order_notes -> orders (order_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -195,4 +235,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     shipment_items,
     refunds,
     refund_items,
+    order_notes,
+    audit_log,
+    audit_purges,
 );

@@ -2,6 +2,7 @@
 //! authentication, rate limits, errors as problem JSON, the handlers, and the start-up that wires
 //! the PostgreSQL adapters and the use cases together.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;

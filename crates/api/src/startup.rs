@@ -159,6 +159,7 @@ pub async fn deps(settings: &Settings, pool: &PgPool) -> anyhow::Result<Deps> {
                 .context("preparing the password hasher")?,
         ),
         clock: Arc::new(SystemClock),
+        audit: Arc::new(adapters_postgres::PgAuditLog::new(pool.clone())),
     })
 }
 

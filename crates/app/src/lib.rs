@@ -35,7 +35,7 @@
 use std::sync::Arc;
 
 use ports::{
-    Clock, EventLog, OrderRepository, PasswordHasher, PaymentGateway, ProductRepository,
+    AuditLog, Clock, EventLog, OrderRepository, PasswordHasher, PaymentGateway, ProductRepository,
     UserRepository,
 };
 
@@ -66,6 +66,7 @@ pub struct Deps {
     pub payments: Arc<dyn PaymentGateway>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
+    pub audit: Arc<dyn AuditLog>,
 }
 
 /// Settings the use cases need (no global config).

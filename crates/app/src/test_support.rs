@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use domain::order::placement::ShippingAddress;
 use domain::{AddressInput, LineInput, OrderStatus, PaymentStatus, Role};
 use ports::{
-    Actor, ChargeOutcome, ChargeRequest, ChargeState, MockClock, MockEventLog, MockOrderRepository,
-    MockPasswordHasher, MockPaymentGateway, MockProductRepository, MockUserRepository, Order,
-    OrderItem, PaymentError, PaymentGateway, Product, User,
+    Actor, ChargeOutcome, ChargeRequest, ChargeState, MockAuditLog, MockClock, MockEventLog,
+    MockOrderRepository, MockPasswordHasher, MockPaymentGateway, MockProductRepository,
+    MockUserRepository, Order, OrderItem, PaymentError, PaymentGateway, Product, User,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -30,6 +30,7 @@ pub struct Mocks {
     pub events: MockEventLog,
     pub payments: MockPaymentGateway,
     pub hasher: MockPasswordHasher,
+    pub audit: MockAuditLog,
 }
 
 impl Mocks {
@@ -54,6 +55,7 @@ impl Mocks {
             payments: gateway.unwrap_or_else(|| Arc::new(self.payments)),
             hasher: Arc::new(self.hasher),
             clock: Arc::new(clock),
+            audit: Arc::new(self.audit),
         }
     }
 }

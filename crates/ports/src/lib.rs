@@ -7,6 +7,7 @@
 //! Errors: each operation has its own error enum; the "something outside broke" case of every one of
 //! them is [`StoreError`], which adapters build from their driver's errors in one place.
 
+pub mod audit;
 pub mod clock;
 pub mod error;
 pub mod events;
@@ -18,6 +19,9 @@ pub mod products;
 pub mod revocations;
 pub mod users;
 
+pub use audit::{
+    AuditContext, AuditEntry, AuditLog, AuditQuery, AuditTarget, Changes, StoredAuditEntry,
+};
 pub use clock::{Clock, SystemClock};
 pub use error::StoreError;
 pub use events::{EventLog, EventSink, StoredEvent};
@@ -39,7 +43,7 @@ pub use users::{CreateUserError, User, UserCredentials, UserRepository};
 
 #[cfg(feature = "mock")]
 pub use {
-    clock::MockClock, events::MockEventLog, events::MockEventSink,
+    audit::MockAuditLog, clock::MockClock, events::MockEventLog, events::MockEventSink,
     idempotency::MockIdempotencyStore, orders::MockOrderRepository, passwords::MockPasswordHasher,
     payments::MockPaymentGateway, products::MockProductRepository,
     revocations::MockTokenRevocations, users::MockUserRepository,

@@ -80,6 +80,7 @@ mod tests {
             payments: Arc::new(ports::MockPaymentGateway::new()),
             hasher: Arc::new(ports::MockPasswordHasher::new()),
             clock: Arc::new(ports::SystemClock),
+            audit: Arc::new(ports::MockAuditLog::new()),
         };
         let settings = app::AppSettings::default();
         AppState {
