@@ -168,13 +168,16 @@ impl Drop for OmsProcess {
 
 pub(crate) async fn product_in(db: &TestDb, stock: i64) -> i64 {
     PgProductRepository::new(db.pool())
-        .create(&NewProduct {
-            name: "Slow lamp".into(),
-            description: None,
-            price: 1_000,
-            stock_quantity: stock,
-            sku: format!("SKU-{}", uuid::Uuid::now_v7().simple()),
-        })
+        .create(
+            &NewProduct {
+                name: "Slow lamp".into(),
+                description: None,
+                price: 1_000,
+                stock_quantity: stock,
+                sku: format!("SKU-{}", uuid::Uuid::now_v7().simple()),
+            },
+            None,
+        )
         .await
         .unwrap()
         .id

@@ -270,13 +270,16 @@ impl TestApp {
     pub async fn product(&self, name: &str, price: i64, stock: i64) -> Product {
         let sku = format!("SKU-{}", uuid::Uuid::now_v7().simple());
         PgProductRepository::new(self.pool.clone())
-            .create(&NewProduct {
-                name: name.to_owned(),
-                description: Some(format!("{name}, the best.")),
-                price,
-                stock_quantity: stock,
-                sku,
-            })
+            .create(
+                &NewProduct {
+                    name: name.to_owned(),
+                    description: Some(format!("{name}, the best.")),
+                    price,
+                    stock_quantity: stock,
+                    sku,
+                },
+                None,
+            )
             .await
             .expect("product")
     }

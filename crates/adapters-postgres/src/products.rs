@@ -4,7 +4,12 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use domain::product::{AMOUNT_MAX, NewProduct, ProductPatch, StockChange};
-use ports::{Product, ProductQuery, ProductRepository, ProductWriteError, StoreError};
+use ports::audit::target;
+use ports::{
+    AuditEntry, AuditTarget, Changes, Product, ProductQuery, ProductRepository, ProductWriteError,
+    StoreError,
+};
+use serde_json::Value;
 
 use crate::errors::{TxError, store_error, violates_unique};
 use crate::pool::PgPool;
@@ -62,6 +67,47 @@ fn new_stock(current: i64, change: Option<StockChange>) -> Result<i64, ProductWr
     }
 }
 
+/// The stored fields an audit entry compares (not the version or timestamps).
+fn audited_fields(row: &ProductRow) -> [(&'static str, Value); 6] {
+    [
+        ("name", Value::from(row.name.as_str())),
+        (
+            "description",
+            row.description.as_deref().map_or(Value::Null, Value::from),
+        ),
+        ("price", Value::from(row.price)),
+        ("stock_quantity", Value::from(row.stock_quantity)),
+        ("sku", Value::from(row.sku.as_str())),
+        ("archived", Value::from(row.archived)),
+    ]
+}
+
+/// A new product's changes: every stored field, `[null, value]`.
+fn created_changes(row: &ProductRow) -> Changes {
+    Changes(
+        audited_fields(row)
+            .into_iter()
+            .map(|(field, value)| (field.to_owned(), [Value::Null, value]))
+            .collect(),
+    )
+}
+
+/// An update's changes: the stored fields that differ, `[old, new]`.
+fn updated_changes(old: &ProductRow, new: &ProductRow) -> Changes {
+    let mut changes = Changes::new();
+    for ((field, old), (_, new)) in audited_fields(old).into_iter().zip(audited_fields(new)) {
+        changes.field(field, old, new);
+    }
+    changes
+}
+
+/// `entry` about product `row` with `changes`.
+fn product_entry(mut entry: AuditEntry, row: &ProductRow, changes: Changes) -> AuditEntry {
+    entry.target = Some(AuditTarget::new(target::PRODUCT, row.id));
+    entry.changes = changes.into_option();
+    entry
+}
+
 #[async_trait]
 impl ProductRepository for PgProductRepository {
     /// By id ascending; `q` matches name or sku case-insensitively with `%`, `_`, `\` literal.
@@ -104,30 +150,49 @@ impl ProductRepository for PgProductRepository {
         Ok(row.map(Product::from))
     }
 
-    async fn create(&self, product: &NewProduct) -> Result<Product, ProductWriteError> {
+    /// One `INSERT`, and the audit entry with it in one transaction.
+    async fn create(
+        &self,
+        product: &NewProduct,
+        audit: Option<AuditEntry>,
+    ) -> Result<Product, ProductWriteError> {
         let mut conn = self.pool.get().await.map_err(store_error)?;
-        let row: ProductRow = diesel::insert_into(products::table)
-            .values((
-                products::name.eq(&product.name),
-                products::description.eq(product.description.as_deref()),
-                products::price.eq(product.price),
-                products::stock_quantity.eq(product.stock_quantity),
-                products::sku.eq(&product.sku),
-            ))
-            .returning(ProductRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .map_err(sku_error)?;
-        Ok(row.into())
+        let result = conn
+            .transaction(
+                async |conn| -> Result<ProductRow, TxError<ProductWriteError>> {
+                    let row: ProductRow = diesel::insert_into(products::table)
+                        .values((
+                            products::name.eq(&product.name),
+                            products::description.eq(product.description.as_deref()),
+                            products::price.eq(product.price),
+                            products::stock_quantity.eq(product.stock_quantity),
+                            products::sku.eq(&product.sku),
+                        ))
+                        .returning(ProductRow::as_returning())
+                        .get_result(conn)
+                        .await
+                        .map_err(|e| TxError::Op(sku_error(e)))?;
+                    if let Some(entry) = audit {
+                        let changes = created_changes(&row);
+                        crate::audit::insert(conn, &product_entry(entry, &row, changes)).await?;
+                    }
+                    Ok(row)
+                },
+            )
+            .await;
+        result.map(Product::from).map_err(TxError::into_op)
     }
 
     /// `SELECT … FOR UPDATE` (the lock order placement takes too), checks, then one `UPDATE` of
     /// every column with the version bumped: a delta is applied to the stock read under the lock.
+    /// The audit entry's changes compare the locked row with the written one, in the same
+    /// transaction.
     async fn update(
         &self,
         id: i64,
         patch: &ProductPatch,
         expected_version: Option<i64>,
+        audit: Option<AuditEntry>,
     ) -> Result<Product, ProductWriteError> {
         let mut conn = self.pool.get().await.map_err(store_error)?;
         let result = conn
@@ -150,7 +215,7 @@ impl ProductRepository for PgProductRepository {
                         Some(d) => d.clone(),
                         None => current.description.clone(),
                     };
-                    diesel::update(products::table.find(id))
+                    let updated: ProductRow = diesel::update(products::table.find(id))
                         .set((
                             products::name.eq(patch.name.as_ref().unwrap_or(&current.name)),
                             products::description.eq(description),
@@ -168,7 +233,14 @@ impl ProductRepository for PgProductRepository {
                             ProductWriteError::SkuTaken => TxError::Op(ProductWriteError::SkuTaken),
                             ProductWriteError::Store(s) => TxError::Op(ProductWriteError::Store(s)),
                             other => TxError::Op(other),
-                        })
+                        })?;
+                    // Compared under the row lock: exactly what this write changed.
+                    let changes = updated_changes(&current, &updated);
+                    if let Some(entry) = audit.filter(|_| !changes.is_empty()) {
+                        crate::audit::insert(conn, &product_entry(entry, &updated, changes))
+                            .await?;
+                    }
+                    Ok(updated)
                 },
             )
             .await;

@@ -178,6 +178,17 @@ impl OrderRepository for CountingOrders {
     ) -> Result<Vec<ports::Refund>, StoreError> {
         self.inner.pending_refunds(before, limit).await
     }
+
+    async fn add_note(
+        &self,
+        note: &ports::NewNote,
+    ) -> Result<ports::OrderNote, ports::AddNoteError> {
+        self.inner.add_note(note).await
+    }
+
+    async fn notes(&self, order_id: Uuid) -> Result<Vec<ports::OrderNote>, StoreError> {
+        self.inner.notes(order_id).await
+    }
 }
 
 /// The payment gateway, counting `declined` and `processing` (no answer in time, or a failure).

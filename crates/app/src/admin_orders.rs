@@ -4,9 +4,10 @@
 
 use domain::validation::{self, Lines};
 use domain::{ExceedsOpen, InvalidTransition, OrderStatus, PaymentStatus, ValidationErrors};
+use ports::audit::{action, target};
 use ports::{
-    ChangeStatusError, ExportRow, NewShipment, Order, OrderCursor, OrderFilter, ShipError,
-    Shipment, StatusChange, StoreError, Tracking,
+    AuditContext, AuditEntry, AuditTarget, ChangeStatusError, ExportRow, NewShipment, Order,
+    OrderCursor, OrderFilter, ShipError, Shipment, StatusChange, StoreError, Tracking,
 };
 use uuid::Uuid;
 
@@ -146,15 +147,16 @@ impl AdminOrderService {
     /// Moves the order (one conditional update in the store, so of two racing admins one wins).
     /// After `PAID → CANCELLED` commits (the order then says `refunded`), the charge is refunded
     /// through the provider under the payment timeout; a failure there is logged for follow-up
-    /// and does not undo the change.
+    /// and does not undo the change. The change's `order.status_changed` entry goes with it.
     #[tracing::instrument(
-        skip(self, actor, cmd),
+        skip(self, actor, cmd, audit),
         fields(user_id = actor.id, order_id = %cmd.order_id, to = %cmd.to)
     )]
     pub async fn change_status(
         &self,
         actor: Actor,
         cmd: ChangeStatusCommand,
+        audit: &AuditContext,
     ) -> Result<Order, AdminChangeStatusError> {
         let (note, tracking) = validate_command(&cmd)?;
         let mut change = StatusChange::new(cmd.order_id, cmd.to);
@@ -162,6 +164,12 @@ impl AdminOrderService {
         change.note = note;
         change.tracking = tracking;
         change.expected_version = cmd.expected_version;
+        change.audit = Some(order_entry(
+            audit,
+            actor,
+            action::ORDER_STATUS_CHANGED,
+            cmd.order_id,
+        ));
         let order = self.deps.orders.change_status(&change).await?;
         tracing::info!("order status changed by an admin");
         if needs_refund(&order) {
@@ -171,13 +179,15 @@ impl AdminOrderService {
     }
 
     /// Ships units of a `PAID` order (see `ports::OrderRepository::ship`): `shipment_id` is the new
-    /// shipment's id (a UUID v7 the caller reserved, e.g. with its `Idempotency-Key`).
-    #[tracing::instrument(skip(self, actor, cmd), fields(user_id = actor.id, order_id = %cmd.order_id))]
+    /// shipment's id (a UUID v7 the caller reserved, e.g. with its `Idempotency-Key`). The
+    /// shipment's `order.shipped` entry goes with it.
+    #[tracing::instrument(skip(self, actor, cmd, audit), fields(user_id = actor.id, order_id = %cmd.order_id))]
     pub async fn ship(
         &self,
         actor: Actor,
         shipment_id: Uuid,
         cmd: ShipCommand,
+        audit: &AuditContext,
     ) -> Result<(Order, Shipment), ShipOrderError> {
         let (items, tracking, note) = validate_shipment(&cmd)?;
         let new = NewShipment {
@@ -188,6 +198,12 @@ impl AdminOrderService {
             note,
             actor: Some(actor),
             expected_version: cmd.expected_version,
+            audit: Some(order_entry(
+                audit,
+                actor,
+                action::ORDER_SHIPPED,
+                cmd.order_id,
+            )),
         };
         let shipped = self.deps.orders.ship(&new).await?;
         tracing::info!(status = %shipped.0.status, "order shipped");
@@ -218,6 +234,18 @@ impl AdminOrderService {
             Err(error) => tracing::error!(%error, "refund failed: needs follow-up"),
         }
     }
+}
+
+/// An admin's entry about an order, acting as `actor` (the store adds the changes).
+pub(crate) fn order_entry(
+    audit: &AuditContext,
+    actor: Actor,
+    action: &str,
+    order_id: Uuid,
+) -> AuditEntry {
+    audit
+        .with_actor(actor)
+        .entry(action, Some(AuditTarget::new(target::ORDER, order_id)))
 }
 
 /// Whether the change just made leaves money to give back: a paid order cancelled (payment now
@@ -310,7 +338,7 @@ fn tracking_text(errors: &mut ValidationErrors, field: &str, value: &str) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{ADMIN, Mocks, order, settings};
+    use crate::test_support::{ADMIN, Mocks, audit_context, order, settings};
     use mockall::predicate::eq;
     use ports::PaymentError;
     use time::macros::datetime;
@@ -400,7 +428,7 @@ mod tests {
             ..command(id, OrderStatus::Fulfilled)
         };
         let fulfilled = service(mocks)
-            .change_status(ADMIN, cmd)
+            .change_status(ADMIN, cmd, &audit_context())
             .await
             .expect("fulfilled");
         assert_eq!(fulfilled.status, OrderStatus::Fulfilled);
@@ -430,7 +458,7 @@ mod tests {
             .times(1)
             .returning(|_| Ok(()));
         let cancelled = service(mocks)
-            .change_status(ADMIN, command(id, OrderStatus::Cancelled))
+            .change_status(ADMIN, command(id, OrderStatus::Cancelled), &audit_context())
             .await
             .expect("cancelled");
         assert_eq!(cancelled.payment_status, PaymentStatus::Refunded);
@@ -455,7 +483,7 @@ mod tests {
             .times(1)
             .returning(|_| Ok(()));
         service(mocks)
-            .change_status(ADMIN, command(id, OrderStatus::Cancelled))
+            .change_status(ADMIN, command(id, OrderStatus::Cancelled), &audit_context())
             .await
             .expect("cancelled");
     }
@@ -477,7 +505,11 @@ mod tests {
             .times(1)
             .returning(|_| Err(PaymentError::Provider("down".into())));
         let cancelled = service(mocks)
-            .change_status(ADMIN, command(Uuid::now_v7(), OrderStatus::Cancelled))
+            .change_status(
+                ADMIN,
+                command(Uuid::now_v7(), OrderStatus::Cancelled),
+                &audit_context(),
+            )
             .await
             .expect("cancelled anyway");
         assert_eq!(cancelled.status, OrderStatus::Cancelled);
@@ -496,7 +528,11 @@ mod tests {
         });
         // No refund expectation: a call would panic.
         let cancelled = service(mocks)
-            .change_status(ADMIN, command(Uuid::now_v7(), OrderStatus::Cancelled))
+            .change_status(
+                ADMIN,
+                command(Uuid::now_v7(), OrderStatus::Cancelled),
+                &audit_context(),
+            )
             .await
             .expect("cancelled");
         assert_eq!(cancelled.payment_status, PaymentStatus::Unpaid);
@@ -518,7 +554,11 @@ mod tests {
                 ))
             });
         let paid = service(mocks)
-            .change_status(ADMIN, command(Uuid::now_v7(), OrderStatus::Paid))
+            .change_status(
+                ADMIN,
+                command(Uuid::now_v7(), OrderStatus::Paid),
+                &audit_context(),
+            )
             .await
             .expect("paid");
         assert!(paid.payment_collected);
@@ -558,7 +598,11 @@ mod tests {
                 .times(1)
                 .returning(move |_| Err(refusal.clone()));
             let err = service(mocks)
-                .change_status(ADMIN, command(Uuid::now_v7(), OrderStatus::Cancelled))
+                .change_status(
+                    ADMIN,
+                    command(Uuid::now_v7(), OrderStatus::Cancelled),
+                    &audit_context(),
+                )
                 .await
                 .expect_err("refused");
             assert_eq!(err, expected);
@@ -575,7 +619,10 @@ mod tests {
             }),
             ..command(Uuid::now_v7(), OrderStatus::Cancelled)
         };
-        match service(Mocks::new()).change_status(ADMIN, cmd).await {
+        match service(Mocks::new())
+            .change_status(ADMIN, cmd, &audit_context())
+            .await
+        {
             Err(AdminChangeStatusError::Validation(e)) => assert_eq!(
                 e.0.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
                 [
@@ -662,7 +709,7 @@ mod tests {
                 ))
             });
         let (order, made) = service(mocks)
-            .ship(ADMIN, shipment_id, ship_command(id))
+            .ship(ADMIN, shipment_id, ship_command(id), &audit_context())
             .await
             .expect("shipped");
         assert_eq!(order.id, id);
@@ -676,8 +723,9 @@ mod tests {
         cmd.carrier = Some(" ".into());
         cmd.tracking_number = None;
         cmd.note = Some("x".repeat(NOTE_MAX + 1));
-        let Err(ShipOrderError::Validation(errors)) =
-            service(Mocks::new()).ship(ADMIN, Uuid::now_v7(), cmd).await
+        let Err(ShipOrderError::Validation(errors)) = service(Mocks::new())
+            .ship(ADMIN, Uuid::now_v7(), cmd, &audit_context())
+            .await
         else {
             panic!("expected a validation error");
         };
@@ -695,7 +743,7 @@ mod tests {
         empty.items = Some(Vec::new());
         assert!(matches!(
             service(Mocks::new())
-                .ship(ADMIN, Uuid::now_v7(), empty)
+                .ship(ADMIN, Uuid::now_v7(), empty, &audit_context())
                 .await,
             Err(ShipOrderError::Validation(_))
         ));
@@ -741,10 +789,88 @@ mod tests {
                 .times(1)
                 .returning(move |_| Err(refusal.clone()));
             let got = service(mocks)
-                .ship(ADMIN, Uuid::now_v7(), ship_command(Uuid::now_v7()))
+                .ship(
+                    ADMIN,
+                    Uuid::now_v7(),
+                    ship_command(Uuid::now_v7()),
+                    &audit_context(),
+                )
                 .await
                 .expect_err("refused");
             assert_eq!(got, expected);
         }
+    }
+
+    // ---- audit entries ----
+
+    /// The entry an admin's order write hands its store (the store adds the changes).
+    fn expected_entry(action: &str, order_id: Uuid) -> ports::AuditEntry {
+        ports::AuditEntry {
+            action: action.to_owned(),
+            actor: Some(ADMIN),
+            target: Some(AuditTarget::new("order", order_id)),
+            changes: None,
+            request_id: Some("req-audit".into()),
+            client_ip: Some("203.0.113.9".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn change_status_passes_its_audit_entry_to_the_store() {
+        let id = Uuid::now_v7();
+        let expected = expected_entry("order.status_changed", id);
+        let mut mocks = Mocks::new();
+        mocks
+            .orders
+            .expect_change_status()
+            .withf(move |c| c.audit.as_ref() == Some(&expected))
+            .times(1)
+            .returning(|c| Ok(order(c.order_id, 7, c.to, PaymentStatus::Captured)));
+        service(mocks)
+            .change_status(ADMIN, command(id, OrderStatus::Paid), &audit_context())
+            .await
+            .expect("paid");
+    }
+
+    #[tokio::test]
+    async fn ship_passes_its_audit_entry_to_the_store() {
+        let id = Uuid::now_v7();
+        let expected = expected_entry("order.shipped", id);
+        let mut mocks = Mocks::new();
+        mocks
+            .orders
+            .expect_ship()
+            .withf(move |s| s.audit.as_ref() == Some(&expected))
+            .times(1)
+            .returning(|s| {
+                Ok((
+                    order(s.order_id, 7, OrderStatus::Paid, PaymentStatus::Captured),
+                    shipment(s.order_id, s.id, vec![(12, 1)]),
+                ))
+            });
+        service(mocks)
+            .ship(ADMIN, Uuid::now_v7(), ship_command(id), &audit_context())
+            .await
+            .expect("shipped");
+    }
+
+    #[tokio::test]
+    async fn the_entry_names_the_acting_admin_even_from_a_context_without_one() {
+        let id = Uuid::now_v7();
+        let mut mocks = Mocks::new();
+        mocks
+            .orders
+            .expect_change_status()
+            .withf(|c| c.audit.as_ref().and_then(|e| e.actor) == Some(ADMIN))
+            .times(1)
+            .returning(|c| Ok(order(c.order_id, 7, c.to, PaymentStatus::Captured)));
+        service(mocks)
+            .change_status(
+                ADMIN,
+                command(id, OrderStatus::Paid),
+                &AuditContext::default(),
+            )
+            .await
+            .expect("paid");
     }
 }

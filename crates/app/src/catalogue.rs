@@ -2,7 +2,8 @@
 
 use domain::ValidationErrors;
 use domain::product::{validate_new_product, validate_product_patch};
-use ports::{Product, ProductQuery, ProductWriteError, StoreError};
+use ports::audit::{action, target};
+use ports::{AuditContext, AuditTarget, Product, ProductQuery, ProductWriteError, StoreError};
 
 pub use domain::product::{NewProductInput, ProductPatchInput};
 
@@ -101,52 +102,72 @@ impl CatalogueService {
         }
     }
 
+    /// Creates a product; its `product.created` entry (every stored field) is stored with it.
     #[tracing::instrument(skip_all)]
     pub async fn create_product(
         &self,
         input: &NewProductInput,
+        audit: &AuditContext,
     ) -> Result<Product, ProductCommandError> {
         let product = validate_new_product(input)?;
-        let created = self.deps.products.create(&product).await?;
+        // The store names the new product as the target.
+        let entry = audit.entry(action::PRODUCT_CREATED, None);
+        let created = self.deps.products.create(&product, Some(entry)).await?;
         tracing::info!(product_id = created.id, "product created");
         Ok(created)
     }
 
     /// Applies a partial update; with `expected_version` (`If-Match`) only if the product still
-    /// has that version.
-    #[tracing::instrument(skip(self, input))]
+    /// has that version. Its `product.updated` entry (the fields that changed) is stored with it.
+    #[tracing::instrument(skip(self, input, audit))]
     pub async fn update_product(
         &self,
         id: i64,
         input: &ProductPatchInput,
         expected_version: Option<i64>,
+        audit: &AuditContext,
     ) -> Result<Product, ProductCommandError> {
         let patch = validate_product_patch(input)?;
+        let entry = audit.entry(action::PRODUCT_UPDATED, Some(product_target(id)));
         Ok(self
             .deps
             .products
-            .update(id, &patch, expected_version)
+            .update(id, &patch, expected_version, Some(entry))
             .await?)
     }
 
-    /// Archives the product (orders keep pointing at it). Archiving twice is fine.
-    #[tracing::instrument(skip(self))]
-    pub async fn archive_product(&self, id: i64) -> Result<(), ProductCommandError> {
+    /// Archives the product (orders keep pointing at it). Archiving twice is fine (the second
+    /// time changes nothing, so it records no `product.archived` entry).
+    #[tracing::instrument(skip(self, audit))]
+    pub async fn archive_product(
+        &self,
+        id: i64,
+        audit: &AuditContext,
+    ) -> Result<(), ProductCommandError> {
         let patch = domain::product::ProductPatch {
             archived: Some(true),
             ..Default::default()
         };
-        self.deps.products.update(id, &patch, None).await?;
+        let entry = audit.entry(action::PRODUCT_ARCHIVED, Some(product_target(id)));
+        self.deps
+            .products
+            .update(id, &patch, None, Some(entry))
+            .await?;
         Ok(())
     }
+}
+
+fn product_target(id: i64) -> AuditTarget {
+    AuditTarget::new(target::PRODUCT, id)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{Mocks, product};
+    use crate::test_support::{ADMIN, Mocks, audit_context, product};
     use domain::product::{ProductPatch, StockChange};
     use mockall::predicate::{always, eq};
+    use ports::AuditEntry;
 
     fn service(mocks: Mocks) -> CatalogueService {
         CatalogueService::new(mocks.into_deps())
@@ -241,12 +262,12 @@ mod tests {
         mocks
             .products
             .expect_create()
-            .withf(|p| p.name == "Widget" && p.sku == "WID-1")
+            .withf(|p, _| p.name == "Widget" && p.sku == "WID-1")
             .times(1)
-            .returning(|_| Ok(product(5)));
+            .returning(|_, _| Ok(product(5)));
         assert_eq!(
             service(mocks)
-                .create_product(&new_input())
+                .create_product(&new_input(), &audit_context())
                 .await
                 .expect("created")
                 .id,
@@ -261,7 +282,10 @@ mod tests {
             sku: "x".into(),
             ..new_input()
         };
-        match service(Mocks::new()).create_product(&bad).await {
+        match service(Mocks::new())
+            .create_product(&bad, &audit_context())
+            .await
+        {
             Err(ProductCommandError::Validation(e)) => assert_eq!(
                 e.0.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
                 ["price", "sku"]
@@ -272,9 +296,11 @@ mod tests {
         mocks
             .products
             .expect_create()
-            .returning(|_| Err(ProductWriteError::SkuTaken));
+            .returning(|_, _| Err(ProductWriteError::SkuTaken));
         assert_eq!(
-            service(mocks).create_product(&new_input()).await,
+            service(mocks)
+                .create_product(&new_input(), &audit_context())
+                .await,
             Err(ProductCommandError::SkuTaken)
         );
     }
@@ -292,16 +318,17 @@ mod tests {
                     ..Default::default()
                 }),
                 eq(Some(4)),
+                always(),
             )
             .times(1)
-            .returning(|id, _, _| Ok(product(id)));
+            .returning(|id, _, _, _| Ok(product(id)));
         let input = ProductPatchInput {
             stock_delta: Some(-2),
             ..Default::default()
         };
         assert!(
             service(mocks)
-                .update_product(5, &input, Some(4))
+                .update_product(5, &input, Some(4), &audit_context())
                 .await
                 .is_ok()
         );
@@ -334,13 +361,15 @@ mod tests {
             mocks
                 .products
                 .expect_update()
-                .returning(move |_, _, _| Err(refusal.clone()));
+                .returning(move |_, _, _, _| Err(refusal.clone()));
             let input = ProductPatchInput {
                 stock_delta: Some(-9),
                 ..Default::default()
             };
             assert_eq!(
-                service(mocks).update_product(5, &input, None).await,
+                service(mocks)
+                    .update_product(5, &input, None, &audit_context())
+                    .await,
                 Err(expected)
             );
         }
@@ -353,7 +382,10 @@ mod tests {
             stock_delta: Some(1),
             ..Default::default()
         };
-        match service(Mocks::new()).update_product(5, &input, None).await {
+        match service(Mocks::new())
+            .update_product(5, &input, None, &audit_context())
+            .await
+        {
             Err(ProductCommandError::Validation(e)) => assert_eq!(e.0[0].field, "stock_delta"),
             other => panic!("expected validation, got {other:?}"),
         }
@@ -372,9 +404,10 @@ mod tests {
                     ..Default::default()
                 }),
                 eq(None),
+                always(),
             )
             .times(2)
-            .returning(|id, _, _| {
+            .returning(|id, _, _, _| {
                 Ok(Product {
                     archived: true,
                     ..product(id)
@@ -383,14 +416,95 @@ mod tests {
         mocks
             .products
             .expect_update()
-            .with(eq(6), always(), always())
-            .returning(|_, _, _| Err(ProductWriteError::NotFound));
+            .with(eq(6), always(), always(), always())
+            .returning(|_, _, _, _| Err(ProductWriteError::NotFound));
         let catalogue = service(mocks);
-        assert_eq!(catalogue.archive_product(5).await, Ok(()));
-        assert_eq!(catalogue.archive_product(5).await, Ok(()));
+        let ctx = audit_context();
+        assert_eq!(catalogue.archive_product(5, &ctx).await, Ok(()));
+        assert_eq!(catalogue.archive_product(5, &ctx).await, Ok(()));
         assert_eq!(
-            catalogue.archive_product(6).await,
+            catalogue.archive_product(6, &ctx).await,
             Err(ProductCommandError::NotFound)
         );
+    }
+
+    /// The entry every product write hands its store: this request's actor, id and address,
+    /// the action, and the target where the use case knows it (the store adds the changes).
+    fn expected_entry(action: &str, target: Option<i64>) -> AuditEntry {
+        AuditEntry {
+            action: action.to_owned(),
+            actor: Some(ADMIN),
+            target: target.map(|id| AuditTarget::new("product", id)),
+            changes: None,
+            request_id: Some("req-audit".into()),
+            client_ip: Some("203.0.113.9".into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn create_product_passes_its_audit_entry_to_the_store() {
+        let mut mocks = Mocks::new();
+        let expected = expected_entry("product.created", None);
+        mocks
+            .products
+            .expect_create()
+            .withf(move |_, audit| audit.as_ref() == Some(&expected))
+            .times(1)
+            .returning(|_, _| Ok(product(5)));
+        service(mocks)
+            .create_product(&new_input(), &audit_context())
+            .await
+            .expect("created");
+    }
+
+    #[tokio::test]
+    async fn update_product_passes_its_audit_entry_to_the_store() {
+        let mut mocks = Mocks::new();
+        let expected = expected_entry("product.updated", Some(5));
+        mocks
+            .products
+            .expect_update()
+            .withf(move |id, _, _, audit| *id == 5 && audit.as_ref() == Some(&expected))
+            .times(1)
+            .returning(|id, _, _, _| Ok(product(id)));
+        let input = ProductPatchInput {
+            price: Some(1200),
+            ..Default::default()
+        };
+        service(mocks)
+            .update_product(5, &input, None, &audit_context())
+            .await
+            .expect("updated");
+    }
+
+    #[tokio::test]
+    async fn archive_product_passes_its_audit_entry_to_the_store() {
+        let mut mocks = Mocks::new();
+        let expected = expected_entry("product.archived", Some(5));
+        mocks
+            .products
+            .expect_update()
+            .withf(move |id, _, _, audit| *id == 5 && audit.as_ref() == Some(&expected))
+            .times(1)
+            .returning(|id, _, _, _| Ok(product(id)));
+        service(mocks)
+            .archive_product(5, &audit_context())
+            .await
+            .expect("archived");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_product_write_reaches_no_store_and_records_nothing() {
+        // No expectation on the products or the audit log: any call would panic.
+        let bad = ProductPatchInput {
+            price: Some(-1),
+            ..Default::default()
+        };
+        assert!(matches!(
+            service(Mocks::new())
+                .update_product(5, &bad, None, &audit_context())
+                .await,
+            Err(ProductCommandError::Validation(_))
+        ));
     }
 }

@@ -7,6 +7,10 @@
 //! - [`catalogue`]: products, for everyone and for admins.
 //! - [`orders`]: a customer's orders: place (and pay), pay later, cancel, read.
 //! - [`admin_orders`]: every order, status changes (with the refund of a paid order), export.
+//! - [`notes`]: internal order notes (admins only, never an event).
+//! - [`audit`]: the audit log, for admins. Every admin write hands its store the audit entry of
+//!   the request ([`ports::AuditContext`]: actor, request id, client address), which stores it in
+//!   the write's own transaction.
 //! - [`reconcile`]: resolves orders whose charge is unknown and cancels expired ones.
 //! - [`payments`]: gateway calls with a timeout, shared by the above.
 //! - [`paging`]: keyset pages (`limit + 1` rows fetched to know whether a next page exists).
@@ -40,8 +44,10 @@ use ports::{
 };
 
 pub mod admin_orders;
+pub mod audit;
 pub mod auth;
 pub mod catalogue;
+pub mod notes;
 pub mod orders;
 pub mod paging;
 pub mod payments;

@@ -14,13 +14,14 @@
 //! (the provider's idempotency by order and attempt), and answers as a first request would, with
 //! the order as it now stands.
 
+use domain::Role;
 use domain::validation::{self, Lines};
 use domain::{
     InvalidTransition, OrderStatus, PaymentStatus, PricingError, ValidationErrors, validate_order,
 };
 use ports::{
-    ChangeStatusError, ChargeRequest, NewOrder, Order, OrderCursor, PaymentUpdateError, Shortage,
-    StatusChange, StoreError, StoredEvent, UnknownProduct,
+    ChangeStatusError, ChargeRequest, NewOrder, Order, OrderCursor, OrderNote, PaymentUpdateError,
+    Shortage, StatusChange, StoreError, StoredEvent, UnknownProduct,
 };
 use uuid::Uuid;
 
@@ -35,6 +36,24 @@ pub const TOKEN_MAX: usize = 255;
 
 /// The note on an order cancelled because its charge was declined.
 pub const DECLINED_NOTE: &str = "payment declined";
+
+/// One entry of an order's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryEntry {
+    Event(StoredEvent),
+    /// An internal note (admins only).
+    Note(OrderNote),
+}
+
+impl HistoryEntry {
+    /// Events and notes share one id space, in the order they happened.
+    pub fn id(&self) -> i64 {
+        match self {
+            HistoryEntry::Event(event) => event.id,
+            HistoryEntry::Note(note) => note.id,
+        }
+    }
+}
 
 /// A new order as the customer sent it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -460,14 +479,23 @@ impl OrderService {
     }
 
     /// The order's events, oldest first, for its owner or an admin; `NotFound` for anyone else.
+    /// An admin also sees the order's internal notes, merged by id (one id space: events and
+    /// notes share a sequence); a customer never does, not even of their own order.
     #[tracing::instrument(skip(self, actor), fields(user_id = actor.id, role = %actor.role))]
     pub async fn order_history(
         &self,
         actor: Actor,
         id: Uuid,
-    ) -> Result<Vec<StoredEvent>, GetOrderError> {
+    ) -> Result<Vec<HistoryEntry>, GetOrderError> {
         self.get_order(actor, id).await?;
-        Ok(self.deps.orders.history(id).await?)
+        let events = self.deps.orders.history(id).await?;
+        let mut entries: Vec<HistoryEntry> = events.into_iter().map(HistoryEntry::Event).collect();
+        if actor.role == Role::Admin {
+            let notes = self.deps.orders.notes(id).await?;
+            entries.extend(notes.into_iter().map(HistoryEntry::Note));
+            entries.sort_by_key(HistoryEntry::id);
+        }
+        Ok(entries)
     }
 
     /// The caller's own order (an admin's included only if they own it).

@@ -9,9 +9,10 @@
 
 use domain::validation::{self, Lines};
 use domain::{RefundItem, Restock, ValidationErrors};
+use ports::audit::action;
 use ports::{
-    Actor, NewRefund, Order, PaymentError, Refund, RefundError, RefundOutcome, RefundRequest,
-    RefundSettlement, RefundState, RefundStatus, StoreError,
+    Actor, AuditContext, NewRefund, Order, PaymentError, Refund, RefundError, RefundOutcome,
+    RefundRequest, RefundSettlement, RefundState, RefundStatus, StoreError,
 };
 use uuid::Uuid;
 
@@ -105,15 +106,24 @@ impl RefundService {
     }
 
     /// Reserves, refunds at the provider and settles; `refund_id` is the new refund's id (a UUID
-    /// v7 the caller reserved, e.g. with its `Idempotency-Key`) and the provider's key.
-    #[tracing::instrument(skip(self, actor, cmd), fields(user_id = actor.id, order_id = %cmd.order_id))]
+    /// v7 the caller reserved, e.g. with its `Idempotency-Key`) and the provider's key. The
+    /// admin's `order.refunded` entry goes with the reservation (the admin's write; the
+    /// settlement is the provider's answer).
+    #[tracing::instrument(skip(self, actor, cmd, audit), fields(user_id = actor.id, order_id = %cmd.order_id))]
     pub async fn refund(
         &self,
         actor: Actor,
         refund_id: Uuid,
         cmd: RefundCommand,
+        audit: &AuditContext,
     ) -> Result<RefundResult, RefundOrderError> {
-        let new = validate(&cmd, refund_id, actor)?;
+        let mut new = validate(&cmd, refund_id, actor)?;
+        new.audit = Some(crate::admin_orders::order_entry(
+            audit,
+            actor,
+            action::ORDER_REFUNDED,
+            cmd.order_id,
+        ));
         let refund = self.deps.orders.reserve_refund(&new).await?;
         tracing::info!(amount = refund.amount, "refund reserved");
         self.finish(refund).await
@@ -299,6 +309,7 @@ fn validate(cmd: &RefundCommand, id: Uuid, actor: Actor) -> Result<NewRefund, Va
         reason,
         actor: Some(actor),
         expected_version: cmd.expected_version,
+        audit: None,
     })
 }
 

@@ -80,6 +80,16 @@ pub const ADMIN: Actor = Actor {
     role: Role::Admin,
 };
 
+/// The audit context of an admin's request (actor [`ADMIN`], request `req-audit`, address
+/// `203.0.113.9`).
+pub fn audit_context() -> ports::AuditContext {
+    ports::AuditContext {
+        actor: Some(ADMIN),
+        request_id: Some("req-audit".into()),
+        client_ip: Some("203.0.113.9".into()),
+    }
+}
+
 pub fn user(id: i64, email: &str, role: Role) -> User {
     User {
         id,

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod notes;
 pub mod orders;
 pub mod passwords;
 pub mod payments;
@@ -26,6 +27,7 @@ pub use clock::{Clock, SystemClock};
 pub use error::StoreError;
 pub use events::{EventLog, EventSink, StoredEvent};
 pub use idempotency::{Claim, IdempotencyBegin, IdempotencyStore, StoredResponse};
+pub use notes::{AddNoteError, NewNote, OrderNote};
 pub use orders::{
     Actor, ChangeStatusError, ExportRow, NewOrder, NewRefund, NewShipment, Order, OrderCursor,
     OrderFilter, OrderItem, OrderRepository, PaymentUpdateError, PlaceOrderError, ReconcileHorizon,

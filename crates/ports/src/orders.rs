@@ -11,7 +11,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::audit::AuditEntry;
 use crate::events::StoredEvent;
+use crate::notes::{AddNoteError, NewNote, OrderNote};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderItem {
@@ -92,6 +94,11 @@ pub struct NewShipment {
     pub actor: Option<Actor>,
     /// Refuse with `PreconditionFailed` unless the order's version is this one (`If-Match`).
     pub expected_version: Option<i64>,
+    /// The admin's audit entry (`order.shipped`, target the order), stored in the shipment's
+    /// transaction with its changes set by the store: `shipment` `[null, {"id", "items":
+    /// [{"product_id", "quantity"}], "carrier", "tracking_number"}]`, `fulfillment_status`
+    /// `[old, new]`, and `status` `[PAID, FULFILLED]` when it completes the order.
+    pub audit: Option<AuditEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -169,6 +176,10 @@ pub struct NewRefund {
     pub reason: String,
     pub actor: Option<Actor>,
     pub expected_version: Option<i64>,
+    /// The admin's audit entry (`order.refunded`, target the order), stored in the reservation's
+    /// transaction with its changes set by the store: `refund` `[null, {"id", "amount", "items":
+    /// [{"product_id", "quantity", "restock"}], "shipping", "reason"}]` (the amount reserved).
+    pub audit: Option<AuditEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -270,6 +281,11 @@ pub struct StatusChange {
     /// Refuse with `InvalidTransition` unless the current payment status is one of these (e.g. the
     /// reconciler cancels only orders whose charge is not in flight). Empty: any.
     pub payment_status_in: Vec<PaymentStatus>,
+    /// An admin's audit entry (`order.status_changed`, target the order), stored in the change's
+    /// transaction only if the change is made, with its changes set by the store from the order
+    /// before and after: `status` `[from, to]`, and `payment_status`, `fulfillment_status` and
+    /// `tracking` (`{"carrier", "tracking_number"}`) when they differ.
+    pub audit: Option<AuditEntry>,
 }
 
 impl StatusChange {
@@ -284,6 +300,7 @@ impl StatusChange {
             expected_version: None,
             payment_reference: None,
             payment_status_in: Vec::new(),
+            audit: None,
         }
     }
 }
@@ -454,6 +471,14 @@ pub trait OrderRepository: Send + Sync {
 
     /// One refund.
     async fn refund(&self, id: Uuid) -> Result<Option<Refund>, StoreError>;
+
+    /// Adds an internal note to an order, with its audit entry (if any, its changes set to
+    /// `note` `[null, text]`), in one transaction. No event: notes are never published.
+    /// `NotFound` when the order does not exist.
+    async fn add_note(&self, note: &NewNote) -> Result<OrderNote, AddNoteError>;
+
+    /// The order's notes, oldest (lowest id) first.
+    async fn notes(&self, order_id: Uuid) -> Result<Vec<OrderNote>, StoreError>;
 
     /// `pending` refunds reserved before `before`, oldest first (for the reconciler).
     async fn pending_refunds(

@@ -5,6 +5,7 @@ use domain::product::{NewProduct, ProductPatch};
 use time::OffsetDateTime;
 
 use crate::StoreError;
+use crate::audit::AuditEntry;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Product {
@@ -62,14 +63,28 @@ pub trait ProductRepository: Send + Sync {
     async fn get(&self, id: i64) -> Result<Option<Product>, StoreError>;
 
     /// Returns `SkuTaken` when the sku exists.
-    async fn create(&self, product: &NewProduct) -> Result<Product, ProductWriteError>;
+    ///
+    /// `audit`: the entry of this write (its action, actor and request), stored in the same
+    /// transaction with its target set to the new product and its changes to every stored field
+    /// (`name`, `description`, `price`, `stock_quantity`, `sku`, `archived`) as `[null, value]`.
+    async fn create(
+        &self,
+        product: &NewProduct,
+        audit: Option<AuditEntry>,
+    ) -> Result<Product, ProductWriteError>;
 
     /// Applies `patch` under the same row lock that order placement takes, so a stock delta never
     /// races an order. With `expected_version`, refuses with `VersionMismatch` if it changed.
+    ///
+    /// `audit`: the entry of this write, stored in the same transaction with its target set to
+    /// the product and its changes to the stored fields that differ between the row read under
+    /// the lock and the row written (`[old, new]`; a stock delta shows as `stock_quantity`). A
+    /// write that changes no field stores no entry; a refused one stores nothing.
     async fn update(
         &self,
         id: i64,
         patch: &ProductPatch,
         expected_version: Option<i64>,
+        audit: Option<AuditEntry>,
     ) -> Result<Product, ProductWriteError>;
 }

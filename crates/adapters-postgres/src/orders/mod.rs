@@ -6,7 +6,13 @@
 //! Placements, and status changes, each go through a [`GroupCommit`]: those that arrive while one
 //! of their kind is being written share the next transaction (and its commit).
 //! - [`queries`]: reads (one order, lists with keyset pagination, export, history, reconciler).
+//! - [`notes`]: internal notes (never an event).
+//!
+//! Every admin write (a status change, a shipment, a refund's reservation, a note) stores the
+//! audit entry it is given in its own transaction, with the changes the store alone knows (read
+//! under the order's row lock); a refused write stores none.
 
+mod notes;
 mod place;
 mod queries;
 mod refund;
@@ -16,9 +22,10 @@ mod status;
 use async_trait::async_trait;
 use domain::{OrderStatus, PaymentStatus};
 use ports::{
-    ChangeStatusError, ExportRow, NewOrder, NewRefund, NewShipment, Order, OrderCursor,
-    OrderFilter, OrderRepository, PaymentUpdateError, PlaceOrderError, ReconcileHorizon, Refund,
-    RefundError, RefundSettlement, ShipError, Shipment, StatusChange, StoreError, StoredEvent,
+    AddNoteError, ChangeStatusError, ExportRow, NewNote, NewOrder, NewRefund, NewShipment, Order,
+    OrderCursor, OrderFilter, OrderNote, OrderRepository, PaymentUpdateError, PlaceOrderError,
+    ReconcileHorizon, Refund, RefundError, RefundSettlement, ShipError, Shipment, StatusChange,
+    StoreError, StoredEvent,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -160,5 +167,13 @@ impl OrderRepository for PgOrderRepository {
         limit: u32,
     ) -> Result<Vec<Refund>, StoreError> {
         refund::pending(&self.pool, before, limit).await
+    }
+
+    async fn add_note(&self, note: &NewNote) -> Result<OrderNote, AddNoteError> {
+        notes::add(&self.pool, note).await
+    }
+
+    async fn notes(&self, order_id: Uuid) -> Result<Vec<OrderNote>, StoreError> {
+        notes::list(&self.pool, order_id).await
     }
 }

@@ -192,7 +192,45 @@ async fn reserve_in(conn: &mut AsyncPgConnection, new: &NewRefund) -> Result<Ref
         .await?
         .remove(&new.id)
         .unwrap_or_default();
-    row.into_refund(items).map_err(store)
+    let refund = row.into_refund(items).map_err(store)?;
+    if let Some(entry) = &new.audit {
+        crate::audit::insert(conn, &refund_entry(entry.clone(), &refund)).await?;
+    }
+    Ok(refund)
+}
+
+/// The audit entry of a reserved refund: `entry` about the order, with the refund (`[null,
+/// {"id", "amount", "items", "shipping", "reason"}]`, the amount as reserved).
+fn refund_entry(mut entry: ports::AuditEntry, refund: &Refund) -> ports::AuditEntry {
+    let items: Vec<serde_json::Value> = refund
+        .items
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "product_id": i.product_id,
+                "quantity": i.quantity,
+                "restock": i.restock.as_str(),
+            })
+        })
+        .collect();
+    let mut changes = ports::Changes::new();
+    changes.field(
+        "refund",
+        serde_json::Value::Null,
+        serde_json::json!({
+            "id": refund.id,
+            "amount": refund.amount,
+            "items": items,
+            "shipping": refund.shipping,
+            "reason": refund.reason,
+        }),
+    );
+    entry.target = Some(ports::AuditTarget::new(
+        ports::audit::target::ORDER,
+        refund.order_id,
+    ));
+    entry.changes = changes.into_option();
+    entry
 }
 
 pub(super) async fn settle(

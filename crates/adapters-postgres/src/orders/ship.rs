@@ -120,6 +120,14 @@ async fn ship_in(
     )
     .get_result(conn)
     .await?;
+    if let Some(entry) = &new.audit {
+        // Before the event: `append_events` takes the event lock, held until the commit.
+        crate::audit::insert(
+            conn,
+            &shipment_entry(entry.clone(), new, &plan, &current, &row),
+        )
+        .await?;
+    }
     let event = shipment_event(status, &lines);
     let mut new_event = NewEvent::of(
         &row,
@@ -151,6 +159,41 @@ async fn ship_in(
         .map_err(store)?;
     let [order] = order;
     Ok((order, shipment))
+}
+
+/// The audit entry of a shipment: `entry` about the order, with the shipment made (`[null,
+/// {...}]`) and the order's fields that moved (`fulfillment_status`, and `status` when it
+/// completes the order).
+fn shipment_entry(
+    mut entry: ports::AuditEntry,
+    new: &NewShipment,
+    plan: &[(i64, i64)],
+    before: &OrderRow,
+    after: &OrderRow,
+) -> ports::AuditEntry {
+    let mut changes = super::status::order_changes(before, after);
+    let items: Vec<serde_json::Value> = plan
+        .iter()
+        .map(|(product_id, quantity)| {
+            serde_json::json!({"product_id": product_id, "quantity": quantity})
+        })
+        .collect();
+    changes.field(
+        "shipment",
+        serde_json::Value::Null,
+        serde_json::json!({
+            "id": new.id,
+            "items": items,
+            "carrier": new.tracking.as_ref().map(|t| t.carrier.as_str()),
+            "tracking_number": new.tracking.as_ref().map(|t| t.tracking_number.as_str()),
+        }),
+    );
+    entry.target = Some(ports::AuditTarget::new(
+        ports::audit::target::ORDER,
+        new.order_id,
+    ));
+    entry.changes = changes.into_option();
+    entry
 }
 
 /// The shipment and its items, and the lines' shipped counts (the CHECK refuses more than

@@ -153,10 +153,22 @@ async fn change_all(
             }
         }
         let mut events = Vec::with_capacity(planned.len());
+        let mut entries = Vec::new();
         let mut done = Vec::with_capacity(planned.len());
         for p in &planned {
             match updated.remove(&p.change.order_id) {
                 Some(row) => {
+                    // Only a change that was made has its entry, in this transaction.
+                    if let (Some(entry), Some(before)) =
+                        (&p.change.audit, current.get(&p.change.order_id))
+                    {
+                        entries.push(status_entry(
+                            entry.clone(),
+                            before,
+                            &row,
+                            p.change.tracking.is_some(),
+                        ));
+                    }
                     let mut event = NewEvent::of(
                         &row,
                         p.kind,
@@ -172,6 +184,8 @@ async fn change_all(
                 None => done.push((p.index, None)),
             }
         }
+        // Before the events: `append_events` takes the event lock, held until the commit.
+        crate::audit::insert_all(conn, &entries).await?;
         append_events(conn, &events).await?;
         for (index, row) in done {
             let output = match row {
@@ -220,6 +234,55 @@ async fn change_all(
         }
     }
     Ok(answers::<StatusJob>(outputs))
+}
+
+/// The audit entry of a status change: `entry` about the order, with the fields that differ
+/// between the locked row and the updated one (`status`, `payment_status`,
+/// `fulfillment_status`), and `tracking` when the change set it.
+fn status_entry(
+    mut entry: ports::AuditEntry,
+    before: &OrderRow,
+    after: &OrderRow,
+    with_tracking: bool,
+) -> ports::AuditEntry {
+    let mut changes = order_changes(before, after);
+    if with_tracking {
+        changes.field("tracking", tracking_json(before), tracking_json(after));
+    }
+    entry.target = Some(ports::AuditTarget::new(
+        ports::audit::target::ORDER,
+        after.id,
+    ));
+    entry.changes = changes.into_option();
+    entry
+}
+
+/// The order's status, payment status and fulfilment that differ between `before` and `after`.
+pub(super) fn order_changes(before: &OrderRow, after: &OrderRow) -> ports::Changes {
+    let mut changes = ports::Changes::new();
+    changes
+        .field("status", &before.status, &after.status)
+        .field(
+            "payment_status",
+            &before.payment_status,
+            &after.payment_status,
+        )
+        .field(
+            "fulfillment_status",
+            &before.fulfillment_status,
+            &after.fulfillment_status,
+        );
+    changes
+}
+
+/// `{"carrier", "tracking_number"}` of the order's tracking, or `null`.
+fn tracking_json(row: &OrderRow) -> serde_json::Value {
+    match (&row.tracking_carrier, &row.tracking_number) {
+        (Some(carrier), Some(number)) => {
+            serde_json::json!({"carrier": carrier, "tracking_number": number})
+        }
+        _ => serde_json::Value::Null,
+    }
 }
 
 /// What `change` makes of the locked order `current`, or why it is refused.
@@ -439,6 +502,8 @@ async fn ship_all_open(
             note: p.change.note.clone(),
             actor: p.change.actor,
             expected_version: None,
+            // The status change's own entry records the fulfilment.
+            audit: None,
         };
         let created_at = super::ship::insert_shipment(conn, &new, &plan).await?;
         shipments.insert(

@@ -76,6 +76,7 @@ async fn place_prices_snapshots_and_takes_stock() {
                 ..Default::default()
             },
             None,
+            None,
         )
         .await
         .unwrap();
@@ -125,6 +126,7 @@ async fn unknown_or_archived_products_write_nothing() {
                 archived: Some(true),
                 ..Default::default()
             },
+            None,
             None,
         )
         .await
@@ -939,6 +941,7 @@ async fn a_paid_order_with_a_refund_in_flight_is_not_cancelled_until_it_settles(
             reason: "changed their mind".into(),
             actor: None,
             expected_version: None,
+            audit: None,
         })
         .await
         .unwrap();

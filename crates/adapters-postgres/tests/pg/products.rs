@@ -17,13 +17,16 @@ async fn create_and_get() {
     let c = ctx().await;
     let p = c
         .products
-        .create(&NewProduct {
-            name: "Widget".into(),
-            description: Some("A widget.\nThe best.".into()),
-            price: 1999,
-            stock_quantity: 10,
-            sku: "WID-1".into(),
-        })
+        .create(
+            &NewProduct {
+                name: "Widget".into(),
+                description: Some("A widget.\nThe best.".into()),
+                price: 1999,
+                stock_quantity: 10,
+                sku: "WID-1".into(),
+            },
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(p.name, "Widget");
@@ -48,6 +51,7 @@ async fn list_pages_by_id_and_hides_archived() {
                 archived: Some(true),
                 ..Default::default()
             },
+            None,
             None,
         )
         .await
@@ -105,13 +109,16 @@ async fn q_matches_name_or_sku_with_wildcards_literal() {
     ];
     for (name, sku) in names {
         c.products
-            .create(&NewProduct {
-                name: name.into(),
-                description: None,
-                price: 1,
-                stock_quantity: 1,
-                sku: sku.into(),
-            })
+            .create(
+                &NewProduct {
+                    name: name.into(),
+                    description: None,
+                    price: 1,
+                    stock_quantity: 1,
+                    sku: sku.into(),
+                },
+                None,
+            )
             .await
             .unwrap();
     }
@@ -133,13 +140,16 @@ async fn sku_is_unique_case_insensitively() {
     let other = c.product("ABC-2", 1, 1).await;
     let err = c
         .products
-        .create(&NewProduct {
-            name: "x".into(),
-            description: None,
-            price: 1,
-            stock_quantity: 1,
-            sku: "abc-1".into(),
-        })
+        .create(
+            &NewProduct {
+                name: "x".into(),
+                description: None,
+                price: 1,
+                stock_quantity: 1,
+                sku: "abc-1".into(),
+            },
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(err, ProductWriteError::SkuTaken);
@@ -151,6 +161,7 @@ async fn sku_is_unique_case_insensitively() {
                 sku: Some("Abc-1".into()),
                 ..Default::default()
             },
+            None,
             None,
         )
         .await
@@ -166,6 +177,7 @@ async fn sku_is_unique_case_insensitively() {
                 ..Default::default()
             },
             None,
+            None,
         )
         .await
         .unwrap();
@@ -177,13 +189,16 @@ async fn update_applies_the_patch_and_bumps_the_version() {
     let c = ctx().await;
     let p = c
         .products
-        .create(&NewProduct {
-            name: "Widget".into(),
-            description: Some("old".into()),
-            price: 100,
-            stock_quantity: 10,
-            sku: "W-1".into(),
-        })
+        .create(
+            &NewProduct {
+                name: "Widget".into(),
+                description: Some("old".into()),
+                price: 100,
+                stock_quantity: 10,
+                sku: "W-1".into(),
+            },
+            None,
+        )
         .await
         .unwrap();
     let updated = c
@@ -198,6 +213,7 @@ async fn update_applies_the_patch_and_bumps_the_version() {
                 ..Default::default()
             },
             Some(p.version),
+            None,
         )
         .await
         .unwrap();
@@ -211,7 +227,7 @@ async fn update_applies_the_patch_and_bumps_the_version() {
     // An empty patch keeps everything but still counts as a change.
     let same = c
         .products
-        .update(p.id, &ProductPatch::default(), None)
+        .update(p.id, &ProductPatch::default(), None, None)
         .await
         .unwrap();
     assert_eq!(
@@ -230,6 +246,7 @@ async fn update_applies_the_patch_and_bumps_the_version() {
                 ..Default::default()
             },
             Some(p.version),
+            None,
         )
         .await
         .unwrap_err();
@@ -245,6 +262,7 @@ async fn update_applies_the_patch_and_bumps_the_version() {
                 ..Default::default()
             },
             Some(same.version),
+            None,
         )
         .await
         .unwrap();
@@ -259,12 +277,16 @@ async fn stock_delta_bounds() {
         stock: Some(StockChange::Delta(d)),
         ..Default::default()
     };
-    let err = c.products.update(p.id, &delta(-6), None).await.unwrap_err();
+    let err = c
+        .products
+        .update(p.id, &delta(-6), None, None)
+        .await
+        .unwrap_err();
     assert_eq!(err, ProductWriteError::InsufficientStock { available: 5 });
     assert_eq!(c.stock(p.id).await, 5);
     assert_eq!(
         c.products
-            .update(p.id, &delta(-5), None)
+            .update(p.id, &delta(-5), None, None)
             .await
             .unwrap()
             .stock_quantity,
@@ -272,17 +294,21 @@ async fn stock_delta_bounds() {
     );
     assert_eq!(
         c.products
-            .update(p.id, &delta(AMOUNT_MAX), None)
+            .update(p.id, &delta(AMOUNT_MAX), None, None)
             .await
             .unwrap()
             .stock_quantity,
         AMOUNT_MAX
     );
-    let err = c.products.update(p.id, &delta(1), None).await.unwrap_err();
+    let err = c
+        .products
+        .update(p.id, &delta(1), None, None)
+        .await
+        .unwrap_err();
     assert_eq!(err, ProductWriteError::StockOverflow);
     let err = c
         .products
-        .update(p.id + 99, &delta(1), None)
+        .update(p.id + 99, &delta(1), None, None)
         .await
         .unwrap_err();
     assert_eq!(err, ProductWriteError::NotFound);
@@ -303,6 +329,7 @@ async fn concurrent_deltas_are_all_applied() {
                         stock: Some(StockChange::Delta(3)),
                         ..Default::default()
                     },
+                    None,
                     None,
                 )
                 .await

@@ -50,6 +50,7 @@ fn new_refund(order_id: Uuid, items: Vec<RefundItem>) -> NewRefund {
         reason: "changed their mind".into(),
         actor: None,
         expected_version: None,
+        audit: None,
     }
 }
 
@@ -77,6 +78,7 @@ fn ship_of(order_id: Uuid, items: Option<Vec<(i64, i64)>>) -> NewShipment {
         note: None,
         actor: None,
         expected_version: None,
+        audit: None,
     }
 }
 

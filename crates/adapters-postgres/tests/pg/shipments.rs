@@ -26,6 +26,7 @@ fn new_shipment(order_id: Uuid, items: Option<Vec<(i64, i64)>>) -> NewShipment {
         note: None,
         actor: None,
         expected_version: None,
+        audit: None,
     }
 }
 

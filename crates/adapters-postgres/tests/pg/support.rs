@@ -53,13 +53,16 @@ impl Ctx {
 
     pub async fn product(&self, sku: &str, price: i64, stock: i64) -> Product {
         self.products
-            .create(&NewProduct {
-                name: format!("Product {sku}"),
-                description: None,
-                price,
-                stock_quantity: stock,
-                sku: sku.to_owned(),
-            })
+            .create(
+                &NewProduct {
+                    name: format!("Product {sku}"),
+                    description: None,
+                    price,
+                    stock_quantity: stock,
+                    sku: sku.to_owned(),
+                },
+                None,
+            )
             .await
             .unwrap()
     }

@@ -824,6 +824,12 @@ async fn order_history_for_owner_and_admin_not_for_others() {
         .with(eq(id))
         .times(2)
         .returning(|id| Ok(vec![event(id)]));
+    mocks
+        .orders
+        .expect_notes()
+        .with(eq(id))
+        .times(1)
+        .returning(|_| Ok(vec![]));
     let orders = service(mocks);
     assert_eq!(
         orders
@@ -841,6 +847,54 @@ async fn order_history_for_owner_and_admin_not_for_others() {
         orders.order_history(OTHER_CUSTOMER, id).await,
         Err(GetOrderError::NotFound)
     );
+}
+
+#[tokio::test]
+async fn notes_are_merged_by_id_for_an_admin_and_never_read_for_a_customer() {
+    let mut mocks = Mocks::new();
+    let id = expect_get(
+        &mut mocks,
+        CUSTOMER.id,
+        OrderStatus::Paid,
+        PaymentStatus::Captured,
+    );
+    mocks.orders.expect_history().returning(|id| {
+        Ok(vec![
+            StoredEvent {
+                id: 10,
+                ..event(id)
+            },
+            StoredEvent {
+                id: 30,
+                ..event(id)
+            },
+        ])
+    });
+    // Asked once: for the admin. The customer's call would fail the test on `times`.
+    mocks
+        .orders
+        .expect_notes()
+        .with(eq(id))
+        .times(1)
+        .returning(|order_id| {
+            Ok(vec![OrderNote {
+                id: 20,
+                order_id,
+                note: "called the customer".into(),
+                actor: ADMIN,
+                occurred_at: NOW,
+            }])
+        });
+    let orders = service(mocks);
+    let admin = orders.order_history(ADMIN, id).await.expect("admin");
+    assert_eq!(
+        admin.iter().map(HistoryEntry::id).collect::<Vec<_>>(),
+        [10, 20, 30]
+    );
+    assert!(matches!(&admin[1], HistoryEntry::Note(n) if n.note == "called the customer"));
+    let owner = orders.order_history(CUSTOMER, id).await.expect("owner");
+    assert_eq!(owner.len(), 2);
+    assert!(owner.iter().all(|e| matches!(e, HistoryEntry::Event(_))));
 }
 
 // ---- resuming a request whose Idempotency-Key was taken over ----

@@ -4,7 +4,7 @@ use ports::PaymentError;
 use time::macros::datetime;
 
 use super::*;
-use crate::test_support::{ADMIN, Mocks, order, settings};
+use crate::test_support::{ADMIN, Mocks, audit_context, order, settings};
 use domain::{OrderStatus, PaymentStatus};
 
 fn service(mocks: Mocks) -> RefundService {
@@ -93,7 +93,7 @@ async fn a_refund_the_provider_makes_is_settled_succeeded() {
         });
     expect_settle(&mut mocks, true);
     let result = service(mocks)
-        .refund(ADMIN, refund_id, command(Uuid::now_v7()))
+        .refund(ADMIN, refund_id, command(Uuid::now_v7()), &audit_context())
         .await
         .expect("refunded");
     assert!(
@@ -117,7 +117,7 @@ async fn a_refused_refund_is_settled_failed_and_named() {
         });
     expect_settle(&mut mocks, false);
     let error = service(mocks)
-        .refund(ADMIN, refund_id, command(Uuid::now_v7()))
+        .refund(ADMIN, refund_id, command(Uuid::now_v7()), &audit_context())
         .await
         .expect_err("refused");
     assert_eq!(error, RefundOrderError::Failed { refund_id });
@@ -133,7 +133,12 @@ async fn an_unanswered_refund_stays_pending_and_nothing_is_settled() {
         .times(1)
         .returning(|_| Err(PaymentError::Timeout));
     let result = service(mocks)
-        .refund(ADMIN, Uuid::now_v7(), command(Uuid::now_v7()))
+        .refund(
+            ADMIN,
+            Uuid::now_v7(),
+            command(Uuid::now_v7()),
+            &audit_context(),
+        )
         .await
         .expect("pending");
     assert!(
@@ -147,7 +152,12 @@ async fn a_refund_of_nothing_owed_skips_the_provider() {
     expect_reserve(&mut mocks, 0);
     expect_settle(&mut mocks, true);
     let result = service(mocks)
-        .refund(ADMIN, Uuid::now_v7(), command(Uuid::now_v7()))
+        .refund(
+            ADMIN,
+            Uuid::now_v7(),
+            command(Uuid::now_v7()),
+            &audit_context(),
+        )
         .await
         .expect("settled");
     assert!(matches!(result, RefundResult::Succeeded { .. }));
@@ -191,7 +201,12 @@ async fn store_refusals_map_to_their_errors() {
             .times(1)
             .returning(move |_| Err(refusal.clone()));
         let got = service(mocks)
-            .refund(ADMIN, Uuid::now_v7(), command(Uuid::now_v7()))
+            .refund(
+                ADMIN,
+                Uuid::now_v7(),
+                command(Uuid::now_v7()),
+                &audit_context(),
+            )
             .await
             .expect_err("refused");
         assert_eq!(got, expected);
@@ -251,7 +266,7 @@ async fn bad_commands_name_their_fields_and_reserve_nothing() {
     ];
     for (cmd, field) in cases {
         let Err(RefundOrderError::Validation(errors)) = service(Mocks::new())
-            .refund(ADMIN, Uuid::now_v7(), cmd)
+            .refund(ADMIN, Uuid::now_v7(), cmd, &audit_context())
             .await
         else {
             panic!("expected a validation error on {field}");
@@ -324,4 +339,40 @@ async fn the_reconciler_settles_what_the_provider_knows_and_remakes_what_it_neve
             .await
             .expect("ok")
     );
+}
+
+#[tokio::test]
+async fn the_reservation_carries_the_admins_audit_entry_and_nothing_else_records_one() {
+    let mut mocks = Mocks::new();
+    let order_id = Uuid::now_v7();
+    let expected = ports::AuditEntry {
+        action: "order.refunded".into(),
+        actor: Some(ADMIN),
+        target: Some(ports::AuditTarget::new("order", order_id)),
+        changes: None,
+        request_id: Some("req-audit".into()),
+        client_ip: Some("203.0.113.9".into()),
+    };
+    mocks
+        .orders
+        .expect_reserve_refund()
+        .withf(move |n| n.audit.as_ref() == Some(&expected))
+        .times(1)
+        .returning(|n| Ok(reserved(n.id, n.order_id, 1200)));
+    mocks
+        .payments
+        .expect_refund_amount()
+        .times(1)
+        .returning(|_| {
+            Ok(RefundOutcome::Refunded {
+                reference: "re_1".into(),
+            })
+        });
+    // The settlement is the provider's answer, not an admin's write: no entry (the mock audit
+    // log has no expectation, so a `record` would panic).
+    expect_settle(&mut mocks, true);
+    service(mocks)
+        .refund(ADMIN, Uuid::now_v7(), command(order_id), &audit_context())
+        .await
+        .expect("refunded");
 }

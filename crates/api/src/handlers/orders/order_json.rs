@@ -1,7 +1,8 @@
 //! An order as the API shows it, and the order requests.
 
+use app::orders::HistoryEntry;
 use domain::{FulfillmentStatus, OrderStatus, PaymentStatus, Role, allowed_transitions};
-use ports::{Actor, Order, Refund, Shipment, StoredEvent};
+use ports::{Actor, Order, OrderNote, Refund, Shipment, StoredEvent};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -270,24 +271,33 @@ pub struct ActorJson {
     pub role: Role,
 }
 
-/// One entry of an order's history.
+/// One entry of an order's history: an event, or (admins only) an internal note.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntryJson {
+    /// Events and notes share one id space: entries sort by id in the order they happened.
     pub id: i64,
-    /// `order.created`, `order.paid`, `order.status_changed` or `order.cancelled`.
+    /// `order.created`, `order.paid`, `order.status_changed`, `order.cancelled`, `order.shipped`,
+    /// `order.refunded`, or `note` (an internal note, shown to admins only).
     #[serde(rename = "type")]
+    #[schema(example = "order.status_changed")]
     pub kind: String,
+    /// `null` for `order.created` and for a note.
     #[schema(value_type = Option<String>)]
     pub from_status: Option<OrderStatus>,
-    #[schema(value_type = String)]
-    pub to_status: OrderStatus,
+    /// `null` for a note.
+    #[schema(value_type = Option<String>)]
+    pub to_status: Option<OrderStatus>,
     /// `null` for the system (payment, expiry).
     pub actor: Option<ActorJson>,
+    /// The change's note, or the text of a note entry.
     pub note: Option<String>,
     #[serde(with = "timestamps")]
     #[schema(value_type = String, format = DateTime)]
     pub occurred_at: OffsetDateTime,
 }
+
+/// The `type` of a note in an order's history.
+pub const NOTE_TYPE: &str = "note";
 
 impl From<&StoredEvent> for HistoryEntryJson {
     fn from(event: &StoredEvent) -> Self {
@@ -295,13 +305,42 @@ impl From<&StoredEvent> for HistoryEntryJson {
             id: event.id,
             kind: event.kind.as_str().to_owned(),
             from_status: event.from_status,
-            to_status: event.to_status,
-            actor: event.actor.map(|a| ActorJson {
-                id: a.id,
-                role: a.role,
-            }),
+            to_status: Some(event.to_status),
+            actor: event.actor.map(ActorJson::from),
             note: event.note.clone(),
             occurred_at: event.occurred_at,
+        }
+    }
+}
+
+impl From<&OrderNote> for HistoryEntryJson {
+    fn from(note: &OrderNote) -> Self {
+        HistoryEntryJson {
+            id: note.id,
+            kind: NOTE_TYPE.to_owned(),
+            from_status: None,
+            to_status: None,
+            actor: Some(ActorJson::from(note.actor)),
+            note: Some(note.note.clone()),
+            occurred_at: note.occurred_at,
+        }
+    }
+}
+
+impl From<&HistoryEntry> for HistoryEntryJson {
+    fn from(entry: &HistoryEntry) -> Self {
+        match entry {
+            HistoryEntry::Event(event) => event.into(),
+            HistoryEntry::Note(note) => note.into(),
+        }
+    }
+}
+
+impl From<Actor> for ActorJson {
+    fn from(actor: Actor) -> Self {
+        ActorJson {
+            id: actor.id,
+            role: actor.role,
         }
     }
 }

@@ -8,6 +8,7 @@ use ports::Tracking;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::audit::RequestMeta;
 use crate::auth::AdminUser;
 use crate::error::extractors::ApiJson;
 use crate::error::{ApiError, ProblemBody};
@@ -72,6 +73,7 @@ pub struct TrackingRequest {
     ))]
 pub async fn change_status(
     admin: AdminUser,
+    meta: RequestMeta,
     id: web::Path<Uuid>,
     req: HttpRequest,
     body: ApiJson<ChangeStatusRequest>,
@@ -96,7 +98,11 @@ pub async fn change_status(
         }),
         expected_version,
     };
-    let order = state.admin_orders.change_status(viewer, command).await?;
+    let audit = meta.audit(Some(viewer));
+    let order = state
+        .admin_orders
+        .change_status(viewer, command, &audit)
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag(&order)))
         .json(OrderJson::new(&order, viewer)))

@@ -8,6 +8,7 @@ use ports::{Claim, StoredResponse};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::audit::RequestMeta;
 use crate::auth::AdminUser;
 use crate::error::extractors::ApiJson;
 use crate::error::{ApiError, ProblemBody};
@@ -78,6 +79,7 @@ pub struct RefundLineRequest {
     ))]
 pub async fn refund_order(
     admin: AdminUser,
+    meta: RequestMeta,
     id: web::Path<Uuid>,
     req: HttpRequest,
     body: ApiJson<RefundRequestJson>,
@@ -98,6 +100,7 @@ pub async fn refund_order(
     };
     let store = state.idempotency.clone();
     let scope = format!("admin.orders.refund:{order_id}");
+    let audit = meta.audit(Some(viewer));
     let work = move |claim: Claim| async move {
         let result = match claim.resumed {
             true => match state.refunds.resume(claim.resource).await? {
@@ -105,14 +108,14 @@ pub async fn refund_order(
                 None => {
                     state
                         .refunds
-                        .refund(viewer, claim.resource, command)
+                        .refund(viewer, claim.resource, command, &audit)
                         .await?
                 }
             },
             false => {
                 state
                     .refunds
-                    .refund(viewer, claim.resource, command)
+                    .refund(viewer, claim.resource, command, &audit)
                     .await?
             }
         };

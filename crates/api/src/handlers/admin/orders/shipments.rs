@@ -3,10 +3,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use app::admin_orders::ShipCommand;
-use ports::{Actor, Claim, StoredResponse};
+use ports::{Actor, AuditContext, Claim, StoredResponse};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::audit::RequestMeta;
 use crate::auth::AdminUser;
 use crate::error::extractors::ApiJson;
 use crate::error::{ApiError, ProblemBody};
@@ -74,6 +75,7 @@ pub struct ShipLineRequest {
     ))]
 pub async fn ship_order(
     admin: AdminUser,
+    meta: RequestMeta,
     id: web::Path<Uuid>,
     req: HttpRequest,
     body: ApiJson<ShipRequest>,
@@ -99,7 +101,9 @@ pub async fn ship_order(
     };
     let store = state.idempotency.clone();
     let scope = format!("admin.orders.ship:{order_id}");
-    let work = move |claim: Claim| async move { ship(&state, viewer, claim, command).await };
+    let audit = meta.audit(Some(viewer));
+    let work =
+        move |claim: Claim| async move { ship(&state, viewer, claim, command, &audit).await };
     // The new shipment's id, kept with the key's claim: a retry that takes the key over after a
     // crash finds that shipment rather than making another.
     idempotency::run(store, viewer.id, scope, key, hash, Uuid::now_v7(), work).await
@@ -110,6 +114,7 @@ async fn ship(
     viewer: Actor,
     claim: Claim,
     command: ShipCommand,
+    audit: &AuditContext,
 ) -> Result<StoredResponse, ApiError> {
     let order_id = command.order_id;
     if claim.resumed
@@ -122,7 +127,7 @@ async fn ship(
     }
     let (_, made) = state
         .admin_orders
-        .ship(viewer, claim.resource, command)
+        .ship(viewer, claim.resource, command, audit)
         .await?;
     shipment_answer(&made)
 }

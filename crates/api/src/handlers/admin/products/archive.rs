@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 
+use crate::audit::RequestMeta;
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ProblemBody};
 use crate::state::AppState;
@@ -19,10 +20,15 @@ use crate::state::AppState;
         (status = 429, description = "`rate_limited`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn archive_product(
-    _admin: AdminUser,
+    admin: AdminUser,
+    meta: RequestMeta,
     id: web::Path<i64>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.catalogue.archive_product(id.into_inner()).await?;
+    let audit = meta.audit(Some(admin.0.actor()));
+    state
+        .catalogue
+        .archive_product(id.into_inner(), &audit)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

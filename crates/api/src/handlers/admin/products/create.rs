@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use app::catalogue::NewProductInput;
 use serde::Deserialize;
 
+use crate::audit::RequestMeta;
 use crate::auth::AdminUser;
 use crate::error::extractors::ApiJson;
 use crate::error::{ApiError, ProblemBody};
@@ -54,7 +55,8 @@ pub struct CreateProductRequest {
         (status = 429, description = "`rate_limited`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn create_product(
-    _admin: AdminUser,
+    admin: AdminUser,
+    meta: RequestMeta,
     body: ApiJson<CreateProductRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -66,7 +68,8 @@ pub async fn create_product(
         stock_quantity: body.stock_quantity,
         sku: body.sku,
     };
-    let product = state.catalogue.create_product(&input).await?;
+    let audit = meta.audit(Some(admin.0.actor()));
+    let product = state.catalogue.create_product(&input, &audit).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, super::location(product.id)))
         .insert_header((header::ETAG, etag(product.version)))

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use app::catalogue::ProductPatchInput;
 use serde::{Deserialize, Deserializer};
 
+use crate::audit::RequestMeta;
 use crate::auth::AdminUser;
 use crate::error::extractors::ApiJson;
 use crate::error::{ApiError, FieldProblem, ProblemBody};
@@ -112,7 +113,8 @@ impl ProductPatchRequest {
         (status = 429, description = "`rate_limited`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn update_product(
-    _admin: AdminUser,
+    admin: AdminUser,
+    meta: RequestMeta,
     id: web::Path<i64>,
     req: HttpRequest,
     body: ApiJson<ProductPatchRequest>,
@@ -125,7 +127,12 @@ pub async fn update_product(
         .await?;
     let product = state
         .catalogue
-        .update_product(id, &input, expected_version)
+        .update_product(
+            id,
+            &input,
+            expected_version,
+            &meta.audit(Some(admin.0.actor())),
+        )
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag(product.version)))
