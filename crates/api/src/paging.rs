@@ -109,6 +109,21 @@ impl CursorKey {
             .transpose()
     }
 
+    /// The audit log's cursor: the last id of the page (the next page has lower ids).
+    pub fn audit(&self, before_id: i64) -> String {
+        self.seal("audit", &before_id.to_string())
+    }
+
+    pub fn parse_audit(&self, cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
+        cursor
+            .map(|c| {
+                self.open("audit", c)?
+                    .parse::<i64>()
+                    .map_err(|_| bad_cursor())
+            })
+            .transpose()
+    }
+
     pub fn order(&self, kind: &str, cursor: &OrderCursor) -> String {
         let position = format!("{}/{}", cursor.created_at.unix_timestamp_nanos(), cursor.id);
         self.seal(kind, &position)
@@ -176,6 +191,15 @@ mod tests {
         }
         let other = CursorKey::new(&SecretString::from("z".repeat(32)));
         assert!(other.parse_product(Some(&cursor)).is_err());
+        // The audit log's cursors and the products' are not interchangeable.
+        let audit = key.audit(41);
+        assert_eq!(key.parse_audit(Some(&audit)).expect("valid"), Some(41));
+        assert!(key.parse_product(Some(&audit)).is_err());
+        assert!(key.parse_audit(Some(&cursor)).is_err());
+        assert!(
+            key.parse_audit(Some(&URL_SAFE_NO_PAD.encode(b"41.000000000000")))
+                .is_err()
+        );
 
         let position = OrderCursor {
             created_at: OffsetDateTime::from_unix_timestamp_nanos(1_764_000_000_123_456_000)

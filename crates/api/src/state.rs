@@ -21,6 +21,7 @@ pub struct AppState {
     pub orders: OrderService,
     pub admin_orders: AdminOrderService,
     pub refunds: app::refunds::RefundService,
+    pub audit: app::audit::AuditService,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub revocations: Arc<dyn TokenRevocations>,
     pub clock: Arc<dyn Clock>,

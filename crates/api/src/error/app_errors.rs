@@ -300,3 +300,24 @@ fn exceeds_refundable(errors: Vec<FieldProblem>) -> ApiError {
     .errors(errors)
     .into()
 }
+
+impl From<app::notes::AddNoteError> for ApiError {
+    fn from(error: app::notes::AddNoteError) -> Self {
+        use app::notes::AddNoteError as E;
+        match error {
+            E::Forbidden => ApiError::forbidden(),
+            E::NotFound => ApiError::not_found(),
+            E::Validation(errors) => errors.into(),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<app::audit::ListAuditError> for ApiError {
+    fn from(error: app::audit::ListAuditError) -> Self {
+        match error {
+            app::audit::ListAuditError::Forbidden => ApiError::forbidden(),
+            app::audit::ListAuditError::Store(e) => e.into(),
+        }
+    }
+}

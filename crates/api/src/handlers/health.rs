@@ -89,6 +89,7 @@ mod tests {
             orders: app::OrderService::new(deps.clone(), settings.clone()),
             admin_orders: app::AdminOrderService::new(deps.clone(), settings.clone()),
             refunds: app::refunds::RefundService::new(deps.clone(), settings),
+            audit: app::audit::AuditService::new(deps.clone()),
             idempotency: Arc::new(ports::MockIdempotencyStore::new()),
             revocations: Arc::new(ports::MockTokenRevocations::new()),
             clock: deps.clock.clone(),

@@ -1,8 +1,9 @@
 //! `/api/admin`: every route needs the `ADMIN` role. The guard runs for the whole scope, so an
 //! unknown admin path too answers 401 (nobody signed in) or 403 `forbidden` (a customer) before
 //! it answers 404. The admin order routes mount from [`orders`], the product routes from
-//! [`products`].
+//! [`products`], the audit log from [`audit`].
 
+pub mod audit;
 pub mod if_match;
 pub mod orders;
 pub mod products;
@@ -22,6 +23,8 @@ use crate::auth::require_admin;
         orders::shipments::ship_order,
         orders::shipments::get_shipment,
         orders::refunds::refund_order,
+        orders::notes::add_note,
+        audit::list_audit,
         products::list::list_products,
         products::get::get_product,
         products::create::create_product,
@@ -41,8 +44,14 @@ use crate::auth::require_admin;
         crate::handlers::orders::order_json::RefundItemJson,
         products::create::CreateProductRequest,
         products::update::ProductPatchRequest,
+        orders::notes::NoteRequest,
+        orders::notes::NoteJson,
+        audit::AuditPage,
+        audit::AuditEntryJson,
+        audit::AuditTargetJson,
+        audit::AuditTargetId,
     )),
-    tags((name = "admin", description = "Every order and the catalogue, for admins (role `ADMIN`)"))
+    tags((name = "admin", description = "Every order, the catalogue and the audit log, for admins (role `ADMIN`)"))
 )]
 pub struct AdminApiDoc;
 
@@ -52,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(require_admin))
             .configure(orders::configure)
             .configure(products::configure)
+            .service(crate::handlers::resource("/audit").get(audit::list_audit))
             .default_service(web::to(super::not_found)),
     );
 }
@@ -121,6 +131,12 @@ mod tests {
                 "delete",
                 &["401", "403", "404", "429"],
             ),
+            (
+                "/api/admin/orders/{id}/notes",
+                "post",
+                &["400", "401", "403", "404", "413", "415", "422", "429"],
+            ),
+            ("/api/admin/audit", "get", &["401", "403", "422", "429"]),
         ];
         for (path, method, statuses) in routes {
             let responses = &doc["paths"][path][method]["responses"];
@@ -133,5 +149,12 @@ mod tests {
             }
         }
         assert!(doc["components"]["schemas"]["ProductPatchRequest"].is_object());
+        // A target id is a number (products, users) or a string (orders).
+        let target_id = &doc["components"]["schemas"]["AuditTargetId"]["oneOf"];
+        assert_eq!(target_id[0]["type"], "integer");
+        assert_eq!(target_id[1]["type"], "string");
+        // A note's history entry has no statuses.
+        let history = &doc["components"]["schemas"]["HistoryEntryJson"]["properties"];
+        assert_eq!(history["to_status"]["type"][1], "null");
     }
 }

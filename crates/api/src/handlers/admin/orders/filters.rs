@@ -106,7 +106,7 @@ fn email(value: &str) -> Result<String, FieldProblem> {
     Ok(value.to_owned())
 }
 
-fn timestamp(name: &str, value: &str) -> Result<OffsetDateTime, FieldProblem> {
+pub(crate) fn timestamp(name: &str, value: &str) -> Result<OffsetDateTime, FieldProblem> {
     OffsetDateTime::parse(value, &Rfc3339)
         .or_else(|_| OffsetDateTime::parse(&value.replace(' ', "+"), &Rfc3339))
         .map_err(|_| {

@@ -1,9 +1,10 @@
-//! `/api/admin/orders`: every order, status changes, shipments, the CSV export.
+//! `/api/admin/orders`: every order, status changes, shipments, refunds, notes, the CSV export.
 
 pub mod change_status;
 pub mod export;
 pub mod filters;
 pub mod list;
+pub mod notes;
 pub mod refunds;
 pub mod shipments;
 
@@ -19,5 +20,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/orders/{id}/status").patch(change_status::change_status))
         .service(resource("/orders/{id}/shipments").post(shipments::ship_order))
         .service(resource("/orders/{id}/refunds").post(refunds::refund_order))
+        .service(resource("/orders/{id}/notes").post(notes::add_note))
         .service(resource("/orders/{id}/shipments/{shipment_id}").get(shipments::get_shipment));
 }
