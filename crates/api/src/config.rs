@@ -27,6 +27,7 @@
 //! | `PENDING_ORDER_TTL` | `30m` | how long an unpaid order holds its stock before it is cancelled |
 //! | `IDEMPOTENCY_LEASE` | `60s` | how long a request that never answered (its instance died) holds its `Idempotency-Key`; at least `PAYMENT_TIMEOUT_MS` plus `DATABASE_STATEMENT_TIMEOUT` |
 //! | `EVENT_RETENTION` | `30d` | how long order events are kept for real-time replay |
+//! | `AUDIT_RETENTION` | `365d` | how long audit log entries are kept (at least `1d`); housekeeping purges older ones |
 //! | `PAYMENT_PROVIDER` | `simulated` | the payment provider adapter |
 //! | `PAYMENT_TIMEOUT_MS` | `5000` | one call to the payment provider, at most (milliseconds) |
 //! | `SIMULATED_PAYMENT_LATENCY_MS` | `0` | delay of every simulated provider answer (milliseconds) |
@@ -47,6 +48,10 @@ use std::time::Duration;
 use domain::{Cents, PricingRules, TaxRates};
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
+
+/// The shortest accepted `AUDIT_RETENTION`: the database refuses to purge entries younger than a
+/// day.
+pub const MIN_AUDIT_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// The shortest accepted `JWT_SECRET`, in bytes.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -128,6 +133,9 @@ pub struct ShopSettings {
     pub pricing: PricingRules,
     pub pending_order_ttl: Duration,
     pub event_retention: Duration,
+    /// How long audit entries are kept (`AUDIT_RETENTION`): at least [`MIN_AUDIT_RETENTION`],
+    /// which the database enforces too ([`Settings::check`]).
+    pub audit_retention: Duration,
     /// How long a claimed `Idempotency-Key` without an answer is held before a retry may take it
     /// over: longer than any request may run ([`Settings::check`]).
     pub idempotency_lease: Duration,
@@ -263,6 +271,7 @@ impl Settings {
                 },
                 pending_order_ttl: duration_var(&get, "PENDING_ORDER_TTL", "30m")?,
                 event_retention: duration_var(&get, "EVENT_RETENTION", "30d")?,
+                audit_retention: duration_var(&get, "AUDIT_RETENTION", "365d")?,
                 idempotency_lease: duration_var(&get, "IDEMPOTENCY_LEASE", "60s")?,
             },
             payments: PaymentSettings {
@@ -287,10 +296,16 @@ impl Settings {
         Ok(settings)
     }
 
-    /// The rules between settings, checked when they are read and again when a server starts
-    /// (tests build settings in code): a request may run for a provider call plus a statement, so
+    /// The rules of settings, checked when they are read and again when a server starts (tests
+    /// build settings in code): audit entries are kept at least a day; a request may run for a provider call plus a statement, so
     /// an `IDEMPOTENCY_LEASE` shorter than that could hand a live request's key to a retry.
     pub fn check(&self) -> Result<(), ConfigError> {
+        if self.shop.audit_retention < MIN_AUDIT_RETENTION {
+            return Err(invalid(
+                "AUDIT_RETENTION",
+                "must be at least 1d (audit entries are kept at least a day)",
+            ));
+        }
         let longest_request = self.payments.timeout + self.database.statement_timeout;
         if self.shop.idempotency_lease < longest_request {
             return Err(invalid(
@@ -491,7 +506,31 @@ mod tests {
         assert_eq!(s.realtime.ws_ping_interval, Duration::from_secs(30));
         assert_eq!(s.http.shutdown_timeout, Duration::from_secs(10));
         assert!(!s.database.run_migrations);
+        assert_eq!(s.shop.audit_retention, Duration::from_secs(365 * 86_400));
         assert!(s.warnings.is_empty());
+    }
+
+    #[test]
+    fn audit_retention_is_at_least_a_day() {
+        let s = settings(&[("JWT_SECRET", SECRET), ("AUDIT_RETENTION", "1d")]).expect("1d");
+        assert_eq!(s.shop.audit_retention, Duration::from_secs(86_400));
+        let s = settings(&[("JWT_SECRET", SECRET), ("AUDIT_RETENTION", "36h")]).expect("36h");
+        assert_eq!(s.shop.audit_retention, Duration::from_secs(36 * 3600));
+        for short in ["23h", "0s", "1439m", "86399s"] {
+            let err =
+                settings(&[("JWT_SECRET", SECRET), ("AUDIT_RETENTION", short)]).expect_err(short);
+            assert_eq!(err.variable, "AUDIT_RETENTION", "{short}");
+        }
+        let err = settings(&[("JWT_SECRET", SECRET), ("AUDIT_RETENTION", "a year")])
+            .expect_err("unparsable");
+        assert_eq!(err.variable, "AUDIT_RETENTION");
+        // Settings built in code are checked when a server starts.
+        let mut built = Settings::for_tests("postgres://x/y", SECRET).expect("valid");
+        built.shop.audit_retention = Duration::from_secs(3600);
+        assert_eq!(
+            built.check().expect_err("too short").variable,
+            "AUDIT_RETENTION"
+        );
     }
 
     #[test]

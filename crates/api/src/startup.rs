@@ -28,7 +28,9 @@ use adapters_ws::Hub;
 use anyhow::Context as _;
 use app::{AdminOrderService, AppSettings, AuthService, CatalogueService, Deps, OrderService};
 use async_trait::async_trait;
-use ports::{Clock, EventLog, IdempotencyStore, StoreError, SystemClock, TokenRevocations};
+use ports::{
+    AuditLog, Clock, EventLog, IdempotencyStore, StoreError, SystemClock, TokenRevocations,
+};
 use secrecy::ExposeSecret;
 use tokio::sync::{mpsc, watch};
 use tracing_actix_web::TracingLogger;
@@ -218,6 +220,7 @@ impl Application {
             orders: OrderService::new(deps.clone(), app_settings.clone()),
             admin_orders: AdminOrderService::new(deps.clone(), app_settings.clone()),
             refunds: app::refunds::RefundService::new(deps.clone(), app_settings.clone()),
+            audit: app::audit::AuditService::new(deps.clone()),
             idempotency: idempotency.clone(),
             revocations: revocations.clone(),
             clock: deps.clock.clone(),
@@ -237,6 +240,9 @@ impl Application {
                 idempotency,
                 events: deps.events.clone(),
                 event_retention: time::Duration::try_from(settings.shop.event_retention)
+                    .unwrap_or(time::Duration::MAX),
+                audit: deps.audit.clone(),
+                audit_retention: time::Duration::try_from(settings.shop.audit_retention)
                     .unwrap_or(time::Duration::MAX),
                 clock: deps.clock.clone(),
                 limiters: limiters.clone(),
@@ -460,18 +466,29 @@ async fn consume_notices(
     }
 }
 
+/// The audit purge's cutoff: `retention` before `now` (the earliest time when it overflows).
+fn audit_cutoff(now: time::OffsetDateTime, retention: time::Duration) -> time::OffsetDateTime {
+    now.checked_sub(retention)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
 /// What housekeeping forgets, now and then.
 struct Housekeeping {
     revocations: Arc<dyn TokenRevocations>,
     idempotency: Arc<dyn IdempotencyStore>,
     events: Arc<dyn EventLog>,
     event_retention: time::Duration,
+    audit: Arc<dyn AuditLog>,
+    /// At least a day (`Settings::check`); the database refuses a later cutoff anyway.
+    audit_retention: time::Duration,
     clock: Arc<dyn Clock>,
     limiters: RateLimiters,
 }
 
 /// Forgets expired revocations, idempotency keys older than 24 hours, events older than
-/// `EVENT_RETENTION` and idle rate-limit keys. Safe on every instance at once (plain deletes).
+/// `EVENT_RETENTION`, audit entries older than `AUDIT_RETENTION` (through the database's purge,
+/// the one way past the audit log's append-only trigger) and idle rate-limit keys. Safe on every
+/// instance at once (plain deletes; two purges at once delete each entry once).
 async fn housekeeping(work: Housekeeping, mut shutdown: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
     loop {
@@ -493,6 +510,15 @@ async fn housekeeping(work: Housekeeping, mut shutdown: watch::Receiver<bool>) {
         }
         if let Err(error) = work.events.purge_before(now - work.event_retention).await {
             tracing::warn!(%error, "purging old events failed");
+        }
+        match work
+            .audit
+            .purge(audit_cutoff(now, work.audit_retention))
+            .await
+        {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "old audit entries purged"),
+            Err(error) => tracing::warn!(%error, "purging old audit entries failed"),
         }
     }
 }
