@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::support::{Log, ctx, new_order, one_connection, one_connection_with};
 
-type Write<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
+pub(crate) type Write<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
 type Placed = Result<Order, PlaceOrderError>;
 type Changed = Result<Order, ChangeStatusError>;
 
@@ -31,7 +31,7 @@ fn transactions(log: &Log) -> usize {
 ///
 /// Each write is started once the one before it is seen waiting (so they queue in this order):
 /// the first waits for the connection, the others in `orders`' queue.
-async fn queued<T: Send + 'static>(
+pub(crate) async fn queued<T: Send + 'static>(
     pool: &PgPool,
     orders: &PgOrderRepository,
     writes: Vec<Write<T>>,
@@ -63,7 +63,7 @@ async fn queued<T: Send + 'static>(
 
 /// Polls `condition` (cheap, in this process) every millisecond until it holds; fails the test
 /// naming `what` if it does not within five seconds.
-async fn until(what: &str, condition: impl Fn() -> bool) {
+pub(crate) async fn until(what: &str, condition: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

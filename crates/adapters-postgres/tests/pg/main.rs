@@ -2,6 +2,7 @@
 //! database (`TestDb`), so they run in parallel. One binary, so it links once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
 mod bench;
 mod concurrency;
 mod constraints;

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use adapters_postgres::testing::TestDb;
 use adapters_postgres::{
-    PgEventLog, PgIdempotencyStore, PgOrderRepository, PgPool, PgProductRepository,
+    PgAuditLog, PgEventLog, PgIdempotencyStore, PgOrderRepository, PgPool, PgProductRepository,
     PgTokenRevocations, PgUserRepository, build_pool,
 };
 use diesel::connection::InstrumentationEvent;
@@ -26,6 +26,7 @@ pub struct Ctx {
     pub events: PgEventLog,
     pub idempotency: PgIdempotencyStore,
     pub revocations: PgTokenRevocations,
+    pub audit: PgAuditLog,
 }
 
 pub async fn ctx() -> Ctx {
@@ -38,6 +39,7 @@ pub async fn ctx() -> Ctx {
         events: PgEventLog::new(pool.clone()),
         idempotency: PgIdempotencyStore::new(pool.clone(), std::time::Duration::from_secs(60)),
         revocations: PgTokenRevocations::new(pool.clone()),
+        audit: PgAuditLog::new(pool.clone()),
         pool,
         db,
     }
