@@ -13,6 +13,7 @@ mod admin_refunds;
 mod admin_seed;
 mod admin_shipments;
 mod admin_support;
+mod audit;
 mod bad_input;
 mod crash_recovery;
 mod journey;
