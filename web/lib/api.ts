@@ -89,11 +89,12 @@ export interface Order {
   created_at: string;
   updated_at: string;
 }
+/** An event of the order, or (admins only) an internal note: `type` "note", no statuses. */
 export interface OrderHistoryEntry {
   id: number;
   type: string;
   from_status: OrderStatus | null;
-  to_status: OrderStatus;
+  to_status: OrderStatus | null;
   actor: { id: number; role: Role } | null;
   note: string | null;
   occurred_at: string;

@@ -212,7 +212,7 @@ export default function OrderPage() {
         {history.map((h) => (
           <li key={h.id}>
             {dateTime(h.occurred_at)}: {h.from_status ? `${h.from_status} → ` : ""}
-            {h.to_status}
+            {h.type === "note" ? "Note" : h.to_status}
             {h.actor ? ` (by ${h.actor.role.toLowerCase()})` : " (system)"}
             {h.note ? ` — ${h.note}` : ""}
           </li>
