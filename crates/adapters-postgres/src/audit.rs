@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::errors::store_error;
 use crate::pool::PgPool;
-use crate::schema::{audit_log, audit_purges};
+use crate::schema::audit_log;
 
 /// Inserts `entry` on `conn`: call it inside the transaction of the change it records.
 pub async fn insert(
@@ -163,14 +163,29 @@ impl AuditLog for PgAuditLog {
         rows.into_iter().map(AuditRow::entry).collect()
     }
 
+    /// Asks for the purge only when an entry older than `cutoff` exists (one probe of
+    /// `audit_log_occurred_idx`), or when the cutoff is too young (so that the trigger refuses it):
+    /// housekeeping runs every few minutes on every instance, and a purge of nothing would leave
+    /// an `audit_purges` row each time.
     async fn purge(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
+        use diesel::sql_types::{BigInt, Timestamptz};
+        #[derive(QueryableByName)]
+        struct Deleted {
+            #[diesel(sql_type = BigInt)]
+            deleted: i64,
+        }
         let mut conn = self.pool.get().await.map_err(store_error)?;
-        let deleted: i64 = diesel::insert_into(audit_purges::table)
-            .values(audit_purges::cutoff.eq(cutoff))
-            .returning(audit_purges::deleted)
-            .get_result(&mut conn)
-            .await
-            .map_err(store_error)?;
-        Ok(u64::try_from(deleted).unwrap_or(0))
+        let deleted: Option<Deleted> = diesel::sql_query(
+            "INSERT INTO audit_purges (cutoff) \
+             SELECT $1 WHERE $1 > now() - interval '1 day' \
+                          OR EXISTS (SELECT 1 FROM audit_log WHERE occurred_at < $1) \
+             RETURNING deleted",
+        )
+        .bind::<Timestamptz, _>(cutoff)
+        .get_result(&mut conn)
+        .await
+        .optional()
+        .map_err(store_error)?;
+        Ok(deleted.map_or(0, |d| u64::try_from(d.deleted).unwrap_or(0)))
     }
 }
