@@ -1,9 +1,11 @@
 //! The audit log and internal notes over HTTP: a scripted session of admin work whose entries
 //! are compared in full; notes visible to admins in an order's history and to nobody else (not
-//! the customer's history, not the real-time stream); the audit list's filters and pages.
+//! the customer's history, not the real-time stream); the audit list's filters and pages; the
+//! retention purge run by housekeeping.
 
 use std::collections::HashSet;
 
+use diesel_async::RunQueryDsl as _;
 use e2e::{Session, TestApp, count, json_of, order_body, plain_client, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -623,4 +625,44 @@ async fn the_audit_list_filters_and_pages_over_http() {
         .await
         .unwrap();
     assert_eq!(not_allowed.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn housekeeping_purges_entries_older_than_the_retention() {
+    let app = spawn_app().await;
+    let mut conn = app.pool.get().await.unwrap();
+    diesel::sql_query(
+        "INSERT INTO audit_log (occurred_at, action) VALUES \
+           (now() - interval '400 days', 'product.updated'), \
+           (now() - interval '2 days', 'product.updated')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    drop(conn);
+    // An instance's housekeeping runs as it starts (then every 10 minutes): AUDIT_RETENTION is
+    // 365 days by default.
+    let _second = app.second_instance().await;
+    e2e::eventually(
+        "the year-old entry to be purged",
+        std::time::Duration::from_secs(10),
+        async || {
+            let old = count(
+                &app.pool,
+                "SELECT count(*) AS n FROM audit_log WHERE occurred_at < now() - interval '1 year'",
+            )
+            .await;
+            (old == 0).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        count(&app.pool, "SELECT count(*) AS n FROM audit_log").await,
+        1,
+        "the two-day-old entry stays"
+    );
+    assert_eq!(
+        count(&app.pool, "SELECT deleted AS n FROM audit_purges").await,
+        1
+    );
 }
