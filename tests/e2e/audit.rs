@@ -357,9 +357,10 @@ async fn notes_are_shown_to_admins_only_and_never_sent_in_real_time() {
     assert!(!owner_history.to_string().contains("Line one"));
 
     // Who may not, and what is refused (each changes nothing).
+    // (Signed in first: a sign-in may be audited itself.)
+    let customer = app.customer().await;
     let notes_before = count(&app.pool, "SELECT count(*) AS n FROM order_notes").await;
     let entries_before = count(&app.pool, "SELECT count(*) AS n FROM audit_log").await;
-    let customer = app.customer().await;
     let by_customer = customer
         .post(&app, &notes_path)
         .json(&json!({"note": "hi"}))
@@ -442,6 +443,22 @@ async fn notes_are_shown_to_admins_only_and_never_sent_in_real_time() {
     assert_eq!(
         count(&app.pool, "SELECT count(*) AS n FROM audit_log").await,
         entries_before
+    );
+    // A cookie session without its CSRF token is refused too (and adds no note).
+    let no_csrf = admin
+        .client
+        .post(app.url(&notes_path))
+        .json(&json!({"note": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(no_csrf, StatusCode::FORBIDDEN).await["code"],
+        "csrf_failed"
+    );
+    assert_eq!(
+        count(&app.pool, "SELECT count(*) AS n FROM order_notes").await,
+        notes_before
     );
 }
 
