@@ -34,13 +34,13 @@ def connect(base):
     return http.client.HTTPConnection(url.hostname, url.port or 80, timeout=600)
 
 
-def list_latencies(base, token, query, count, follow=True):
+def list_latencies(base, token, query, count, follow=True, route="/api/admin/orders"):
     conn = connect(base)
     headers = {"Authorization": f"Bearer {token}"}
     times = []
     cursor = None
     for _ in range(count):
-        path = f"/api/admin/orders?{query}&limit=50"
+        path = f"{route}?{query}&limit=50"
         if cursor:
             path += "&cursor=" + urllib.parse.quote(cursor)
         start = time.perf_counter()
@@ -52,9 +52,11 @@ def list_latencies(base, token, query, count, follow=True):
             raise SystemExit(f"{path}: {response.status} {body[:300]!r}")
         if follow:
             cursor = json.loads(body)["next_cursor"]
+            if cursor is None:
+                break
     times.sort()
     return {
-        "requests": count,
+        "requests": len(times),
         "p50_ms": round(statistics.median(times), 2),
         "p99_ms": round(times[max(0, int(len(times) * 0.99) - 1)], 2),
         "max_ms": round(times[-1], 2),
@@ -116,7 +118,16 @@ def main():
     parser.add_argument("--pid", required=True, type=int)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--created-from", default="")
+    parser.add_argument(
+        "--suite", choices=["orders", "customers-audit"], default="orders",
+        help="orders: the order list and export; customers-audit: the customer and audit lists",
+    )
+    parser.add_argument("--target-order", default="", help="an order id the audit log names")
+    parser.add_argument("--actor-id", default="", help="a user id the audit log names as actor")
     args = parser.parse_args()
+    if args.suite == "customers-audit":
+        customers_and_audit(args)
+        return
     filters = {
         "status=PAID": "status=PAID",
         "status=PAID&status=FULFILLED&created_from": "status=PAID&status=FULFILLED&created_from="
@@ -129,6 +140,27 @@ def main():
             figures = list_latencies(args.base, args.token, query, args.requests, follow)
             print(json.dumps({"list": name, "pages": pages, **figures}))
     print(json.dumps({"export": "all orders", **export(args.base, args.token, args.pid)}))
+
+
+def customers_and_audit(args):
+    lists = [
+        ("/api/admin/customers", "no filter", ""),
+        ("/api/admin/customers", "q=shopper (matches most)", "q=shopper"),
+        ("/api/admin/customers", "q=no-such-email (matches none)", "q=no-such-email"),
+        ("/api/admin/customers", "role=ADMIN", "role=ADMIN"),
+        ("/api/admin/customers", "status=active&role=CUSTOMER", "status=active&role=CUSTOMER"),
+        ("/api/admin/audit", "no filter", ""),
+        ("/api/admin/audit", "action=order.refunded", "action=order.refunded"),
+        ("/api/admin/audit", "target order", f"target_type=order&target_id={args.target_order}"),
+        ("/api/admin/audit", "actor_id (a customer)", f"actor_id={args.actor_id}"),
+        ("/api/admin/audit", "created_from (last 30 days)",
+         "created_from=" + urllib.parse.quote(args.created_from)),
+    ]
+    for route, name, query in lists:
+        for follow in (False, True):
+            pages = "following next_cursor" if follow else "first page, repeated"
+            figures = list_latencies(args.base, args.token, query, args.requests, follow, route)
+            print(json.dumps({"list": f"{route} {name}", "pages": pages, **figures}))
 
 
 if __name__ == "__main__":
