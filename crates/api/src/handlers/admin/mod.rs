@@ -1,8 +1,9 @@
 //! `/api/admin`: every route needs the `ADMIN` role. The guard runs for the whole scope, so an
 //! unknown admin path too answers 401 (nobody signed in) or 403 `forbidden` (a customer) before
 //! it answers 404. The admin order routes mount from [`orders`], the product routes from
-//! [`products`].
+//! [`products`], the customer routes from [`customers`].
 
+pub mod customers;
 pub mod if_match;
 pub mod orders;
 pub mod products;
@@ -52,6 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(require_admin))
             .configure(orders::configure)
             .configure(products::configure)
+            .configure(customers::configure)
             .default_service(web::to(super::not_found)),
     );
 }
