@@ -5,6 +5,7 @@
 mod bench;
 mod concurrency;
 mod constraints;
+mod customers;
 mod events;
 mod group_commit;
 mod idempotency;
