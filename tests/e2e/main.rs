@@ -15,6 +15,7 @@ mod admin_shipments;
 mod admin_support;
 mod bad_input;
 mod crash_recovery;
+mod customers;
 mod journey;
 mod oms_process;
 mod operations;
