@@ -22,7 +22,8 @@
 //! - [`EVENTS_CHANNEL`] (`oms_events`): a JSON array of the transaction's events, each in the
 //!   real-time shape of API.md ([`EventPayload`]). Arrays are split so each payload stays under
 //!   PostgreSQL's 8000-byte limit.
-//! - [`REVOCATIONS_CHANNEL`] (`oms_revocations`): a revoked token's `jti`.
+//! - [`REVOCATIONS_CHANNEL`] (`oms_revocations`): a revoked token's `jti`, or `user:<id>:<generation>`
+//!   (see [`crate::revocations`]).
 
 use async_trait::async_trait;
 use diesel::prelude::*;

@@ -6,6 +6,7 @@
 pub mod audit;
 mod batch;
 mod cached;
+pub mod customers;
 pub mod errors;
 pub mod events;
 pub mod idempotency;
@@ -25,6 +26,7 @@ pub mod testing;
 pub mod users;
 
 pub use audit::PgAuditLog;
+pub use customers::{CUSTOMER_LOCK_KEY, PgCustomerRepository};
 pub use errors::store_error;
 pub use events::{EVENT_LOCK_KEY, EVENTS_CHANNEL, PgEventLog, REVOCATIONS_CHANNEL};
 pub use idempotency::PgIdempotencyStore;

@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt;
-use ports::StoredEvent;
+use ports::{StoredEvent, UserGeneration};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::events::{EVENTS_CHANNEL, REVOCATIONS_CHANNEL, parse_events_payload};
+use crate::revocations::{Revocation, parse_payload};
 use crate::settings::redact_url;
 
 /// What the listener tells its consumer.
@@ -30,6 +31,8 @@ pub enum Notice {
     Events(Vec<StoredEvent>),
     /// A token was revoked (its `jti`).
     Revoked(String),
+    /// Every token of a user below a generation was revoked (disable, role or password change).
+    UserRevoked(UserGeneration),
     /// The listener is (again) listening: replay what may have been missed.
     Reconnected,
 }
@@ -144,7 +147,10 @@ async fn listen(
                     continue;
                 }
             },
-            REVOCATIONS_CHANNEL => Notice::Revoked(notification.payload),
+            REVOCATIONS_CHANNEL => match parse_payload(&notification.payload) {
+                Revocation::Token(jti) => Notice::Revoked(jti),
+                Revocation::User(generation) => Notice::UserRevoked(generation),
+            },
             _ => continue,
         };
         if tx.send(notice).await.is_err() {

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 use domain::order::placement::ShippingAddress;
-use domain::{EventType, FulfillmentStatus, OrderStatus, PaymentStatus, Role};
+use domain::{EventType, FulfillmentStatus, OrderStatus, PaymentStatus, Role, UserStatus};
 use ports::{Actor, Order, OrderItem, Product, StoreError, StoredEvent, Tracking, User};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -17,6 +17,8 @@ pub(crate) struct UserRow {
     pub email: String,
     pub password_hash: String,
     pub role: String,
+    pub status: String,
+    pub token_generation: i64,
     pub created_at: OffsetDateTime,
 }
 
@@ -26,6 +28,8 @@ impl UserRow {
             id: self.id,
             email: self.email.clone(),
             role: parse_role(&self.role)?,
+            status: parse_user_status(&self.status)?,
+            token_generation: self.token_generation,
             created_at: self.created_at,
         })
     }
@@ -276,6 +280,10 @@ pub(crate) fn parse_fulfillment_status(s: &str) -> Result<FulfillmentStatus, Sto
 
 pub(crate) fn parse_role(s: &str) -> Result<Role, StoreError> {
     Role::parse(s).ok_or_else(|| bad_value("role", s))
+}
+
+pub(crate) fn parse_user_status(s: &str) -> Result<UserStatus, StoreError> {
+    UserStatus::parse(s).ok_or_else(|| bad_value("user status", s))
 }
 
 fn bad_value(what: &str, value: &str) -> StoreError {

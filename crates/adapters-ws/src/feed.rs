@@ -42,7 +42,8 @@ pub struct Feed {
 }
 
 impl Feed {
-    /// Opens a feed for `viewer`. Without `since` it is live only. With `since` it first replays
+    /// Opens a feed for `viewer`, signed in with the token `jti` of generation `generation` (what
+    /// revocation closes). Without `since` it is live only. With `since` it first replays
     /// every stored event after `since` the viewer may see (preceded by `Reset` when `since` is
     /// older than the oldest stored event), then goes live.
     pub async fn open(
@@ -50,10 +51,11 @@ impl Feed {
         log: Arc<dyn EventLog>,
         viewer: Viewer,
         jti: &str,
+        generation: i64,
         since: Option<i64>,
     ) -> Result<Feed, StoreError> {
         // Subscribe before reading the log, so an event committed meanwhile is in one or the other.
-        let live = hub.subscribe(viewer, jti);
+        let live = hub.subscribe(viewer, jti, generation);
         let mut feed = Feed {
             live,
             log,
@@ -182,7 +184,7 @@ mod tests {
     async fn replay_then_live_without_gap_or_duplicate() {
         let hub = Hub::new(16);
         let stored = vec![event(1, 2), event(2, 3), event(3, 2), event(4, 2)];
-        let mut feed = Feed::open(&hub, log_with(stored, Some(1)), ALICE, "t", Some(1))
+        let mut feed = Feed::open(&hub, log_with(stored, Some(1)), ALICE, "t", 0, Some(1))
             .await
             .expect("open");
         // Event 4 is both stored and live (committed while the feed opened): sent once.
@@ -200,6 +202,7 @@ mod tests {
             log_with(stored.clone(), Some(10)),
             ALICE,
             "t",
+            0,
             Some(3),
         )
         .await
@@ -207,7 +210,7 @@ mod tests {
         assert_eq!(feed.next().await, Ok(FeedItem::Reset));
         assert_eq!(ids(&mut feed, 2).await, vec![10, 11]);
 
-        let mut future = Feed::open(&hub, log_with(stored, Some(10)), ALICE, "t", Some(999))
+        let mut future = Feed::open(&hub, log_with(stored, Some(10)), ALICE, "t", 0, Some(999))
             .await
             .expect("open");
         hub.publish(&event(12, 2));
@@ -217,9 +220,16 @@ mod tests {
     #[tokio::test]
     async fn without_since_nothing_is_replayed() {
         let hub = Hub::new(16);
-        let mut feed = Feed::open(&hub, log_with(vec![event(1, 2)], Some(1)), ALICE, "t", None)
-            .await
-            .expect("open");
+        let mut feed = Feed::open(
+            &hub,
+            log_with(vec![event(1, 2)], Some(1)),
+            ALICE,
+            "t",
+            0,
+            None,
+        )
+        .await
+        .expect("open");
         hub.publish(&event(2, 2));
         assert_eq!(ids(&mut feed, 1).await, vec![2]);
     }

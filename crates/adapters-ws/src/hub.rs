@@ -35,7 +35,8 @@ impl Viewer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum CloseReason {
-    /// The session's token was revoked (logout): WebSocket close 1008.
+    /// The session's token was revoked (logout; or the user was disabled, changed role or
+    /// password): WebSocket close 1008.
     Revoked = 1,
     /// The client did not keep up and its queue filled: WebSocket close 1008 "slow consumer".
     SlowConsumer = 2,
@@ -65,6 +66,8 @@ impl CloseReason {
 struct Client {
     viewer: Viewer,
     jti: Arc<str>,
+    /// The token's generation (claim `gen`).
+    generation: i64,
     tx: mpsc::Sender<Arc<EventMessage>>,
     closed: Arc<AtomicU8>,
 }
@@ -131,8 +134,9 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a client. Events published from now on reach its subscription.
-    pub fn subscribe(&self, viewer: Viewer, jti: &str) -> Subscription {
+    /// Registers a client signed in with the token `jti` of generation `generation`. Events
+    /// published from now on reach its subscription.
+    pub fn subscribe(&self, viewer: Viewer, jti: &str, generation: i64) -> Subscription {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(self.queue_bound);
         let closed = Arc::new(AtomicU8::new(0));
@@ -141,6 +145,7 @@ impl Hub {
             Client {
                 viewer,
                 jti: Arc::from(jti),
+                generation,
                 tx,
                 closed: Arc::clone(&closed),
             },
@@ -209,6 +214,14 @@ impl Hub {
     /// Ends the streams of every client signed in with the token `jti` (logout).
     pub fn revoke(&self, jti: &str) -> usize {
         self.close_where(CloseReason::Revoked, |client| &*client.jti == jti)
+    }
+
+    /// Ends the streams of every client of `user_id` signed in with a token of a generation below
+    /// `min_generation` (the user was disabled, or changed role or password).
+    pub fn revoke_user(&self, user_id: i64, min_generation: i64) -> usize {
+        self.close_where(CloseReason::Revoked, |client| {
+            client.viewer.user_id == user_id && client.generation < min_generation
+        })
     }
 
     /// Ends every stream (server shutdown).
@@ -281,9 +294,9 @@ mod tests {
     #[tokio::test]
     async fn admins_see_all_customers_their_own() {
         let hub = Hub::new(8);
-        let mut admin = hub.subscribe(ADMIN, "a");
-        let mut alice = hub.subscribe(ALICE, "b");
-        let mut bob = hub.subscribe(BOB, "c");
+        let mut admin = hub.subscribe(ADMIN, "a", 0);
+        let mut alice = hub.subscribe(ALICE, "b", 0);
+        let mut bob = hub.subscribe(BOB, "c", 0);
         hub.publish(&event(1, ALICE.user_id));
         hub.publish(&event(2, BOB.user_id));
         assert_eq!(admin.recv().await.map(|m| m.id), Ok(1));
@@ -300,8 +313,8 @@ mod tests {
     #[tokio::test]
     async fn a_slow_client_is_dropped_without_stalling_others() {
         let hub = Hub::new(2);
-        let mut slow = hub.subscribe(ALICE, "slow");
-        let mut fast = hub.subscribe(ADMIN, "fast");
+        let mut slow = hub.subscribe(ALICE, "slow", 0);
+        let mut fast = hub.subscribe(ADMIN, "fast", 0);
         for id in 1..=5 {
             hub.publish(&event(id, ALICE.user_id));
             assert_eq!(fast.recv().await.map(|m| m.id), Ok(id));
@@ -319,15 +332,30 @@ mod tests {
     #[tokio::test]
     async fn revoke_closes_only_that_token_and_drop_leaves() {
         let hub = Hub::new(4);
-        let mut a = hub.subscribe(ALICE, "token-a");
-        let b = hub.subscribe(ALICE, "token-b");
+        let mut a = hub.subscribe(ALICE, "token-a", 0);
+        let b = hub.subscribe(ALICE, "token-b", 0);
         assert_eq!(hub.revoke("token-a"), 1);
         assert_eq!(a.recv().await.map(|m| m.id), Err(CloseReason::Revoked));
         assert_eq!(hub.connected(), 1);
         drop(b);
         assert_eq!(hub.connected(), 0);
-        let mut c = hub.subscribe(BOB, "token-c");
+        let mut c = hub.subscribe(BOB, "token-c", 0);
         assert_eq!(hub.shutdown(), 1);
         assert_eq!(c.recv().await.map(|m| m.id), Err(CloseReason::Shutdown));
+    }
+
+    #[tokio::test]
+    async fn revoke_user_closes_that_users_older_tokens_only() {
+        let hub = Hub::new(4);
+        let mut old = hub.subscribe(ALICE, "old", 0);
+        let mut older = hub.subscribe(ALICE, "older", 1);
+        let fresh = hub.subscribe(ALICE, "fresh", 2);
+        let bob = hub.subscribe(BOB, "bob", 0);
+        assert_eq!(hub.revoke_user(ALICE.user_id, 2), 2);
+        assert_eq!(old.recv().await.map(|m| m.id), Err(CloseReason::Revoked));
+        assert_eq!(older.recv().await.map(|m| m.id), Err(CloseReason::Revoked));
+        assert_eq!(hub.connected(), 2);
+        assert_eq!(hub.revoke_user(ALICE.user_id, 2), 0, "again: nothing left");
+        drop((fresh, bob));
     }
 }

@@ -6,6 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{FieldProblem, ProblemBody};
+use crate::handlers::auth::password::ChangePasswordRequest;
 use crate::handlers::auth::session::{Credentials, SessionJson, UserJson};
 use crate::handlers::auth::token::TokenJson;
 use crate::handlers::health::Health;
@@ -32,6 +33,7 @@ problem JSON with a stable `code`. Cookie-authenticated writes need `X-CSRF-Toke
         auth::logout::logout,
         auth::me::me,
         auth::token::token,
+        auth::password::change_password,
         products::list_products::list_products,
         products::get_product::get_product,
         orders::place_order::place_order,
@@ -43,6 +45,7 @@ problem JSON with a stable `code`. Cookie-authenticated writes need `X-CSRF-Toke
     ),
     components(schemas(
         ProblemBody, FieldProblem, Health, Credentials, SessionJson, UserJson, TokenJson,
+        ChangePasswordRequest,
         ProductJson, ProductPage, OrderJson, OrderPage, OrderItemJson, AddressJson, TrackingJson,
         HistoryJson, HistoryEntryJson, ActorJson, PlaceOrderRequest, LineRequest, AddressRequest,
         PaymentRequest, PayRequest,
@@ -82,6 +85,7 @@ impl Modify for SecuritySchemes {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::handlers::admin::AdminApiDoc::openapi());
+    doc.merge(crate::handlers::admin::customers::CustomersApiDoc::openapi());
     doc.merge(crate::handlers::realtime::RealtimeApiDoc::openapi());
     doc
 }

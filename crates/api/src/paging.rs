@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
-use ports::OrderCursor;
+use ports::{CustomerCursor, OrderCursor};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use time::OffsetDateTime;
@@ -124,6 +124,27 @@ impl CursorKey {
             .transpose()
     }
 
+    /// The cursor of the admin customer list.
+    pub fn customer(&self, cursor: &CustomerCursor) -> String {
+        let position = format!("{}/{}", cursor.created_at.unix_timestamp_nanos(), cursor.id);
+        self.seal("customers", &position)
+    }
+
+    pub fn parse_customer(&self, cursor: Option<&str>) -> Result<Option<CustomerCursor>, ApiError> {
+        cursor
+            .map(|c| {
+                let position = self.open("customers", c)?;
+                let (nanos, id) = position.split_once('/').ok_or_else(bad_cursor)?;
+                let nanos: i128 = nanos.parse().map_err(|_| bad_cursor())?;
+                Ok(CustomerCursor {
+                    created_at: OffsetDateTime::from_unix_timestamp_nanos(nanos)
+                        .map_err(|_| bad_cursor())?,
+                    id: id.parse().map_err(|_| bad_cursor())?,
+                })
+            })
+            .transpose()
+    }
+
     pub fn order(&self, kind: &str, cursor: &OrderCursor) -> String {
         let position = format!("{}/{}", cursor.created_at.unix_timestamp_nanos(), cursor.id);
         self.seal(kind, &position)
@@ -212,5 +233,26 @@ mod tests {
             Some(position)
         );
         assert!(key.parse_order("admin_orders", Some(&cursor)).is_err());
+    }
+
+    #[test]
+    fn customer_cursors_round_trip_and_are_refused_elsewhere() {
+        let key = key();
+        let position = CustomerCursor {
+            created_at: OffsetDateTime::from_unix_timestamp_nanos(1_764_000_000_123_456_000)
+                .expect("time"),
+            id: 42,
+        };
+        let cursor = key.customer(&position);
+        assert_eq!(
+            key.parse_customer(Some(&cursor)).expect("valid"),
+            Some(position)
+        );
+        assert_eq!(key.parse_customer(None).expect("none"), None);
+        assert!(key.parse_product(Some(&cursor)).is_err());
+        assert!(key.parse_order("admin_orders", Some(&cursor)).is_err());
+        for forged in [key.product(42), "42".to_owned(), String::new()] {
+            assert!(key.parse_customer(Some(&forged)).is_err(), "{forged:?}");
+        }
     }
 }

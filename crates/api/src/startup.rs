@@ -7,7 +7,8 @@
 //! [`Realtime`] is the seam: its `configure` mounts `/api/ws` and `/api/events` (it runs after
 //! every other route, so a `web::scope("/api")` there shadows nothing), and its `on_notice`
 //! receives every listener [`Notice`] after the revocation set has been updated (`Events` to
-//! deliver, `Revoked` to close that token's connections, `Reconnected` to replay the event log).
+//! deliver, `Revoked` to close that token's connections, `UserRevoked` to close the connections of
+//! that user's older tokens, `Reconnected` to replay the event log).
 //! Build it in [`realtime`].
 
 use std::net::TcpListener;
@@ -21,12 +22,15 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use adapters_postgres::listener::{Notice, spawn_listener};
 use adapters_postgres::{
-    PgEventLog, PgIdempotencyStore, PgOrderRepository, PgPool, PgProductRepository, PgSettings,
-    PgTokenRevocations, PgUserRepository,
+    PgCustomerRepository, PgEventLog, PgIdempotencyStore, PgOrderRepository, PgPool,
+    PgProductRepository, PgSettings, PgTokenRevocations, PgUserRepository,
 };
 use adapters_ws::Hub;
 use anyhow::Context as _;
-use app::{AdminOrderService, AppSettings, AuthService, CatalogueService, Deps, OrderService};
+use app::{
+    AdminOrderService, AppSettings, AuthService, CatalogueService, CustomerService, Deps,
+    OrderService,
+};
 use async_trait::async_trait;
 use ports::{
     AuditLog, Clock, EventLog, IdempotencyStore, StoreError, SystemClock, TokenRevocations,
@@ -162,6 +166,7 @@ pub async fn deps(settings: &Settings, pool: &PgPool) -> anyhow::Result<Deps> {
         ),
         clock: Arc::new(SystemClock),
         audit: Arc::new(adapters_postgres::PgAuditLog::new(pool.clone())),
+        customers: Arc::new(PgCustomerRepository::new(pool.clone())),
     })
 }
 
@@ -188,11 +193,11 @@ impl Application {
         ));
 
         let revoked = Arc::new(RevokedTokens::default());
-        let count = revoked
-            .reload(&*revocations)
+        let (count, users) = revoked
+            .reload(&*revocations, deps.clock.now(), settings.auth.jwt_ttl)
             .await
             .context("loading the revoked tokens")?;
-        tracing::info!(count, "revoked tokens loaded");
+        tracing::info!(count, users, "revoked tokens loaded");
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let realtime = realtime(&settings, deps.events.clone());
@@ -201,12 +206,17 @@ impl Application {
         tasks.push(spawn_listener(pg.url.clone(), tx, shutdown_rx.clone()));
         tasks.push(tokio::spawn(consume_notices(
             rx,
-            revoked.clone(),
-            revocations.clone(),
+            Revocations {
+                revoked: revoked.clone(),
+                store: revocations.clone(),
+                clock: deps.clock.clone(),
+                token_ttl: settings.auth.jwt_ttl,
+            },
             realtime.on_notice.clone(),
         )));
 
-        let auth = web::Data::new(AuthState::new(&settings.auth, revoked));
+        let auth =
+            web::Data::new(AuthState::new(&settings.auth, revoked).with_audit(deps.audit.clone()));
         let limiters = RateLimiters::new(
             &settings.rate_limits,
             settings.http.trusted_proxies.clone(),
@@ -221,6 +231,7 @@ impl Application {
             admin_orders: AdminOrderService::new(deps.clone(), app_settings.clone()),
             refunds: app::refunds::RefundService::new(deps.clone(), app_settings.clone()),
             audit: app::audit::AuditService::new(deps.clone()),
+            customers: CustomerService::new(deps.clone()),
             idempotency: idempotency.clone(),
             revocations: revocations.clone(),
             clock: deps.clock.clone(),
@@ -445,19 +456,37 @@ fn cors(settings: &Settings) -> Cors {
     cors
 }
 
-/// Applies listener notices: revocations to the in-memory set (a full reload after a
-/// reconnect, since notices were lost meanwhile), then hands each notice to the hub.
-async fn consume_notices(
-    mut rx: mpsc::Receiver<Notice>,
+/// The in-memory revocation set and where to reload it from.
+struct Revocations {
     revoked: Arc<RevokedTokens>,
     store: Arc<dyn TokenRevocations>,
+    clock: Arc<dyn Clock>,
+    /// `JWT_TTL`: user generations raised longer ago only concern expired tokens.
+    token_ttl: Duration,
+}
+
+/// Applies listener notices: revocations to the in-memory set (a token's `jti`, or a user's
+/// minimum generation; a full reload after a reconnect, since notices were lost meanwhile), then
+/// hands each notice to the hub (which closes the revoked connections).
+async fn consume_notices(
+    mut rx: mpsc::Receiver<Notice>,
+    revocations: Revocations,
     on_notice: Arc<dyn Fn(Notice) + Send + Sync>,
 ) {
+    let Revocations {
+        revoked,
+        store,
+        clock,
+        token_ttl,
+    } = revocations;
     while let Some(notice) = rx.recv().await {
         match &notice {
             Notice::Revoked(jti) => revoked.insert(jti.clone()),
-            Notice::Reconnected => match revoked.reload(&*store).await {
-                Ok(count) => tracing::info!(count, "revoked tokens reloaded after a reconnect"),
+            Notice::UserRevoked(generation) => revoked.revoke_user(*generation),
+            Notice::Reconnected => match revoked.reload(&*store, clock.now(), token_ttl).await {
+                Ok((count, users)) => {
+                    tracing::info!(count, users, "revoked tokens reloaded after a reconnect");
+                }
                 Err(error) => tracing::error!(%error, "reloading revoked tokens failed"),
             },
             Notice::Events(_) => {}

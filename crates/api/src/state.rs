@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use app::{AdminOrderService, AuthService, CatalogueService, OrderService};
+use app::{AdminOrderService, AuthService, CatalogueService, CustomerService, OrderService};
 use async_trait::async_trait;
 use ports::{Clock, IdempotencyStore, StoreError, TokenRevocations};
 
@@ -22,6 +22,7 @@ pub struct AppState {
     pub admin_orders: AdminOrderService,
     pub refunds: app::refunds::RefundService,
     pub audit: app::audit::AuditService,
+    pub customers: CustomerService,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub revocations: Arc<dyn TokenRevocations>,
     pub clock: Arc<dyn Clock>,

@@ -5,6 +5,7 @@
 //!
 //! - [`auth`]: register, sign in, the current user, the first admin.
 //! - [`catalogue`]: products, for everyone and for admins.
+//! - [`customers`]: users with their order figures, and an admin's change of status or role.
 //! - [`orders`]: a customer's orders: place (and pay), pay later, cancel, read.
 //! - [`admin_orders`]: every order, status changes (with the refund of a paid order), export.
 //! - [`notes`]: internal order notes (admins only, never an event).
@@ -39,14 +40,15 @@
 use std::sync::Arc;
 
 use ports::{
-    AuditLog, Clock, EventLog, OrderRepository, PasswordHasher, PaymentGateway, ProductRepository,
-    UserRepository,
+    AuditLog, Clock, CustomerRepository, EventLog, OrderRepository, PasswordHasher, PaymentGateway,
+    ProductRepository, UserRepository,
 };
 
 pub mod admin_orders;
 pub mod audit;
 pub mod auth;
 pub mod catalogue;
+pub mod customers;
 pub mod notes;
 pub mod orders;
 pub mod paging;
@@ -57,6 +59,7 @@ pub mod refunds;
 pub use admin_orders::AdminOrderService;
 pub use auth::AuthService;
 pub use catalogue::CatalogueService;
+pub use customers::CustomerService;
 pub use orders::OrderService;
 pub use paging::Page;
 pub use ports::Actor;
@@ -73,6 +76,7 @@ pub struct Deps {
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
     pub audit: Arc<dyn AuditLog>,
+    pub customers: Arc<dyn CustomerRepository>,
 }
 
 /// Settings the use cases need (no global config).

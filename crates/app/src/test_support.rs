@@ -7,9 +7,10 @@ use async_trait::async_trait;
 use domain::order::placement::ShippingAddress;
 use domain::{AddressInput, LineInput, OrderStatus, PaymentStatus, Role};
 use ports::{
-    Actor, ChargeOutcome, ChargeRequest, ChargeState, MockAuditLog, MockClock, MockEventLog,
-    MockOrderRepository, MockPasswordHasher, MockPaymentGateway, MockProductRepository,
-    MockUserRepository, Order, OrderItem, PaymentError, PaymentGateway, Product, User,
+    Actor, ChargeOutcome, ChargeRequest, ChargeState, MockAuditLog, MockClock,
+    MockCustomerRepository, MockEventLog, MockOrderRepository, MockPasswordHasher,
+    MockPaymentGateway, MockProductRepository, MockUserRepository, Order, OrderItem, PaymentError,
+    PaymentGateway, Product, User,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -31,6 +32,7 @@ pub struct Mocks {
     pub payments: MockPaymentGateway,
     pub hasher: MockPasswordHasher,
     pub audit: MockAuditLog,
+    pub customers: MockCustomerRepository,
 }
 
 impl Mocks {
@@ -56,6 +58,7 @@ impl Mocks {
             hasher: Arc::new(self.hasher),
             clock: Arc::new(clock),
             audit: Arc::new(self.audit),
+            customers: Arc::new(self.customers),
         }
     }
 }
@@ -95,6 +98,8 @@ pub fn user(id: i64, email: &str, role: Role) -> User {
         id,
         email: email.to_owned(),
         role,
+        status: domain::UserStatus::Active,
+        token_generation: 0,
         created_at: NOW,
     }
 }

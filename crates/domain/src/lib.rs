@@ -28,5 +28,8 @@ pub use order::status::{OrderStatus, PaymentStatus};
 pub use order::transitions::PaymentEffect;
 pub use order::transitions::{InvalidTransition, Transition, allowed_transitions, transition};
 pub use pricing::{PricedLine, PricingError, PricingRules, TaxRates, Totals, price_order};
-pub use user::Role;
+pub use user::{
+    Account, AccountChange, AccountChangeRefusal, Role, UserStatus, check_not_self,
+    decide_account_change, plan_account_change,
+};
 pub use validation::{FieldError, ValidationErrors};

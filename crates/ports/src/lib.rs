@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod customers;
 pub mod error;
 pub mod events;
 pub mod idempotency;
@@ -24,6 +25,10 @@ pub use audit::{
     AuditContext, AuditEntry, AuditLog, AuditQuery, AuditTarget, Changes, StoredAuditEntry,
 };
 pub use clock::{Clock, SystemClock};
+pub use customers::{
+    Customer, CustomerCursor, CustomerQuery, CustomerRepository, CustomerUpdate,
+    UpdateCustomerError,
+};
 pub use error::StoreError;
 pub use events::{EventLog, EventSink, StoredEvent};
 pub use idempotency::{Claim, IdempotencyBegin, IdempotencyStore, StoredResponse};
@@ -40,13 +45,13 @@ pub use payments::{
     RefundRequest, RefundState,
 };
 pub use products::{Product, ProductQuery, ProductRepository, ProductWriteError};
-pub use revocations::TokenRevocations;
+pub use revocations::{TokenRevocations, UserGeneration};
 pub use users::{CreateUserError, User, UserCredentials, UserRepository};
 
 #[cfg(feature = "mock")]
 pub use {
-    audit::MockAuditLog, clock::MockClock, events::MockEventLog, events::MockEventSink,
-    idempotency::MockIdempotencyStore, orders::MockOrderRepository, passwords::MockPasswordHasher,
-    payments::MockPaymentGateway, products::MockProductRepository,
+    audit::MockAuditLog, clock::MockClock, customers::MockCustomerRepository, events::MockEventLog,
+    events::MockEventSink, idempotency::MockIdempotencyStore, orders::MockOrderRepository,
+    passwords::MockPasswordHasher, payments::MockPaymentGateway, products::MockProductRepository,
     revocations::MockTokenRevocations, users::MockUserRepository,
 };

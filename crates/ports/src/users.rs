@@ -1,10 +1,11 @@
 //! Users and their credentials.
 
 use async_trait::async_trait;
-use domain::Role;
+use domain::{Role, UserStatus};
 use time::OffsetDateTime;
 
 use crate::StoreError;
+use crate::audit::AuditEntry;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -12,6 +13,10 @@ pub struct User {
     /// Lower-cased.
     pub email: String,
     pub role: Role,
+    pub status: UserStatus,
+    /// Every session token carries the generation it was issued under (claim `gen`); raising it
+    /// (disable, role change, password change) invalidates every older token of the user.
+    pub token_generation: i64,
     pub created_at: OffsetDateTime,
 }
 
@@ -49,4 +54,18 @@ pub trait UserRepository: Send + Sync {
     async fn find_credentials(&self, email: &str) -> Result<Option<UserCredentials>, StoreError>;
 
     async fn find(&self, id: i64) -> Result<Option<User>, StoreError>;
+
+    /// The user with this id and their hash, if any (a password change checks the current one).
+    async fn credentials(&self, id: i64) -> Result<Option<UserCredentials>, StoreError>;
+
+    /// Sets the user's password hash and, in the same transaction, raises their token generation
+    /// (every token they hold stops working: `tokens_revoked_at` = now, every instance told),
+    /// bumps their version and stores `audit`. Returns the user as they now are (with the new
+    /// generation), or `None` when there is no such user (nothing written).
+    async fn change_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        audit: &AuditEntry,
+    ) -> Result<Option<User>, StoreError>;
 }

@@ -6,6 +6,7 @@ mod audit;
 mod bench;
 mod concurrency;
 mod constraints;
+mod customers;
 mod events;
 mod group_commit;
 mod idempotency;

@@ -1,10 +1,12 @@
 //! Who is calling: [`AuthUser`] (any signed-in user) and [`AdminUser`] (role `ADMIN`).
 //!
 //! A request authenticates with `Authorization: Bearer <jwt>` or, without that header, the
-//! `oms_session` cookie. The token must verify (see [`super::jwt`]) and not be revoked, else 401
-//! `unauthenticated`. A cookie-authenticated `POST`/`PUT`/`PATCH`/`DELETE` must also send
-//! `X-CSRF-Token` equal to the `oms_csrf` cookie and belonging to the session, else 403
-//! `csrf_failed`. Put the auth extractor first in a handler's arguments: it then answers before
+//! `oms_session` cookie. The token must verify (see [`super::jwt`]) and not be revoked (its `jti`,
+//! or its user's generation: see [`super::revocations`]), else 401 `unauthenticated`. A
+//! cookie-authenticated `POST`/`PUT`/`PATCH`/`DELETE` must also send `X-CSRF-Token` equal to the
+//! `oms_csrf` cookie and belonging to the session, else 403 `csrf_failed` (audited as
+//! `auth.csrf_failed`, actor the token's user, in a short write of its own that the answer does
+//! not wait for). Put the auth extractor first in a handler's arguments: it then answers before
 //! the body is read or anything is looked up.
 
 use std::future::{Ready, ready};
@@ -16,10 +18,13 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError as _, web};
 use domain::Role;
 use ports::Actor;
+use ports::audit::{AuditTarget, action, target};
 use time::OffsetDateTime;
 
 use super::AuthState;
 use super::cookies::{CSRF_COOKIE, SESSION_COOKIE};
+use super::jwt::Session;
+use crate::audit::RequestMeta;
 use crate::error::ApiError;
 
 /// The header a cookie-authenticated unsafe request carries its CSRF token in.
@@ -38,6 +43,8 @@ pub struct AuthUser {
     pub id: i64,
     pub role: Role,
     pub jti: String,
+    /// The user's token generation when the token was issued (claim `gen`).
+    pub generation: i64,
     pub expires_at: OffsetDateTime,
     pub credential: Credential,
 }
@@ -90,19 +97,46 @@ pub fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         .keys
         .verify(&token)
         .ok_or_else(ApiError::unauthenticated)?;
-    if state.revoked.contains(&session.jti) {
+    if state.revoked.is_revoked(&session) {
         return Err(ApiError::unauthenticated());
     }
-    if credential == Credential::Cookie && is_unsafe(req.method()) {
-        check_csrf(req, state, &session.jti)?;
+    if credential == Credential::Cookie
+        && is_unsafe(req.method())
+        && let Err(error) = check_csrf(req, state, &session.jti)
+    {
+        audit_csrf_failure(req, state, &session);
+        return Err(error);
     }
     Ok(AuthUser {
         id: session.user_id,
         role: session.role,
         jti: session.jti,
+        generation: session.generation,
         expires_at: session.expires_at,
         credential,
     })
+}
+
+/// Stores `auth.csrf_failed` (actor and target: the token's user) in a short write of its own,
+/// spawned: the 403 does not wait for it, and a failure to store it is logged.
+fn audit_csrf_failure(req: &HttpRequest, state: &AuthState, session: &Session) {
+    let Some(audit) = state.audit.clone() else {
+        return;
+    };
+    let actor = Actor {
+        id: session.user_id,
+        role: session.role,
+    };
+    let entry = RequestMeta::of(req).audit(Some(actor)).entry(
+        action::AUTH_CSRF_FAILED,
+        Some(AuditTarget::new(target::USER, session.user_id)),
+    );
+    tracing::info!(user_id = session.user_id, "CSRF check failed");
+    actix_web::rt::spawn(async move {
+        if let Err(error) = audit.record(&entry).await {
+            tracing::warn!(%error, "storing the audit entry of a failed CSRF check");
+        }
+    });
 }
 
 fn check_csrf(req: &HttpRequest, state: &AuthState, jti: &str) -> Result<(), ApiError> {
@@ -179,6 +213,7 @@ mod tests {
 
     use super::*;
     use crate::auth::RevokedTokens;
+    use crate::auth::jwt::IssuedToken;
     use crate::config::AuthSettings;
 
     fn state() -> web::Data<AuthState> {
@@ -205,7 +240,7 @@ mod tests {
         let state = state();
         let issued = state
             .keys
-            .issue(7, Role::Customer, OffsetDateTime::now_utc())
+            .issue(7, Role::Customer, 0, OffsetDateTime::now_utc())
             .expect("issue");
         let token = issued.token.expose_secret().to_owned();
         let csrf = state.csrf.token_for(&issued.session.jti);
@@ -255,6 +290,74 @@ mod tests {
 
         state.revoked.insert(issued.session.jti.clone());
         assert_eq!(code(authenticate(&good)), "unauthenticated");
+    }
+
+    #[actix_web::test]
+    async fn a_raised_generation_revokes_older_tokens_of_that_user_only() {
+        let state = state();
+        let now = OffsetDateTime::now_utc();
+        let old = state.keys.issue(7, Role::Customer, 0, now).expect("issue");
+        let other = state.keys.issue(8, Role::Customer, 0, now).expect("issue");
+        let bearer = |token: &IssuedToken| {
+            TestRequest::get()
+                .app_data(state.clone())
+                .insert_header((
+                    header::AUTHORIZATION,
+                    format!("Bearer {}", token.token.expose_secret()),
+                ))
+                .to_http_request()
+        };
+        assert_eq!(code(authenticate(&bearer(&old))), "ok");
+        state.revoked.revoke_user(ports::UserGeneration {
+            user_id: 7,
+            min_generation: 1,
+        });
+        assert_eq!(code(authenticate(&bearer(&old))), "unauthenticated");
+        assert_eq!(code(authenticate(&bearer(&other))), "ok");
+        let fresh = state.keys.issue(7, Role::Customer, 1, now).expect("issue");
+        let user = authenticate(&bearer(&fresh)).expect("the new generation is valid");
+        assert_eq!(user.generation, 1);
+    }
+
+    #[actix_web::test]
+    async fn a_failed_csrf_check_is_audited_as_the_tokens_user() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut audit = ports::MockAuditLog::new();
+        audit.expect_record().times(1).returning(move |entry| {
+            let _ = tx.send(entry.clone());
+            Ok(())
+        });
+        let settings = AuthSettings {
+            jwt_secret: SecretString::from("s".repeat(32)),
+            jwt_ttl: Duration::from_secs(600),
+            cookie_secure: false,
+        };
+        let state = web::Data::new(
+            AuthState::new(&settings, Arc::new(RevokedTokens::default()))
+                .with_audit(Arc::new(audit)),
+        );
+        let issued = state
+            .keys
+            .issue(7, Role::Customer, 0, OffsetDateTime::now_utc())
+            .expect("issue");
+        let token = issued.token.expose_secret().to_owned();
+        let req = TestRequest::post()
+            .app_data(state.clone())
+            .cookie(Cookie::new(SESSION_COOKIE, token.clone()))
+            .cookie(Cookie::new(CSRF_COOKIE, "forged"))
+            .insert_header((CSRF_HEADER, "forged"))
+            .to_http_request();
+        assert_eq!(code(authenticate(&req)), "csrf_failed");
+        let entry = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("recorded in time")
+            .expect("an entry");
+        assert_eq!(entry.action, "auth.csrf_failed");
+        assert_eq!(entry.actor.map(|a| a.id), Some(7));
+        assert_eq!(entry.target, Some(AuditTarget::new("user", 7)));
+        assert_eq!(entry.changes, None);
+        let text = format!("{entry:?}");
+        assert!(!text.contains(&token) && !text.contains("forged"), "{text}");
     }
 
     #[actix_web::test]

@@ -1,6 +1,8 @@
 //! Session tokens: JWT, HS256 only, claims `sub` (user id as a string), `role`, `exp`, `iat`,
-//! `jti`, every one required. A token signed with another algorithm (`none` included), another
-//! key, past its `exp` or missing a claim is refused.
+//! `jti`, every one required, and `gen`: the user's token generation when the token was issued
+//! (absent in tokens issued before it existed: read as 0). A token signed with another algorithm
+//! (`none` included), another key, past its `exp` or missing a required claim is refused; a token
+//! whose `gen` is below the user's current generation is revoked (see [`super::revocations`]).
 
 use std::time::Duration;
 
@@ -18,6 +20,9 @@ pub struct Claims {
     pub exp: i64,
     pub iat: i64,
     pub jti: String,
+    /// The user's token generation at issue (`gen`; 0 when absent).
+    #[serde(rename = "gen", default)]
+    pub generation: i64,
 }
 
 /// A verified session.
@@ -27,6 +32,8 @@ pub struct Session {
     pub role: Role,
     /// The token's id: what logout revokes and what the CSRF token is bound to.
     pub jti: String,
+    /// The user's token generation when it was issued.
+    pub generation: i64,
     pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
 }
@@ -71,11 +78,13 @@ impl JwtKeys {
         self.ttl
     }
 
-    /// A new token for `user_id` with a fresh `jti`, valid from `now` for the TTL.
+    /// A new token for `user_id` (of token generation `generation`) with a fresh `jti`, valid
+    /// from `now` for the TTL.
     pub fn issue(
         &self,
         user_id: i64,
         role: Role,
+        generation: i64,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, SignError> {
         let now = now.replace_nanosecond(0).unwrap_or(now);
@@ -86,6 +95,7 @@ impl JwtKeys {
             exp: expires_at.unix_timestamp(),
             iat: now.unix_timestamp(),
             jti: uuid::Uuid::now_v7().simple().to_string(),
+            generation,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| SignError(e.to_string()))?;
@@ -95,6 +105,7 @@ impl JwtKeys {
                 user_id,
                 role,
                 jti: claims.jti,
+                generation,
                 issued_at: now,
                 expires_at,
             },
@@ -117,6 +128,7 @@ impl JwtKeys {
             user_id,
             role,
             jti: claims.jti,
+            generation: claims.generation,
             issued_at: OffsetDateTime::from_unix_timestamp(claims.iat).ok()?,
             expires_at: OffsetDateTime::from_unix_timestamp(claims.exp).ok()?,
         })
@@ -157,7 +169,7 @@ mod tests {
     fn issued_tokens_verify() {
         let keys = keys(SECRET);
         let issued = keys
-            .issue(42, Role::Admin, OffsetDateTime::now_utc())
+            .issue(42, Role::Admin, 3, OffsetDateTime::now_utc())
             .expect("issue");
         let session = keys
             .verify(issued.token.expose_secret())
@@ -165,8 +177,9 @@ mod tests {
         assert_eq!(session, issued.session);
         assert_eq!(session.user_id, 42);
         assert_eq!(session.role, Role::Admin);
+        assert_eq!(session.generation, 3);
         let other = keys
-            .issue(42, Role::Admin, OffsetDateTime::now_utc())
+            .issue(42, Role::Admin, 3, OffsetDateTime::now_utc())
             .expect("issue");
         assert_ne!(
             other.session.jti, session.jti,
@@ -242,5 +255,30 @@ mod tests {
         }
         assert!(keys.verify("not-a-token").is_none());
         assert!(keys.verify("").is_none());
+    }
+
+    #[test]
+    fn gen_is_carried_and_defaults_to_zero() {
+        let keys = keys(SECRET);
+        let issued = keys
+            .issue(7, Role::Customer, 5, OffsetDateTime::now_utc())
+            .expect("issue");
+        let token = issued.token.expose_secret();
+        let payload = token.split('.').nth(1).expect("payload");
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64"))
+                .expect("json");
+        assert_eq!(claims["gen"], 5);
+        // A token issued before `gen` existed still verifies, as generation 0.
+        let older =
+            json!({"sub": "1", "role": "ADMIN", "exp": now() + 600, "iat": now(), "jti": "j"});
+        let session = keys
+            .verify(&sign(older, Algorithm::HS256, SECRET))
+            .expect("valid");
+        assert_eq!(session.generation, 0);
+        // Of the wrong kind, it is refused like any malformed claim.
+        let bad = json!({"sub": "1", "role": "ADMIN", "exp": now() + 600, "iat": now(),
+            "jti": "j", "gen": "x"});
+        assert!(keys.verify(&sign(bad, Algorithm::HS256, SECRET)).is_none());
     }
 }

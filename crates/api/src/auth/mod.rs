@@ -10,6 +10,8 @@ pub mod revocations;
 
 use std::sync::Arc;
 
+use ports::AuditLog;
+
 pub use extractor::{AdminUser, AuthUser, Credential, require_admin};
 pub use jwt::{JwtKeys, Session};
 pub use revocations::RevokedTokens;
@@ -23,6 +25,8 @@ pub struct AuthState {
     pub csrf: CsrfKey,
     pub revoked: Arc<RevokedTokens>,
     pub cookie_secure: bool,
+    /// Where a refused CSRF check is audited (`auth.csrf_failed`); none in unit tests.
+    pub audit: Option<Arc<dyn AuditLog>>,
 }
 
 impl AuthState {
@@ -32,6 +36,13 @@ impl AuthState {
             csrf: CsrfKey::new(&settings.jwt_secret),
             revoked,
             cookie_secure: settings.cookie_secure,
+            audit: None,
         }
+    }
+
+    /// The same, auditing refused CSRF checks to `audit`.
+    pub fn with_audit(mut self, audit: Arc<dyn AuditLog>) -> AuthState {
+        self.audit = Some(audit);
+        self
     }
 }

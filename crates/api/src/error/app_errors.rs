@@ -2,8 +2,9 @@
 
 use actix_web::http::StatusCode;
 use app::admin_orders::{AdminChangeStatusError, ShipOrderError};
-use app::auth::{Internal, RegisterError, SignInError};
+use app::auth::{ChangePasswordError, Internal, RegisterError, SignInError};
 use app::catalogue::{GetProductError, ProductCommandError};
+use app::customers::{ChangeCustomerError, GetCustomerError};
 use app::orders::{CancelOrderError, GetOrderError, PayOrderError, PlaceOrderError};
 use domain::InvalidTransition;
 
@@ -34,7 +35,48 @@ impl From<SignInError> for ApiError {
     fn from(error: SignInError) -> Self {
         match error {
             SignInError::InvalidCredentials => ApiError::invalid_credentials(),
+            SignInError::AccountDisabled => ApiError::account_disabled(),
             SignInError::Internal(message) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<ChangePasswordError> for ApiError {
+    fn from(error: ChangePasswordError) -> Self {
+        match error {
+            ChangePasswordError::Validation(errors) => errors.into(),
+            // Signed in, but not with this password: 403, not the sign-in's 401.
+            ChangePasswordError::InvalidCredentials => Problem::new(
+                StatusCode::FORBIDDEN,
+                "invalid_credentials",
+                "Invalid password",
+            )
+            .detail("current_password is not your password")
+            .into(),
+            ChangePasswordError::NotFound => ApiError::unauthenticated(),
+            ChangePasswordError::Internal(message) => ApiError::Internal(message),
+        }
+    }
+}
+
+impl From<GetCustomerError> for ApiError {
+    fn from(error: GetCustomerError) -> Self {
+        match error {
+            GetCustomerError::NotFound => ApiError::not_found(),
+            GetCustomerError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ChangeCustomerError> for ApiError {
+    fn from(error: ChangeCustomerError) -> Self {
+        match error {
+            ChangeCustomerError::NotFound => ApiError::not_found(),
+            ChangeCustomerError::PreconditionFailed => precondition_failed(),
+            ChangeCustomerError::CannotChangeSelf => ApiError::cannot_change_self(),
+            ChangeCustomerError::LastAdmin => ApiError::last_admin(),
+            ChangeCustomerError::Forbidden => ApiError::forbidden(),
+            ChangeCustomerError::Store(e) => e.into(),
         }
     }
 }

@@ -199,6 +199,35 @@ impl ApiError {
         )
     }
 
+    /// The right password of a disabled account (login, token).
+    pub fn account_disabled() -> ApiError {
+        Problem::new(
+            StatusCode::FORBIDDEN,
+            "account_disabled",
+            "Account disabled",
+        )
+        .detail("this account is disabled; ask an administrator")
+        .into()
+    }
+
+    /// An admin sent their own `status` or `role`.
+    pub fn cannot_change_self() -> ApiError {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "cannot_change_self",
+            "Cannot change your own status or role",
+        )
+        .detail("ask another admin to change your status or role")
+        .into()
+    }
+
+    /// The change would leave no active admin.
+    pub fn last_admin() -> ApiError {
+        Problem::new(StatusCode::CONFLICT, "last_admin", "The last active admin")
+            .detail("the last active admin cannot be disabled or demoted; make another admin first")
+            .into()
+    }
+
     pub fn malformed_json(detail: impl Into<String>) -> ApiError {
         Problem::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON")
             .detail(detail)

@@ -81,6 +81,7 @@ mod tests {
             hasher: Arc::new(ports::MockPasswordHasher::new()),
             clock: Arc::new(ports::SystemClock),
             audit: Arc::new(ports::MockAuditLog::new()),
+            customers: Arc::new(ports::MockCustomerRepository::new()),
         };
         let settings = app::AppSettings::default();
         AppState {
@@ -90,6 +91,7 @@ mod tests {
             admin_orders: app::AdminOrderService::new(deps.clone(), settings.clone()),
             refunds: app::refunds::RefundService::new(deps.clone(), settings),
             audit: app::audit::AuditService::new(deps.clone()),
+            customers: app::CustomerService::new(deps.clone()),
             idempotency: Arc::new(ports::MockIdempotencyStore::new()),
             revocations: Arc::new(ports::MockTokenRevocations::new()),
             clock: deps.clock.clone(),

@@ -1,9 +1,10 @@
 //! `/api/admin`: every route needs the `ADMIN` role. The guard runs for the whole scope, so an
 //! unknown admin path too answers 401 (nobody signed in) or 403 `forbidden` (a customer) before
 //! it answers 404. The admin order routes mount from [`orders`], the product routes from
-//! [`products`], the audit log from [`audit`].
+//! [`products`], the customer routes from [`customers`], the audit log from [`audit`].
 
 pub mod audit;
+pub mod customers;
 pub mod if_match;
 pub mod orders;
 pub mod products;
@@ -62,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(orders::configure)
             .configure(products::configure)
             .service(crate::handlers::resource("/audit").get(audit::list_audit))
+            .configure(customers::configure)
             .default_service(web::to(super::not_found)),
     );
 }

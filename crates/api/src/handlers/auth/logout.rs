@@ -2,13 +2,17 @@
 
 use actix_web::{HttpResponse, web};
 
+use ports::audit::{AuditTarget, action, target};
+
+use crate::audit::RequestMeta;
 use crate::auth::cookies::cleared;
 use crate::auth::{AuthState, AuthUser};
 use crate::error::{ApiError, ProblemBody};
 use crate::state::AppState;
 
 /// Revokes the session's token on every instance (a row in PostgreSQL, announced over
-/// `NOTIFY`) and clears the cookies. Cookie-authenticated calls need `X-CSRF-Token`.
+/// `NOTIFY`, with its `auth.logout` audit entry in the same transaction) and clears the cookies.
+/// Cookie-authenticated calls need `X-CSRF-Token`.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
     security(("session_cookie" = []), ("bearer" = [])),
     responses(
@@ -21,8 +25,16 @@ pub async fn logout(
     user: AuthUser,
     state: web::Data<AppState>,
     auth: web::Data<AuthState>,
+    meta: RequestMeta,
 ) -> Result<HttpResponse, ApiError> {
-    state.revocations.revoke(&user.jti, user.expires_at).await?;
+    let entry = meta.audit(Some(user.actor())).entry(
+        action::AUTH_LOGOUT,
+        Some(AuditTarget::new(target::USER, user.id)),
+    );
+    state
+        .revocations
+        .sign_out(&user.jti, user.expires_at, &entry)
+        .await?;
     auth.revoked.insert(user.jti.clone());
     tracing::info!(user_id = user.id, "signed out");
     let mut response = HttpResponse::NoContent();

@@ -1,9 +1,10 @@
-//! `/api/auth`: register, login, logout, me, token. Register, login and token are rate-limited
-//! per client address (`RATE_LIMIT_AUTH_PER_MINUTE`).
+//! `/api/auth`: register, login, logout, me, token, password. Register, login and token are
+//! rate-limited per client address (`RATE_LIMIT_AUTH_PER_MINUTE`).
 
 pub mod login;
 pub mod logout;
 pub mod me;
+pub mod password;
 pub mod register;
 pub mod session;
 pub mod token;
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &RateLimiters) {
                     .route(web::post().to(token::token)),
             )
             .service(crate::handlers::resource("/logout").post(logout::logout))
-            .service(crate::handlers::resource("/me").get(me::me)),
+            .service(crate::handlers::resource("/me").get(me::me))
+            .service(crate::handlers::resource("/password").post(password::change_password)),
     );
 }

@@ -86,21 +86,34 @@ pub fn start_session(
     state: &AppState,
     auth: &AuthState,
 ) -> Result<HttpResponse, ApiError> {
+    let (mut response, csrf_token) = session_cookies(status, user, state, auth)?;
+    Ok(response.json(SessionJson {
+        user: user.into(),
+        csrf_token,
+    }))
+}
+
+/// Signs a token for `user` (of their current token generation) and answers `status` with both
+/// session cookies set; also returns the new CSRF token.
+pub fn session_cookies(
+    status: StatusCode,
+    user: &User,
+    state: &AppState,
+    auth: &AuthState,
+) -> Result<(HttpResponseBuilder, String), ApiError> {
     let issued = auth
         .keys
-        .issue(user.id, user.role, state.clock.now())
+        .issue(user.id, user.role, user.token_generation, state.clock.now())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let csrf_token = auth.csrf.token_for(&issued.session.jti);
     let ttl = auth.keys.ttl();
-    Ok(HttpResponseBuilder::new(status)
+    let mut response = HttpResponseBuilder::new(status);
+    response
         .cookie(session_cookie(
             issued.token.expose_secret(),
             ttl,
             auth.cookie_secure,
         ))
-        .cookie(csrf_cookie(&csrf_token, ttl, auth.cookie_secure))
-        .json(SessionJson {
-            user: user.into(),
-            csrf_token,
-        }))
+        .cookie(csrf_cookie(&csrf_token, ttl, auth.cookie_secure));
+    Ok((response, csrf_token))
 }

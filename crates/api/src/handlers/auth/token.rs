@@ -5,6 +5,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::session::Credentials;
+use crate::audit::RequestMeta;
 use crate::auth::AuthState;
 use crate::error::{ApiError, ApiJson, ProblemBody};
 use crate::state::AppState;
@@ -18,12 +19,14 @@ pub struct TokenJson {
     pub expires_in: u64,
 }
 
-/// Exchanges credentials for a Bearer token (no cookies, no CSRF needed with it).
+/// Exchanges credentials for a Bearer token (no cookies, no CSRF needed with it). Refused and
+/// audited as the login is.
 #[utoipa::path(post, path = "/api/auth/token", tag = "auth", request_body = Credentials,
     responses(
         (status = 200, description = "A Bearer token", body = TokenJson),
         (status = 400, description = "`malformed_json`", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "`invalid_credentials`", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`: unknown email or wrong password (the same answer)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`: the right password of a disabled account", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`", body = ProblemBody, content_type = "application/problem+json"),
@@ -32,16 +35,21 @@ pub struct TokenJson {
 pub async fn token(
     state: web::Data<AppState>,
     auth: web::Data<AuthState>,
+    meta: RequestMeta,
     body: ApiJson<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let credentials = body.into_inner();
     let user = state
         .auth
-        .sign_in(credentials.lookup_email(), &credentials.password)
+        .sign_in(
+            credentials.lookup_email(),
+            &credentials.password,
+            &meta.audit(None),
+        )
         .await?;
     let issued = auth
         .keys
-        .issue(user.id, user.role, state.clock.now())
+        .issue(user.id, user.role, user.token_generation, state.clock.now())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok().json(TokenJson {
         access_token: issued.token.expose_secret().to_owned(),

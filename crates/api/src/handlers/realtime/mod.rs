@@ -14,7 +14,10 @@ use actix_web::web;
 use adapters_ws::{Feed, Hub, Viewer};
 use ports::EventLog;
 
+use actix_web::HttpRequest;
+
 use crate::auth::AuthUser;
+use crate::auth::extractor::authenticate;
 use crate::error::ApiError;
 
 /// The real-time routes' part of the OpenAPI document (merged into `crate::openapi::document`).
@@ -76,7 +79,12 @@ fn parse_since(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError
     }
 }
 
+/// Opens the feed of `user`, authenticated from `req`. A revocation that lands between that
+/// authentication and the subscription would close nothing (the client was not in the hub yet),
+/// so the token is checked once more after subscribing: the revocation set is updated before the
+/// hub is told, so one of the two always sees it.
 async fn open_feed(
+    req: &HttpRequest,
     state: &RealtimeState,
     user: &AuthUser,
     since: Option<i64>,
@@ -85,13 +93,23 @@ async fn open_feed(
         user_id: user.id,
         role: user.role,
     };
-    Feed::open(&state.hub, Arc::clone(&state.log), viewer, &user.jti, since)
-        .await
-        .map_err(ApiError::from)
+    let feed = Feed::open(
+        &state.hub,
+        Arc::clone(&state.log),
+        viewer,
+        &user.jti,
+        user.generation,
+        since,
+    )
+    .await
+    .map_err(ApiError::from)?;
+    authenticate(req)?;
+    Ok(feed)
 }
 
 /// Hands the listener's notices to the hub, one at a time and in order: events (each once, in id
-/// order), revocations (the token's streams close), and after every (re)connection of the
+/// order), revocations (the token's streams close; for a user's generation, the streams of their
+/// older tokens), and after every (re)connection of the
 /// listener, a replay of the event log after the last event this instance delivered —
 /// notifications sent while it was not listening are lost, the log is not.
 pub fn spawn_notice_pump(
@@ -123,6 +141,9 @@ pub fn spawn_notice_pump(
                 }
                 Notice::Revoked(jti) => {
                     hub.revoke(&jti);
+                }
+                Notice::UserRevoked(generation) => {
+                    hub.revoke_user(generation.user_id, generation.min_generation);
                 }
                 Notice::Reconnected => {
                     if let Some(after) = last {

@@ -51,7 +51,7 @@ pub async fn events(
         )?,
         None => parse_since("since", query.since.as_deref())?,
     };
-    let feed = open_feed(&state, &user, since).await?;
+    let feed = open_feed(&req, &state, &user, since).await?;
     // Lives in the stream's state: the gauge goes down when the stream is dropped.
     let guard = metrics.map(|m| m.into_inner().client_connected(Transport::Sse));
     let events = stream::unfold((feed, guard), |(mut feed, guard)| async move {

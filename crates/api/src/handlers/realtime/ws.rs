@@ -48,7 +48,7 @@ pub async fn upgrade(
         }
     }
     let since = parse_since("since", query.since.as_deref())?;
-    let feed = open_feed(&state, &user, since).await?;
+    let feed = open_feed(&req, &state, &user, since).await?;
     let (response, session, stream) = actix_ws::handle(&req, body)
         .map_err(|_| ApiError::invalid_field("upgrade", "not a WebSocket upgrade request"))?;
     let state = state.into_inner();
