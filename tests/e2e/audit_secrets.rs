@@ -3,7 +3,9 @@
 //! scanned for every password, token, cookie value, CSRF token and hash used or stored.
 //! (Webhook secrets join the scan when webhook endpoints exist.)
 
-use e2e::{JWT_SECRET, PASSWORD, count, json_of, plain_client, spawn_app};
+use std::time::Duration;
+
+use e2e::{JWT_SECRET, PASSWORD, count, eventually, json_of, plain_client, spawn_app};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -67,6 +69,21 @@ async fn no_password_token_cookie_or_hash_reaches_an_audit_entry() {
         .await
         .unwrap();
     assert_eq!(csrf_refused.status(), StatusCode::FORBIDDEN);
+    // Its entry is written on the side (the 403 does not wait for it).
+    eventually(
+        "the CSRF failure's entry",
+        Duration::from_secs(10),
+        async || {
+            (count(
+                &app.pool,
+                "SELECT count(*) AS n FROM audit_log WHERE action = 'auth.csrf_failed'",
+            )
+            .await
+                == 1)
+                .then_some(())
+        },
+    )
+    .await;
 
     // Password changes: a wrong current password, then two right ones (cookie, then Bearer).
     let first = "first new password 2026";
