@@ -16,31 +16,43 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::cached::Cached;
-use crate::errors::store_error;
+use crate::errors::{TxError, store_error};
 use crate::pool::PgPool;
 use crate::rows::{EventRow, ItemRow, OrderRow, events_from_rows, group_items};
 use crate::schema::{order_events, order_items, orders, users};
 use crate::users::lower;
 
+/// The order with its items, shipments and refunds, read in one `REPEATABLE READ` snapshot: a
+/// shipment or a refund settling between two of the reads would otherwise show a mix (a refund
+/// `succeeded` on an order whose `refunded_amount` is still 0).
 pub(super) async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Order>, StoreError> {
     let mut conn = pool.get().await.map_err(store_error)?;
+    conn.build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run(async |conn| read_one(conn, id).await.map_err(TxError::Op))
+        .await
+        .map_err(TxError::into_op)
+}
+
+async fn read_one(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Order>, StoreError> {
     let row: Option<OrderRow> = orders::table
         .find(id)
         .select(OrderRow::as_select())
-        .first(&mut conn)
+        .first(conn)
         .await
         .optional()
         .map_err(store_error)?;
     match row {
         None => Ok(None),
         Some(row) => {
-            let items = super::status::load_items(&mut conn, id)
+            let items = super::status::load_items(conn, id)
                 .await
                 .map_err(store_error)?;
             let with_refunds = super::refund::with_refunds(&[&row]);
             let mut order = [row.into_order(items)?];
-            super::ship::attach(&mut conn, &mut order).await?;
-            super::refund::attach(&mut conn, &mut order, &with_refunds).await?;
+            super::ship::attach(conn, &mut order).await?;
+            super::refund::attach(conn, &mut order, &with_refunds).await?;
             let [order] = order;
             Ok(Some(order))
         }

@@ -894,3 +894,44 @@ async fn fulfilling_by_status_returns_every_shipment_of_the_order() {
     assert_eq!(done.shipments, read.shipments);
     assert_eq!(done, read);
 }
+
+/// A read of an order while shipments commit sees one moment: its items' shipped units, its
+/// shipments and its version always agree (the reads share one snapshot).
+#[tokio::test]
+async fn an_order_read_during_shipments_is_never_a_mix() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 50).await;
+    let order = paid(&c, ada.id, &[(a.id, 40)]).await;
+    let orders = Arc::new(c.orders.clone());
+    let shipper = {
+        let orders = orders.clone();
+        tokio::spawn(async move {
+            for _ in 0..40 {
+                orders
+                    .ship(&new_shipment(order.id, Some(vec![(a.id, 1)])))
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let mut reads = 0;
+    while !shipper.is_finished() && reads < 5_000 {
+        let seen = orders.get(order.id).await.unwrap().unwrap();
+        let in_shipments: i64 = seen
+            .shipments
+            .iter()
+            .flat_map(|s| s.items.iter().map(|(_, q)| q))
+            .sum();
+        assert_eq!(
+            seen.items[0].quantity_shipped, in_shipments,
+            "items and shipments of one read disagree"
+        );
+        reads += 1;
+    }
+    shipper.await.unwrap();
+    assert!(reads > 0);
+    let last = orders.get(order.id).await.unwrap().unwrap();
+    assert_eq!(last.items[0].quantity_shipped, 40);
+    assert_eq!(last.shipments.len(), 40);
+}
