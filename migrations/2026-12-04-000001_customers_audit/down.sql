@@ -1,3 +1,4 @@
+DROP INDEX users_email_trgm_idx;
 DROP TABLE audit_purges;
 DROP TABLE audit_log;
 DROP FUNCTION audit_purge();

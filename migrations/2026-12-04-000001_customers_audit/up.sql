@@ -118,3 +118,8 @@ CREATE TRIGGER audit_purges_no_update_delete BEFORE UPDATE OR DELETE ON audit_pu
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 CREATE TRIGGER audit_purges_no_truncate BEFORE TRUNCATE ON audit_purges
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+
+-- The customer list's `q` (a case-insensitive substring of the email): trigrams find a rare
+-- pattern without reading every user (pg_trgm is a trusted extension shipped with PostgreSQL).
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX users_email_trgm_idx ON users USING gin (email gin_trgm_ops);

@@ -258,7 +258,8 @@ impl CustomerRepository for PgCustomerRepository {
             .as_deref()
             .filter(|q| !q.is_empty())
             .map(like_pattern);
-        if q.is_some() {
+        let searching = q.is_some();
+        if searching {
             sql.push_str(&format!(" AND u.email ILIKE ${} ESCAPE '\\'", next()));
         }
         if query.role.is_some() {
@@ -291,10 +292,15 @@ impl CustomerRepository for PgCustomerRepository {
                 .bind::<BigInt, _>(after.id);
         }
         statement = statement.bind::<BigInt, _>(i64::from(query.limit));
-        let rows: Vec<CustomerRow> = Cached(statement)
-            .load(&mut conn)
-            .await
-            .map_err(store_error)?;
+        // With `q`, planned for its pattern each time (not a cached statement's generic plan): a
+        // pattern that matches few users is found through `users_email_trgm_idx`, one that
+        // matches most by walking `users_created_idx` newest first.
+        let rows: Vec<CustomerRow> = if searching {
+            statement.load(&mut conn).await
+        } else {
+            Cached(statement).load(&mut conn).await
+        }
+        .map_err(store_error)?;
         rows.into_iter().map(CustomerRow::customer).collect()
     }
 
