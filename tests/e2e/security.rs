@@ -292,6 +292,31 @@ async fn cookie_writes_need_the_sessions_csrf_token_and_bearer_writes_do_not() {
 }
 
 #[tokio::test]
+async fn guessing_the_current_password_is_rate_limited_like_a_sign_in() {
+    let app = spawn_app_with(|s| s.rate_limits.auth_per_minute = 5).await;
+    let customer = app.customer().await; // one of the five
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let response = customer
+            .post(&app, "/api/auth/password")
+            .json(&json!({"current_password": "a wrong guess", "new_password": "whatever 1234"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            [StatusCode::FORBIDDEN; 4].as_slice(),
+            [StatusCode::TOO_MANY_REQUESTS; 2].as_slice()
+        ]
+        .concat(),
+        "four wrong guesses answered, then 429"
+    );
+}
+
+#[tokio::test]
 async fn login_brute_force_is_rate_limited() {
     let app = spawn_app_with(|s| s.rate_limits.auth_per_minute = 5).await;
     let customer = app.customer().await; // one of the five

@@ -17,7 +17,7 @@
 //! | `JWT_SECRET` | required (random in development) | HS256 key of session tokens, at least 32 bytes |
 //! | `JWT_TTL` | `12h` | lifetime of a session token |
 //! | `COOKIE_SECURE` | `true` | `false` drops `Secure` from cookies (plain-http local development only) |
-//! | `RATE_LIMIT_AUTH_PER_MINUTE` | `10` | register/login/token requests per client address per minute (0: off) |
+//! | `RATE_LIMIT_AUTH_PER_MINUTE` | `10` | register/login/token/password-change requests per client address per minute (0: off) |
 //! | `RATE_LIMIT_API_PER_SECOND` | `100` | other requests per client address per second, burst twice that (0: off) |
 //! | `RATE_LIMIT_ORDERS_PER_MINUTE` | `60` | order placements per signed-in user per minute (0: off) |
 //! | `CURRENCY` | `USD` | the one currency (ISO 4217, three letters) |

@@ -1,5 +1,7 @@
 //! `/api/auth`: register, login, logout, me, token, password. Register, login and token are
-//! rate-limited per client address (`RATE_LIMIT_AUTH_PER_MINUTE`).
+//! rate-limited per client address (`RATE_LIMIT_AUTH_PER_MINUTE`), and so is a password change
+//! (it verifies a password too: without it a stolen session could guess the current password, or
+//! spend the server's CPU on argon2, at the general API rate), besides the general limit.
 
 pub mod login;
 pub mod logout;
@@ -33,6 +35,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &RateLimiters) {
             )
             .service(crate::handlers::resource("/logout").post(logout::logout))
             .service(crate::handlers::resource("/me").get(me::me))
-            .service(crate::handlers::resource("/password").post(password::change_password)),
+            .service(
+                crate::handlers::resource("/password")
+                    .wrap(limits.auth.middleware())
+                    .route(web::post().to(password::change_password)),
+            ),
     );
 }
