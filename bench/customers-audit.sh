@@ -32,6 +32,8 @@ DATABASE_URL="$URL" RUST_LOG=warn ADMIN_PASSWORD="$ADMIN_PW" "$OMS" create-admin
 if [ "$(sql "$URL" -c "SELECT count(*) >= 1000000 FROM audit_log")" != t ]; then
   echo "inserting 1,000,000 audit entries (once)" >&2
   sql "$URL" -f bench/sql/audit-entries.sql
+  # One customer in a thousand disabled (the `status=disabled` list).
+  sql "$URL" -c "UPDATE users SET status = 'disabled' WHERE role = 'CUSTOMER' AND id % 1000 = 0"
   sql "$URL" -c "VACUUM ANALYZE"
 fi
 sql "$URL" -c "SELECT 'users ' || (SELECT count(*) FROM users) || ', orders ' || (SELECT count(*) FROM orders) || ', audit entries ' || (SELECT count(*) FROM audit_log)" >&2

@@ -14,6 +14,10 @@ ALTER TABLE users
     ADD COLUMN tokens_revoked_at TIMESTAMPTZ;
 -- The admin customer list, newest first.
 CREATE INDEX users_created_idx ON users (created_at DESC, id DESC);
+-- ... and with the `role` or `status` filter (admins and disabled users are few: without these a
+-- page of them reads most users).
+CREATE INDEX users_role_created_idx ON users (role, created_at DESC, id DESC);
+CREATE INDEX users_status_created_idx ON users (status, created_at DESC, id DESC);
 -- The generations to load at start-up.
 CREATE INDEX users_tokens_revoked_idx ON users (tokens_revoked_at) WHERE tokens_revoked_at IS NOT NULL;
 -- The last-admin rule counts these.
