@@ -123,7 +123,7 @@ impl Feed {
 mod tests {
     use super::*;
     use domain::{EventType, OrderStatus, PaymentStatus, Role};
-    use ports::{EventSink, MockEventLog, StoredEvent};
+    use ports::{MockEventLog, StoredEvent};
     use uuid::Uuid;
 
     fn event(id: i64, owner: i64) -> StoredEvent {

@@ -4,8 +4,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use async_trait::async_trait;
 use domain::Role;
-use ports::{EventSink, StoredEvent};
+use ports::{EventSink, SinkError, StoredEvent};
 use tokio::sync::mpsc;
 
 use crate::event_json::EventMessage;
@@ -177,8 +178,14 @@ impl Hub {
         before - clients.len()
     }
 
-    /// Delivers one committed event to every client allowed to see it.
-    pub fn deliver(&self, message: Arc<EventMessage>) {
+    /// Delivers one committed event to every client allowed to see it (the relay calls it through
+    /// [`EventSink::deliver`]).
+    pub fn publish(&self, event: &StoredEvent) {
+        self.fan_out(Arc::new(EventMessage::from_event(event)));
+    }
+
+    /// Queues `message` for every client allowed to see it.
+    fn fan_out(&self, message: Arc<EventMessage>) {
         let mut slow = 0;
         let mut delivered = 0;
         {
@@ -245,9 +252,19 @@ impl Hub {
     }
 }
 
+/// The hub is one sink of the event relay: in-memory fan-out that never waits (a client whose
+/// queue is full is dropped), so it never holds the relay up, and never fails.
+#[async_trait]
 impl EventSink for Hub {
-    fn publish(&self, event: &StoredEvent) {
-        self.deliver(Arc::new(EventMessage::from_event(event)));
+    fn name(&self) -> &'static str {
+        "hub"
+    }
+
+    async fn deliver(&self, events: &[StoredEvent]) -> Result<(), SinkError> {
+        for event in events {
+            self.publish(event);
+        }
+        Ok(())
     }
 }
 
@@ -308,6 +325,18 @@ mod tests {
             "alice must not see bob's event"
         );
         assert_eq!(hub.delivered_total(), 4);
+    }
+
+    #[tokio::test]
+    async fn as_a_sink_it_delivers_a_batch_in_order() {
+        let hub = Hub::new(8);
+        let mut admin = hub.subscribe(ADMIN, "a", 0);
+        let sink: &dyn EventSink = &hub;
+        assert_eq!(sink.name(), "hub");
+        let batch = [event(1, ALICE.user_id), event(2, BOB.user_id)];
+        assert_eq!(sink.deliver(&batch).await, Ok(()));
+        assert_eq!(admin.recv().await.map(|m| m.id), Ok(1));
+        assert_eq!(admin.recv().await.map(|m| m.id), Ok(2));
     }
 
     #[tokio::test]

@@ -1,5 +1,5 @@
-//! The event log (stored with every change, in its transaction) and the sink that delivers events
-//! to connected clients.
+//! The event log (stored with every change, in its transaction), the source that reports events as
+//! they commit, and the sinks the event relay (`app::relay`) hands them to.
 
 use async_trait::async_trait;
 use domain::{EventType, FulfillmentStatus, OrderStatus, PaymentStatus};
@@ -58,8 +58,54 @@ pub trait EventLog: Send + Sync {
     async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError>;
 }
 
-/// Where committed events go to reach connected clients (the real-time hub).
+/// What an [`EventSource`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceNotice {
+    /// Events some instance committed, id ascending. While the source stays connected, notices
+    /// arrive in commit order, which is id order (see [`StoredEvent`]); ids may skip values (a
+    /// rolled-back transaction took them), and the same event may be reported twice.
+    Committed(Vec<StoredEvent>),
+    /// The source is (again) following commits. Whatever committed while it was not may never be
+    /// reported: its consumer catches up from the [`EventLog`]. Sent after every connection, the
+    /// first one too.
+    Resumed,
+}
+
+/// Where news of committed events comes from (today the `LISTEN` connection; a message bus
+/// tomorrow). One consumer, the event relay, pulls from it.
 #[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait EventSource: Send {
+    /// The next notice, waiting for one; `None` once the source has stopped for good (shutdown).
+    async fn next(&mut self) -> Option<SourceNotice>;
+}
+
+/// A sink could not take events (for logs only).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkError {
+    /// The store the sink writes to failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Anything else.
+    #[error("event sink failure: {0}")]
+    Internal(String),
+}
+
+/// A consumer of committed events: the real-time hub, webhooks, email. The event relay hands
+/// every sink each committed event once, in id order, in batches; it does not hand a sink a batch
+/// again after an error (a sink that must not lose events keeps its own durable position and
+/// catches up from the [`EventLog`]).
+///
+/// To add a consumer: implement this trait and register it with the relay in `api`'s
+/// `startup.rs`.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
 pub trait EventSink: Send + Sync {
-    fn publish(&self, event: &StoredEvent);
+    /// A short name for logs ("hub", "webhooks").
+    fn name(&self) -> &'static str;
+
+    /// Takes `events` (non-empty, id ascending, every id above those of earlier batches). Must
+    /// return quickly: every sink waits for the one before it, and new events wait for all of
+    /// them. A sink with slow work (network calls) queues it and returns.
+    async fn deliver(&self, events: &[StoredEvent]) -> Result<(), SinkError>;
 }

@@ -30,7 +30,7 @@ pub use customers::{
     UpdateCustomerError,
 };
 pub use error::StoreError;
-pub use events::{EventLog, EventSink, StoredEvent};
+pub use events::{EventLog, EventSink, EventSource, SinkError, SourceNotice, StoredEvent};
 pub use idempotency::{Claim, IdempotencyBegin, IdempotencyStore, StoredResponse};
 pub use notes::{AddNoteError, NewNote, OrderNote};
 pub use orders::{
@@ -51,7 +51,7 @@ pub use users::{CreateUserError, User, UserCredentials, UserRepository};
 #[cfg(feature = "mock")]
 pub use {
     audit::MockAuditLog, clock::MockClock, customers::MockCustomerRepository, events::MockEventLog,
-    events::MockEventSink, idempotency::MockIdempotencyStore, orders::MockOrderRepository,
-    passwords::MockPasswordHasher, payments::MockPaymentGateway, products::MockProductRepository,
-    revocations::MockTokenRevocations, users::MockUserRepository,
+    events::MockEventSink, events::MockEventSource, idempotency::MockIdempotencyStore,
+    orders::MockOrderRepository, passwords::MockPasswordHasher, payments::MockPaymentGateway,
+    products::MockProductRepository, revocations::MockTokenRevocations, users::MockUserRepository,
 };

@@ -157,7 +157,6 @@ pub fn spawn_notice_pump(
 }
 
 fn hub_publish(hub: &Hub, event: &ports::StoredEvent) {
-    use ports::EventSink as _;
     hub.publish(event);
 }
 
