@@ -13,6 +13,8 @@
 //!   the request ([`ports::AuditContext`]: actor, request id, client address), which stores it in
 //!   the write's own transaction.
 //! - [`reconcile`]: resolves orders whose charge is unknown and cancels expired ones.
+//! - [`relay`]: hands committed events, in id order and each once, from the event source to
+//!   every sink (the real-time hub, ...).
 //! - [`payments`]: gateway calls with a timeout, shared by the above.
 //! - [`paging`]: keyset pages (`limit + 1` rows fetched to know whether a next page exists).
 //!
@@ -55,6 +57,7 @@ pub mod paging;
 pub mod payments;
 pub mod reconcile;
 pub mod refunds;
+pub mod relay;
 
 pub use admin_orders::AdminOrderService;
 pub use auth::AuthService;
@@ -64,6 +67,7 @@ pub use orders::OrderService;
 pub use paging::Page;
 pub use ports::Actor;
 pub use reconcile::Reconciler;
+pub use relay::{EventRelay, RelaySettings};
 
 /// Everything the use cases need, cheap to clone.
 #[derive(Clone)]
