@@ -10,13 +10,20 @@
 //!
 //! The connection is also checked with `SELECT 1` every [`KEEPALIVE`] of silence, so a connection
 //! that died without a word (a network partition) is noticed too.
+//!
+//! Two ways to consume it:
+//! - [`spawn`] (the server): the events side is a [`PgEventSource`], the [`EventSource`] port the
+//!   event relay (`app::relay`) reads; revocations come on a channel of their own
+//!   ([`RevocationNotice`]), for the in-memory revocation set. Each hears every (re)connection.
+//! - [`spawn_listener`]: every [`Notice`] on one channel, in the order heard (its tests).
 
 use std::pin::pin;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt;
-use ports::{StoredEvent, UserGeneration};
+use ports::{EventSource, SourceNotice, StoredEvent, UserGeneration};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -37,6 +44,105 @@ pub enum Notice {
     Reconnected,
 }
 
+/// What the listener tells the revocation set's consumer ([`spawn`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevocationNotice {
+    /// A token was revoked (its `jti`).
+    Revoked(String),
+    /// Every token of a user below a generation was revoked (disable, role or password change).
+    UserRevoked(UserGeneration),
+    /// The listener is (again) listening: reload the revocations, some may have been missed.
+    Reconnected,
+}
+
+/// The events side of the listener: the [`EventSource`] of the event relay. `Committed` for each
+/// `oms_events` notification (in the order heard: commit order), `Resumed` after every `LISTEN`.
+/// Ends when the listener stops.
+pub struct PgEventSource {
+    rx: mpsc::UnboundedReceiver<SourceNotice>,
+}
+
+#[async_trait]
+impl EventSource for PgEventSource {
+    async fn next(&mut self) -> Option<SourceNotice> {
+        self.rx.recv().await
+    }
+}
+
+/// A running listener, as [`spawn`] returns it.
+pub struct Listener {
+    /// Committed events and reconnections, for the event relay.
+    pub events: PgEventSource,
+    /// Revocations and reconnections, for the revocation set.
+    pub revocations: mpsc::Receiver<RevocationNotice>,
+    /// Ends when `shutdown` turns `true`, or when both consumers are gone.
+    pub task: JoinHandle<()>,
+}
+
+/// How many revocation notices may wait for their consumer before the listener waits.
+pub const REVOCATION_QUEUE: usize = 1024;
+
+/// Starts the listener with its two consumers (see the module documentation). The events side
+/// is unbounded so that a relay busy replaying the log never holds up revocations (a notice is a
+/// few events; while the relay catches up nothing else grows it).
+pub fn spawn(url: String, shutdown: watch::Receiver<bool>) -> Listener {
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (revocations_tx, revocations_rx) = mpsc::channel(REVOCATION_QUEUE);
+    let outlet = Outlet::Split {
+        events: events_tx,
+        revocations: revocations_tx,
+    };
+    Listener {
+        events: PgEventSource { rx: events_rx },
+        revocations: revocations_rx,
+        task: tokio::spawn(run(url, outlet, shutdown)),
+    }
+}
+
+/// Where notices go.
+enum Outlet {
+    /// Every notice on one channel ([`spawn_listener`]).
+    One(mpsc::Sender<Notice>),
+    /// Events to the relay, revocations to theirs; both hear reconnections ([`spawn`]).
+    Split {
+        events: mpsc::UnboundedSender<SourceNotice>,
+        revocations: mpsc::Sender<RevocationNotice>,
+    },
+}
+
+impl Outlet {
+    /// Hands `notice` on; `false` once nobody listens any more.
+    async fn send(&self, notice: Notice) -> bool {
+        match self {
+            Outlet::One(tx) => tx.send(notice).await.is_ok(),
+            Outlet::Split {
+                events,
+                revocations,
+            } => {
+                // A consumer that is gone misses what it would have been told; the other goes on.
+                match notice {
+                    Notice::Events(batch) => {
+                        let _ = events.send(SourceNotice::Committed(batch));
+                    }
+                    Notice::Reconnected => {
+                        let _ = events.send(SourceNotice::Resumed);
+                        let _ = revocations.send(RevocationNotice::Reconnected).await;
+                    }
+                    Notice::Revoked(jti) => {
+                        let _ = revocations.send(RevocationNotice::Revoked(jti)).await;
+                    }
+                    Notice::UserRevoked(generation) => {
+                        let _ = revocations
+                            .send(RevocationNotice::UserRevoked(generation))
+                            .await;
+                    }
+                }
+                !(events.is_closed() && revocations.is_closed())
+            }
+        }
+    }
+}
+
 /// First pause after a lost connection.
 pub const BACKOFF_START: Duration = Duration::from_millis(100);
 /// Longest pause between attempts.
@@ -44,14 +150,14 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Silence after which the connection is probed.
 pub const KEEPALIVE: Duration = Duration::from_secs(30);
 
-/// Starts the listener task. It ends when `shutdown` turns `true` (or its sender is dropped), or
-/// when `tx`'s receiver is gone.
+/// Starts the listener task with one consumer of every [`Notice`]. It ends when `shutdown` turns
+/// `true` (or its sender is dropped), or when `tx`'s receiver is gone.
 pub fn spawn_listener(
     url: String,
     tx: mpsc::Sender<Notice>,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(run(url, tx, shutdown))
+    tokio::spawn(run(url, Outlet::One(tx), shutdown))
 }
 
 /// Why one connection's loop ended.
@@ -62,7 +168,7 @@ enum Ended {
     Lost,
 }
 
-async fn run(url: String, tx: mpsc::Sender<Notice>, mut shutdown: watch::Receiver<bool>) {
+async fn run(url: String, tx: Outlet, mut shutdown: watch::Receiver<bool>) {
     let mut backoff = BACKOFF_START;
     loop {
         if *shutdown.borrow() {
@@ -74,7 +180,7 @@ async fn run(url: String, tx: mpsc::Sender<Notice>, mut shutdown: watch::Receive
                 backoff = BACKOFF_START;
                 // Also after the first LISTEN: whatever was committed before it (a revocation
                 // during start-up) is only in the tables, so consumers re-read them now.
-                if tx.send(Notice::Reconnected).await.is_err() {
+                if !tx.send(Notice::Reconnected).await {
                     return;
                 }
                 match listen(&mut conn, &tx, &mut shutdown).await {
@@ -118,7 +224,7 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 
 async fn listen(
     conn: &mut AsyncPgConnection,
-    tx: &mpsc::Sender<Notice>,
+    tx: &Outlet,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Ended {
     loop {
@@ -153,7 +259,7 @@ async fn listen(
             },
             _ => continue,
         };
-        if tx.send(notice).await.is_err() {
+        if !tx.send(notice).await {
             return Ended::Stop;
         }
     }

@@ -1,8 +1,10 @@
 use std::time::Duration;
 
-use adapters_postgres::listener::{Notice, spawn_listener};
+use adapters_postgres::listener::{
+    self, Listener, Notice, PgEventSource, RevocationNotice, spawn_listener,
+};
 use domain::{EventType, OrderStatus, PaymentStatus};
-use ports::TokenRevocations;
+use ports::{EventSource, SourceNotice, TokenRevocations};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, watch};
 
@@ -89,6 +91,97 @@ async fn hears_events_and_revocations_and_survives_a_lost_connection() {
 
     stop_tx.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(5), listener)
+        .await
+        .expect("the listener stops when asked")
+        .unwrap();
+}
+
+async fn next_source(source: &mut PgEventSource) -> SourceNotice {
+    tokio::time::timeout(Duration::from_secs(15), source.next())
+        .await
+        .expect("a notice in time")
+        .expect("the listener is running")
+}
+
+async fn next_revocation(rx: &mut mpsc::Receiver<RevocationNotice>) -> RevocationNotice {
+    tokio::time::timeout(Duration::from_secs(15), rx.recv())
+        .await
+        .expect("a notice in time")
+        .expect("the listener is running")
+}
+
+/// The server's way: events to the relay's source, revocations to their own channel, both told
+/// of every (re)connection; one side gone, the other still hears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_source_and_the_revocations_each_hear_their_own_and_every_reconnect() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 1000).await;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let Listener {
+        events: mut source,
+        mut revocations,
+        task,
+    } = listener::spawn(c.db.url.clone(), stop_rx);
+    assert_eq!(next_source(&mut source).await, SourceNotice::Resumed);
+    assert_eq!(
+        next_revocation(&mut revocations).await,
+        RevocationNotice::Reconnected
+    );
+
+    let placed = c.place(ada.id, &[(a.id, 1)]).await;
+    match next_source(&mut source).await {
+        SourceNotice::Committed(events) => {
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].order_id, placed.id);
+            assert_eq!(events[0].kind, EventType::OrderCreated);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    c.revocations
+        .revoke(
+            "jti-2",
+            OffsetDateTime::now_utc() + time::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        next_revocation(&mut revocations).await,
+        RevocationNotice::Revoked("jti-2".into())
+    );
+
+    let killed = c
+        .count(&format!(
+            "SELECT count(pg_terminate_backend(pid))::bigint AS n FROM pg_stat_activity \
+             WHERE datname = '{}' AND application_name = 'oms-listener'",
+            c.db.name
+        ))
+        .await;
+    assert_eq!(killed, 1);
+    assert_eq!(next_source(&mut source).await, SourceNotice::Resumed);
+    assert_eq!(
+        next_revocation(&mut revocations).await,
+        RevocationNotice::Reconnected
+    );
+
+    // Without its event consumer, the listener still hands over revocations.
+    drop(source);
+    c.revocations
+        .revoke(
+            "jti-3",
+            OffsetDateTime::now_utc() + time::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        next_revocation(&mut revocations).await,
+        RevocationNotice::Revoked("jti-3".into())
+    );
+    // Nobody is told of the place's events any more; that must not stop it either.
+    c.place(ada.id, &[(a.id, 1)]).await;
+
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
         .await
         .expect("the listener stops when asked")
         .unwrap();
