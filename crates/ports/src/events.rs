@@ -75,7 +75,7 @@ pub enum SourceNotice {
 /// tomorrow). One consumer, the event relay, pulls from it.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
-pub trait EventSource: Send {
+pub trait EventSource: Send + Sync {
     /// The next notice, waiting for one; `None` once the source has stopped for good (shutdown).
     async fn next(&mut self) -> Option<SourceNotice>;
 }

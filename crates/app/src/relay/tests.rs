@@ -281,3 +281,10 @@ async fn without_any_start_notices_are_delivered_as_they_come() {
     assert_eq!(relay.last_delivered(), Some(7));
     assert_eq!(batches(&received), vec![vec![5, 6], vec![7]]);
 }
+
+#[test]
+fn the_relay_can_run_on_its_own_task() {
+    fn spawnable<T: Send + 'static>(_: &T) {}
+    let relay = EventRelay::new(source(vec![]), Arc::new(MockEventLog::new()));
+    spawnable(&relay.run());
+}
