@@ -17,9 +17,9 @@
 //! A failing log read is retried with backoff ([`RelaySettings`]); when it still fails the relay
 //! goes on without it: after a reconnect its last id stays where it was, so the next notice leaves
 //! a gap and the read is tried again then; for a gap, the notice's events are handed over and the
-//! gap's are not (clients that missed them resume with `since`). A failing sink is logged and does not hold back the others or the next
-//! events. Sinks are called one after the other, so each must return quickly
-//! ([`EventSink::deliver`]).
+//! gap's are not (clients that missed them resume with `since`). A failing sink is logged and
+//! does not hold back the others or the next events. Sinks are called one after the other, so each
+//! must return quickly ([`EventSink::deliver`]).
 //!
 //! To add a consumer: implement [`EventSink`] and register it with [`EventRelay::with_sink`] in
 //! `api`'s `startup.rs`.
@@ -204,7 +204,8 @@ impl EventRelay {
         let (first, newest) = (first.id, newest.id);
         for sink in &self.sinks {
             if let Err(error) = sink.deliver(&events).await {
-                tracing::error!(%error, sink = sink.name(), first, last = newest, "event sink failed");
+                let sink = sink.name();
+                tracing::error!(%error, sink, first, last = newest, "event sink failed");
             }
         }
         self.last = Some(newest);
