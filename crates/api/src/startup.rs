@@ -1,15 +1,21 @@
 //! Start-up: builds the pool, the repositories, the use cases and the server, binds the listener
 //! (port 0 picks a free one), and starts the instance's background tasks: the one `LISTEN`
-//! connection (revocations now, order events for the real-time hub), the reconciler, and
-//! housekeeping.
+//! connection, the event relay, the revocation follower, the reconciler, and housekeeping.
 //!
-//! # Where the real-time hub plugs in
-//! [`Realtime`] is the seam: its `configure` mounts `/api/ws` and `/api/events` (it runs after
-//! every other route, so a `web::scope("/api")` there shadows nothing), and its `on_notice`
-//! receives every listener [`Notice`] after the revocation set has been updated (`Events` to
-//! deliver, `Revoked` to close that token's connections, `UserRevoked` to close the connections of
-//! that user's older tokens, `Reconnected` to replay the event log).
-//! Build it in [`realtime`].
+//! # How a committed event travels
+//! ```text
+//! LISTEN oms_events ── PgEventSource ──▶ app::EventRelay ──▶ sinks: the real-time hub, …
+//!                      (EventSource)     in id order, each once;
+//!                                        gaps and reconnects read from the EventLog
+//! LISTEN oms_revocations ── RevocationNotice ──▶ follow_revocations ──▶ RevokedTokens, the hub
+//! ```
+//! [`Application::build`] only wires these. A new consumer of events (webhooks, email) implements
+//! [`ports::EventSink`] and is registered with `.with_sink(…)` on the relay there.
+//!
+//! # Where the real-time routes plug in
+//! [`Realtime`] holds the hub and a `configure` that mounts `/api/ws` and `/api/events` (it runs
+//! after every other route, so a `web::scope("/api")` there shadows nothing). Build it in
+//! [`realtime`].
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -20,7 +26,7 @@ use actix_web::dev::Server;
 use actix_web::http::{Method, header};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
-use adapters_postgres::listener::{Notice, spawn_listener};
+use adapters_postgres::listener::{self, RevocationNotice};
 use adapters_postgres::{
     PgCustomerRepository, PgEventLog, PgIdempotencyStore, PgOrderRepository, PgPool,
     PgProductRepository, PgSettings, PgTokenRevocations, PgUserRepository,
@@ -29,7 +35,7 @@ use adapters_ws::Hub;
 use anyhow::Context as _;
 use app::{
     AdminOrderService, AppSettings, AuthService, CatalogueService, CustomerService, Deps,
-    OrderService,
+    EventRelay, OrderService,
 };
 use async_trait::async_trait;
 use ports::{
@@ -82,38 +88,32 @@ struct MetricsServer {
     port: u16,
 }
 
-/// The real-time hub's plug (see the module documentation).
+/// The real-time routes' plug (see the module documentation).
 pub struct Realtime {
     /// Mounts the real-time routes (and their app data).
     pub configure: Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>,
-    /// Receives every listener notice.
-    pub on_notice: Arc<dyn Fn(Notice) + Send + Sync>,
-    /// The hub: closes every real-time client when the server shuts down.
+    /// The hub: a sink of the event relay; closes revoked clients, and every client when the
+    /// server shuts down.
     pub hub: Hub,
 }
 
-/// The real-time wiring of this instance: the hub, the routes `/api/ws` and `/api/events`, and
-/// the pump that hands it the listener's notices in order.
+/// The real-time wiring of this instance: the hub and the routes `/api/ws` and `/api/events`
+/// (which replay `since` from `events`).
 pub fn realtime(settings: &Settings, events: Arc<dyn EventLog>) -> Realtime {
     let hub = Hub::new(settings.realtime.ws_client_queue);
     let mut allowed_origins = vec![settings.http.public_origin.clone()];
     allowed_origins.extend(settings.http.cors_allowed_origins.iter().cloned());
     let state = web::Data::new(RealtimeState {
         hub: hub.clone(),
-        log: events.clone(),
+        log: events,
         ping_interval: settings.realtime.ws_ping_interval,
         ping_timeout: settings.realtime.ws_ping_timeout,
         allowed_origins,
     });
-    let pump = handlers::realtime::spawn_notice_pump(hub.clone(), events);
     Realtime {
         configure: Arc::new(move |cfg| {
             cfg.app_data(state.clone());
             handlers::realtime::configure(cfg);
-        }),
-        on_notice: Arc::new(move |notice| {
-            // The pump ends only with the process.
-            let _ = pump.send(notice);
         }),
         hub,
     }
@@ -202,17 +202,24 @@ impl Application {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let realtime = realtime(&settings, deps.events.clone());
         let mut tasks = Vec::new();
-        let (tx, rx) = mpsc::channel(1024);
-        tasks.push(spawn_listener(pg.url.clone(), tx, shutdown_rx.clone()));
-        tasks.push(tokio::spawn(consume_notices(
-            rx,
+        let listener = listener::spawn(pg.url.clone(), shutdown_rx.clone());
+        tasks.push(listener.task);
+        // Ends when the listener does (shutdown). Its start is read before the server binds, so
+        // no client can have subscribed before it.
+        let relay = EventRelay::new(Box::new(listener.events), deps.events.clone())
+            .with_sink(Arc::new(realtime.hub.clone()))
+            .after_latest()
+            .await;
+        tasks.push(tokio::spawn(relay.run()));
+        tasks.push(tokio::spawn(follow_revocations(
+            listener.revocations,
             Revocations {
                 revoked: revoked.clone(),
                 store: revocations.clone(),
                 clock: deps.clock.clone(),
                 token_ttl: settings.auth.jwt_ttl,
             },
-            realtime.on_notice.clone(),
+            realtime.hub.clone(),
         )));
 
         let auth =
@@ -465,13 +472,13 @@ struct Revocations {
     token_ttl: Duration,
 }
 
-/// Applies listener notices: revocations to the in-memory set (a token's `jti`, or a user's
+/// Applies the listener's revocation notices to the in-memory set (a token's `jti`, or a user's
 /// minimum generation; a full reload after a reconnect, since notices were lost meanwhile), then
-/// hands each notice to the hub (which closes the revoked connections).
-async fn consume_notices(
-    mut rx: mpsc::Receiver<Notice>,
+/// closes the revoked real-time clients (the set first: see `handlers::realtime::open_feed`).
+async fn follow_revocations(
+    mut rx: mpsc::Receiver<RevocationNotice>,
     revocations: Revocations,
-    on_notice: Arc<dyn Fn(Notice) + Send + Sync>,
+    hub: Hub,
 ) {
     let Revocations {
         revoked,
@@ -480,18 +487,24 @@ async fn consume_notices(
         token_ttl,
     } = revocations;
     while let Some(notice) = rx.recv().await {
-        match &notice {
-            Notice::Revoked(jti) => revoked.insert(jti.clone()),
-            Notice::UserRevoked(generation) => revoked.revoke_user(*generation),
-            Notice::Reconnected => match revoked.reload(&*store, clock.now(), token_ttl).await {
-                Ok((count, users)) => {
-                    tracing::info!(count, users, "revoked tokens reloaded after a reconnect");
+        match notice {
+            RevocationNotice::Revoked(jti) => {
+                revoked.insert(jti.clone());
+                hub.revoke(&jti);
+            }
+            RevocationNotice::UserRevoked(generation) => {
+                revoked.revoke_user(generation);
+                hub.revoke_user(generation.user_id, generation.min_generation);
+            }
+            RevocationNotice::Reconnected => {
+                match revoked.reload(&*store, clock.now(), token_ttl).await {
+                    Ok((count, users)) => {
+                        tracing::info!(count, users, "revoked tokens reloaded after a reconnect");
+                    }
+                    Err(error) => tracing::error!(%error, "reloading revoked tokens failed"),
                 }
-                Err(error) => tracing::error!(%error, "reloading revoked tokens failed"),
-            },
-            Notice::Events(_) => {}
+            }
         }
-        on_notice(notice);
     }
 }
 

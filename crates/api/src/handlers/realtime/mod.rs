@@ -1,8 +1,10 @@
 //! Real-time order events: `GET /api/ws` (WebSocket) and `GET /api/events` (Server-Sent Events).
 //!
 //! Both authenticate like every route (session cookie or Bearer), open an
-//! [`adapters_ws::Feed`] (replay after `since`, then live) and write what it yields in their own
-//! framing. Who sees what (admins everything, customers their own orders) is the hub's rule.
+//! [`adapters_ws::Feed`] (replay after `since` from the [`EventLog`] port, then live from the hub)
+//! and write what it yields in their own framing. Who sees what (admins everything, customers
+//! their own orders) is the hub's rule. The hub is fed by the event relay (`app::relay`, wired in
+//! `startup.rs`), not from here.
 
 pub mod sse;
 pub mod ws;
@@ -105,89 +107,4 @@ async fn open_feed(
     .map_err(ApiError::from)?;
     authenticate(req)?;
     Ok(feed)
-}
-
-/// Hands the listener's notices to the hub, one at a time and in order: events (each once, in id
-/// order), revocations (the token's streams close; for a user's generation, the streams of their
-/// older tokens), and after every (re)connection of the
-/// listener, a replay of the event log after the last event this instance delivered —
-/// notifications sent while it was not listening are lost, the log is not.
-pub fn spawn_notice_pump(
-    hub: Hub,
-    log: Arc<dyn EventLog>,
-) -> tokio::sync::mpsc::UnboundedSender<adapters_postgres::listener::Notice> {
-    use adapters_postgres::listener::Notice;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Notice>();
-    tokio::spawn(async move {
-        // Where delivery starts: the newest stored event. The listener's first `Reconnected` (its
-        // first LISTEN) then replays whatever committed between this read and that LISTEN, and a
-        // lost connection before any event was delivered is still followed by a replay.
-        let mut last: Option<i64> = match log.latest_id().await {
-            Ok(id) => Some(id),
-            Err(error) => {
-                tracing::warn!(%error, "reading the newest event id at start-up");
-                None
-            }
-        };
-        while let Some(notice) = rx.recv().await {
-            match notice {
-                Notice::Events(events) => {
-                    for event in events {
-                        if last.is_none_or(|l| event.id > l) {
-                            hub_publish(&hub, &event);
-                            last = Some(event.id);
-                        }
-                    }
-                }
-                Notice::Revoked(jti) => {
-                    hub.revoke(&jti);
-                }
-                Notice::UserRevoked(generation) => {
-                    hub.revoke_user(generation.user_id, generation.min_generation);
-                }
-                Notice::Reconnected => {
-                    if let Some(after) = last {
-                        last = Some(replay(&hub, &*log, after).await);
-                    }
-                }
-            }
-        }
-    });
-    tx
-}
-
-fn hub_publish(hub: &Hub, event: &ports::StoredEvent) {
-    hub.publish(event);
-}
-
-/// Publishes every stored event after `after`; returns the last id published. A failing read is
-/// retried with backoff (the database may be what broke the listener's connection).
-async fn replay(hub: &Hub, log: &dyn EventLog, mut after: i64) -> i64 {
-    const BATCH: u32 = 500;
-    const ATTEMPTS: u32 = 8;
-    let mut failures = 0;
-    loop {
-        match log.events_after(after, None, BATCH).await {
-            Ok(events) => {
-                failures = 0;
-                for event in &events {
-                    hub_publish(hub, event);
-                    after = event.id;
-                }
-                if events.len() < BATCH as usize {
-                    return after;
-                }
-            }
-            Err(error) if failures + 1 < ATTEMPTS => {
-                failures += 1;
-                tracing::warn!(%error, failures, "replaying events after a listener reconnect");
-                tokio::time::sleep(Duration::from_millis(100 << failures.min(5))).await;
-            }
-            Err(error) => {
-                // Clients that missed these resume with `since` after their own reconnect.
-                tracing::error!(%error, "giving up replaying events after a listener reconnect");
-                return after;
-            }
-        }
-    }
 }
