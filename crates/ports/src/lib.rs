@@ -30,7 +30,7 @@ pub use customers::{
     UpdateCustomerError,
 };
 pub use error::StoreError;
-pub use events::{EventLog, EventSink, StoredEvent};
+pub use events::{EventLog, EventQuery, EventSink, StoredEvent};
 pub use idempotency::{Claim, IdempotencyBegin, IdempotencyStore, StoredResponse};
 pub use notes::{AddNoteError, NewNote, OrderNote};
 pub use orders::{
