@@ -31,7 +31,7 @@ use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::{EventType, OrderStatus, PaymentStatus};
-use ports::{Actor, EventLog, StoreError, StoredEvent};
+use ports::{Actor, EventLog, EventQuery, StoreError, StoredEvent};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -353,17 +353,39 @@ impl EventLog for PgEventLog {
         user_id: Option<i64>,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.events_matching(&EventQuery {
+            after_id,
+            user_id,
+            limit,
+            ..EventQuery::default()
+        })
+        .await
+    }
+
+    /// A plain `WHERE id > $after … ORDER BY id LIMIT $n` (plus the filters): no upper bound is
+    /// needed, because ids are taken and committed one transaction at a time under
+    /// [`EVENT_LOCK_KEY`] (see the module docs), so no event below one this read sees can commit
+    /// after it. The order filter walks `order_events_order_idx`, a customer's walks
+    /// `order_events_user_idx`, the others the primary key.
+    async fn events_matching(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError> {
         let mut conn = self.pool.get().await.map_err(store_error)?;
-        let mut query = order_events::table
+        let mut sql = order_events::table
             .select(EventRow::as_select())
-            .filter(order_events::id.gt(after_id))
+            .filter(order_events::id.gt(query.after_id))
             .order(order_events::id.asc())
-            .limit(i64::from(limit))
+            .limit(i64::from(query.limit))
             .into_boxed();
-        if let Some(user_id) = user_id {
-            query = query.filter(order_events::user_id.eq(user_id));
+        if let Some(user_id) = query.user_id {
+            sql = sql.filter(order_events::user_id.eq(user_id));
         }
-        let rows = query.load(&mut conn).await.map_err(store_error)?;
+        if let Some(order_id) = query.order_id {
+            sql = sql.filter(order_events::order_id.eq(order_id));
+        }
+        if !query.types.is_empty() {
+            let types: Vec<&'static str> = query.types.iter().map(|t| t.as_str()).collect();
+            sql = sql.filter(order_events::kind.eq_any(types));
+        }
+        let rows = sql.load(&mut conn).await.map_err(store_error)?;
         events_from_rows(rows)
     }
 

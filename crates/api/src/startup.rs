@@ -238,6 +238,7 @@ impl Application {
             admin_orders: AdminOrderService::new(deps.clone(), app_settings.clone()),
             refunds: app::refunds::RefundService::new(deps.clone(), app_settings.clone()),
             audit: app::audit::AuditService::new(deps.clone()),
+            event_feed: app::event_feed::EventFeed::new(deps.clone()),
             customers: CustomerService::new(deps.clone()),
             idempotency: idempotency.clone(),
             revocations: revocations.clone(),

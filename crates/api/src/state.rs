@@ -22,6 +22,7 @@ pub struct AppState {
     pub admin_orders: AdminOrderService,
     pub refunds: app::refunds::RefundService,
     pub audit: app::audit::AuditService,
+    pub event_feed: app::event_feed::EventFeed,
     pub customers: CustomerService,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub revocations: Arc<dyn TokenRevocations>,

@@ -9,6 +9,7 @@
 //! - [`orders`]: a customer's orders: place (and pay), pay later, cancel, read.
 //! - [`admin_orders`]: every order, status changes (with the refund of a paid order), export.
 //! - [`notes`]: internal order notes (admins only, never an event).
+//! - [`event_feed`]: the stored events after a position, for admins (`GET /api/admin/events`).
 //! - [`audit`]: the audit log, for admins. Every admin write hands its store the audit entry of
 //!   the request ([`ports::AuditContext`]: actor, request id, client address), which stores it in
 //!   the write's own transaction.
@@ -51,6 +52,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalogue;
 pub mod customers;
+pub mod event_feed;
 pub mod notes;
 pub mod orders;
 pub mod paging;

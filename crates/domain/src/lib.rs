@@ -4,6 +4,7 @@
 //!   [`order::fulfillment`]: shipments, partial refunds and returns, unit by unit.
 //! - [`money`] and [`pricing`]: integer cents with checked arithmetic, the pricing rules.
 //! - [`validation`]: request validation whose every failure names its field.
+//! - [`webhook`]: webhook URL rules and the addresses a delivery must never connect to.
 
 pub mod money;
 pub mod order;
@@ -11,6 +12,7 @@ pub mod pricing;
 pub mod product;
 pub mod user;
 pub mod validation;
+pub mod webhook;
 
 pub use money::{Cents, MoneyOverflow};
 pub use order::events::{EventType, OrderEvent};

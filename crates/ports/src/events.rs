@@ -35,6 +35,20 @@ pub struct StoredEvent {
     pub occurred_at: OffsetDateTime,
 }
 
+/// Which stored events to read (the event feed's filters): those with id greater than `after_id`
+/// that match every filter given, id ascending, at most `limit`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventQuery {
+    pub after_id: i64,
+    /// Events of any of these types; every type when empty.
+    pub types: Vec<EventType>,
+    /// Events of this order only.
+    pub order_id: Option<Uuid>,
+    /// Events of orders owned by this user only (a customer's view); every order when `None`.
+    pub user_id: Option<i64>,
+    pub limit: u32,
+}
+
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait EventLog: Send + Sync {
@@ -46,6 +60,12 @@ pub trait EventLog: Send + Sync {
         user_id: Option<i64>,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// Events matching every filter of `query` (see [`EventQuery`]), id ascending, at most
+    /// `query.limit`. The read of [`EventLog::events_after`] with more filters: the same ordering
+    /// guarantee (ids in commit order, so "every matching event after N" is complete at the
+    /// moment of the read).
+    async fn events_matching(&self, query: &EventQuery) -> Result<Vec<StoredEvent>, StoreError>;
 
     /// The smallest id still stored (`None` when the log is empty), to tell whether a `since` is
     /// older than the retention.

@@ -30,7 +30,9 @@ pub use customers::{
     UpdateCustomerError,
 };
 pub use error::StoreError;
-pub use events::{EventLog, EventSink, EventSource, SinkError, SourceNotice, StoredEvent};
+pub use events::{
+    EventLog, EventQuery, EventSink, EventSource, SinkError, SourceNotice, StoredEvent,
+};
 pub use idempotency::{Claim, IdempotencyBegin, IdempotencyStore, StoredResponse};
 pub use notes::{AddNoteError, NewNote, OrderNote};
 pub use orders::{

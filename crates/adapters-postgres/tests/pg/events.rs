@@ -1,6 +1,7 @@
 use domain::{EventType, OrderStatus};
-use ports::{EventLog, OrderRepository, StatusChange};
+use ports::{EventLog, EventQuery, OrderRepository, StatusChange, StoredEvent};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::support::ctx;
 
@@ -87,4 +88,156 @@ async fn purge_removes_only_old_events() {
     assert_eq!(c.events.oldest_id().await.unwrap(), Some(left[0].id));
     // The order itself stays.
     assert!(c.orders.get(old.id).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn events_matching_by_type_order_owner_and_limit() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let bob = c.customer("bob@example.com").await;
+    let a = c.product("A-1", 100, 100).await;
+    let query = |after_id, limit| EventQuery {
+        after_id,
+        limit,
+        ..EventQuery::default()
+    };
+    assert!(
+        c.events
+            .events_matching(&query(0, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let ada_paid = c.place(ada.id, &[(a.id, 1)]).await;
+    let bob_cancelled = c.place(bob.id, &[(a.id, 1)]).await;
+    let ada_pending = c.place(ada.id, &[(a.id, 1)]).await;
+    for (order, status) in [
+        (ada_paid.id, OrderStatus::Paid),
+        (bob_cancelled.id, OrderStatus::Cancelled),
+        (ada_paid.id, OrderStatus::Fulfilled),
+    ] {
+        c.orders
+            .change_status(&StatusChange::new(order, status))
+            .await
+            .unwrap();
+    }
+    let all = c.events.events_matching(&query(0, 100)).await.unwrap();
+    assert_eq!(all, c.events.events_after(0, None, 100).await.unwrap());
+    let summary = |events: &[StoredEvent]| -> Vec<(Uuid, EventType)> {
+        events.iter().map(|e| (e.order_id, e.kind)).collect()
+    };
+    assert_eq!(
+        summary(&all),
+        [
+            (ada_paid.id, EventType::OrderCreated),
+            (bob_cancelled.id, EventType::OrderCreated),
+            (ada_pending.id, EventType::OrderCreated),
+            (ada_paid.id, EventType::OrderPaid),
+            (bob_cancelled.id, EventType::OrderCancelled),
+            (ada_paid.id, EventType::OrderStatusChanged),
+        ]
+    );
+    let ids = |events: Vec<StoredEvent>| -> Vec<i64> { events.iter().map(|e| e.id).collect() };
+    let id = |n: usize| all[n].id;
+
+    // One type; two types (either); a type nothing has.
+    let created = EventQuery {
+        types: vec![EventType::OrderCreated],
+        ..query(0, 100)
+    };
+    assert_eq!(
+        ids(c.events.events_matching(&created).await.unwrap()),
+        [id(0), id(1), id(2)]
+    );
+    let paid_or_cancelled = EventQuery {
+        types: vec![EventType::OrderCancelled, EventType::OrderPaid],
+        ..query(0, 100)
+    };
+    assert_eq!(
+        ids(c.events.events_matching(&paid_or_cancelled).await.unwrap()),
+        [id(3), id(4)]
+    );
+    let refunded = EventQuery {
+        types: vec![EventType::Refunded],
+        ..query(0, 100)
+    };
+    assert!(
+        c.events
+            .events_matching(&refunded)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // One order, in id order; with a type; after an id; with a limit.
+    let of_order = |after_id, limit| EventQuery {
+        order_id: Some(ada_paid.id),
+        ..query(after_id, limit)
+    };
+    assert_eq!(
+        ids(c.events.events_matching(&of_order(0, 100)).await.unwrap()),
+        [id(0), id(3), id(5)]
+    );
+    assert_eq!(
+        ids(c
+            .events
+            .events_matching(&of_order(id(0), 100))
+            .await
+            .unwrap()),
+        [id(3), id(5)]
+    );
+    assert_eq!(
+        ids(c.events.events_matching(&of_order(0, 2)).await.unwrap()),
+        [id(0), id(3)]
+    );
+    let created_of_order = EventQuery {
+        types: vec![EventType::OrderCreated, EventType::OrderStatusChanged],
+        ..of_order(0, 100)
+    };
+    assert_eq!(
+        ids(c.events.events_matching(&created_of_order).await.unwrap()),
+        [id(0), id(5)]
+    );
+    let unknown_order = EventQuery {
+        order_id: Some(Uuid::now_v7()),
+        ..query(0, 100)
+    };
+    assert!(
+        c.events
+            .events_matching(&unknown_order)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // An owner with the other filters: every filter given must match.
+    let bobs_created = EventQuery {
+        user_id: Some(bob.id),
+        types: vec![EventType::OrderCreated],
+        ..query(0, 100)
+    };
+    assert_eq!(
+        ids(c.events.events_matching(&bobs_created).await.unwrap()),
+        [id(1)]
+    );
+    let bob_and_adas_order = EventQuery {
+        user_id: Some(bob.id),
+        ..of_order(0, 100)
+    };
+    assert!(
+        c.events
+            .events_matching(&bob_and_adas_order)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A position past the end: nothing.
+    assert!(
+        c.events
+            .events_matching(&query(id(5) + 100, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -355,6 +355,15 @@ impl From<app::notes::AddNoteError> for ApiError {
     }
 }
 
+impl From<app::event_feed::EventFeedError> for ApiError {
+    fn from(error: app::event_feed::EventFeedError) -> Self {
+        match error {
+            app::event_feed::EventFeedError::Forbidden => ApiError::forbidden(),
+            app::event_feed::EventFeedError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<app::audit::ListAuditError> for ApiError {
     fn from(error: app::audit::ListAuditError) -> Self {
         match error {

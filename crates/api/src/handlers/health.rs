@@ -91,6 +91,7 @@ mod tests {
             admin_orders: app::AdminOrderService::new(deps.clone(), settings.clone()),
             refunds: app::refunds::RefundService::new(deps.clone(), settings),
             audit: app::audit::AuditService::new(deps.clone()),
+            event_feed: app::event_feed::EventFeed::new(deps.clone()),
             customers: app::CustomerService::new(deps.clone()),
             idempotency: Arc::new(ports::MockIdempotencyStore::new()),
             revocations: Arc::new(ports::MockTokenRevocations::new()),

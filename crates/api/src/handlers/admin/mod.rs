@@ -1,10 +1,12 @@
 //! `/api/admin`: every route needs the `ADMIN` role. The guard runs for the whole scope, so an
 //! unknown admin path too answers 401 (nobody signed in) or 403 `forbidden` (a customer) before
 //! it answers 404. The admin order routes mount from [`orders`], the product routes from
-//! [`products`], the customer routes from [`customers`], the audit log from [`audit`].
+//! [`products`], the customer routes from [`customers`], the audit log from [`audit`], the event
+//! feed from [`events`].
 
 pub mod audit;
 pub mod customers;
+pub mod events;
 pub mod if_match;
 pub mod orders;
 pub mod products;
@@ -26,6 +28,7 @@ use crate::auth::require_admin;
         orders::refunds::refund_order,
         orders::notes::add_note,
         audit::list_audit,
+        events::event_feed,
         products::list::list_products,
         products::get::get_product,
         products::create::create_product,
@@ -51,8 +54,9 @@ use crate::auth::require_admin;
         audit::AuditEntryJson,
         audit::AuditTargetJson,
         audit::AuditTargetId,
+        events::EventFeedPage,
     )),
-    tags((name = "admin", description = "Every order, the catalogue and the audit log, for admins (role `ADMIN`)"))
+    tags((name = "admin", description = "Every order, the catalogue, the audit log and the event feed, for admins (role `ADMIN`)"))
 )]
 pub struct AdminApiDoc;
 
@@ -63,6 +67,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(orders::configure)
             .configure(products::configure)
             .service(crate::handlers::resource("/audit").get(audit::list_audit))
+            .service(crate::handlers::resource("/events").get(events::event_feed))
             .configure(customers::configure)
             .default_service(web::to(super::not_found)),
     );
@@ -139,6 +144,7 @@ mod tests {
                 &["400", "401", "403", "404", "413", "415", "422", "429"],
             ),
             ("/api/admin/audit", "get", &["401", "403", "422", "429"]),
+            ("/api/admin/events", "get", &["401", "403", "422", "429"]),
         ];
         for (path, method, statuses) in routes {
             let responses = &doc["paths"][path][method]["responses"];
@@ -155,6 +161,22 @@ mod tests {
         let target_id = &doc["components"]["schemas"]["AuditTargetId"]["oneOf"];
         assert_eq!(target_id[0]["type"], "integer");
         assert_eq!(target_id[1]["type"], "string");
+        // The feed's `type` may repeat; its page is of real-time events.
+        let params = doc["paths"]["/api/admin/events"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters");
+        let kind = params
+            .iter()
+            .find(|p| p["name"] == "type")
+            .expect("type parameter");
+        assert_eq!(kind["explode"], true);
+        assert_eq!(kind["schema"]["type"], "array", "{kind}");
+        let page = &doc["components"]["schemas"]["EventFeedPage"]["properties"];
+        assert_eq!(
+            page["items"]["items"]["$ref"],
+            "#/components/schemas/EventDoc"
+        );
+        assert_eq!(page["next_since"]["type"], "integer");
         // A note's history entry has no statuses.
         let history = &doc["components"]["schemas"]["HistoryEntryJson"]["properties"];
         assert_eq!(history["to_status"]["type"][1], "null");
