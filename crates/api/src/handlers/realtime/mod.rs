@@ -40,8 +40,8 @@ pub struct RealtimeApiDoc;
 #[allow(dead_code)]
 pub struct EventDoc {
     id: i64,
-    /// `order.created`, `order.paid`, `order.status_changed`, `order.cancelled` (or
-    /// `stream.reset`, which carries no other field).
+    /// `order.created`, `order.paid`, `order.status_changed`, `order.cancelled`,
+    /// `order.shipped`, `order.refunded` (or `stream.reset`, which carries no other field).
     #[schema(rename = "type")]
     kind: String,
     #[schema(format = Uuid)]
@@ -50,7 +50,19 @@ pub struct EventDoc {
     from_status: Option<String>,
     to_status: String,
     payment_status: String,
+    /// `unfulfilled`, `partially_fulfilled` or `fulfilled`.
+    fulfillment_status: String,
     total_amount: i64,
+    /// Everything refunded of the order so far, in cents.
+    refunded_amount: i64,
+    /// `order.shipped`, and an `order.status_changed` that a shipment completed: the shipment.
+    #[schema(format = Uuid)]
+    shipment_id: Option<String>,
+    /// `order.refunded`, and an `order.status_changed` that a refund completed: the refund.
+    #[schema(format = Uuid)]
+    refund_id: Option<String>,
+    /// With `refund_id`: this refund's amount, in cents.
+    amount: Option<i64>,
     #[schema(format = DateTime)]
     occurred_at: String,
 }
