@@ -177,7 +177,9 @@ async fn update_on(
     let current: AccountRow = users::table
         .find(id)
         .select(AccountRow::as_select())
-        .for_update()
+        // NO KEY: an order placed for this user meanwhile (its foreign key takes KEY SHARE)
+        // neither waits for this change nor makes it wait.
+        .for_no_key_update()
         .first(conn)
         .await
         .optional()?
