@@ -7,23 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use diesel::QueryableByName;
-use e2e::{Session, TestApp, json_of, order_body, plain_client, spawn_app};
+use e2e::{Session, TestApp, json_of, plain_client, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::admin_support::{get_json, patch, problem};
-use crate::realtime::{next_event, ws_connect};
-
-async fn place(app: &TestApp, customer: &Session, product_id: i64) -> String {
-    let response = customer
-        .post(app, "/api/orders")
-        .json(&order_body(product_id, 1))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    json_of(response).await["id"].as_str().unwrap().to_owned()
-}
+use crate::realtime::{next_event, place, ws_connect};
 
 async fn set_status(app: &TestApp, admin: &Session, order_id: &str, status: &str) {
     let response = patch(admin, app, &format!("/api/admin/orders/{order_id}/status"))

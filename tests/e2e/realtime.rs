@@ -150,7 +150,7 @@ impl Sse {
     }
 }
 
-async fn place(app: &TestApp, customer: &Session, product_id: i64) -> String {
+pub(crate) async fn place(app: &TestApp, customer: &Session, product_id: i64) -> String {
     let response = customer
         .post(app, "/api/orders")
         .json(&order_body(product_id, 1))
