@@ -4,13 +4,14 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::{AccountChange, Role, UserStatus};
 use ports::UserGeneration;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use super::CustomerJson;
 use crate::audit::RequestMeta;
 use crate::auth::{AdminUser, AuthState};
 use crate::error::{ApiError, ApiJson, FieldProblem, ProblemBody};
 use crate::handlers::admin::if_match::{etag, if_match};
+use crate::handlers::admin::products::update::present;
 use crate::state::AppState;
 
 /// The fields to change; an absent one stays as it is, `null` is refused (422).
@@ -25,15 +26,6 @@ pub struct CustomerPatchRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, example = "CUSTOMER")]
     pub role: Option<Option<String>>,
-}
-
-/// A member that is present: `Some(value)`, or `Some(None)` for `null`.
-fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    T: Deserialize<'de>,
-    D: Deserializer<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 impl CustomerPatchRequest {

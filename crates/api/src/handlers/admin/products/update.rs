@@ -52,7 +52,7 @@ pub struct ProductPatchRequest {
 
 /// A member that is present: `Some(value)`, or `Some(None)` for `null` (absent stays `None`
 /// through `#[serde(default)]`).
-fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     T: Deserialize<'de>,
     D: Deserializer<'de>,
