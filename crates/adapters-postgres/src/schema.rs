@@ -216,11 +216,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Uuid,
+        url -> Text,
+        event_types -> Array<Text>,
+        description -> Nullable<Text>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_expires_at -> Nullable<Timestamptz>,
+        after_event_id -> Int8,
+        failing_since -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        endpoint_id -> Uuid,
+        event_id -> Int8,
+        event_type -> Text,
+        order_id -> Nullable<Uuid>,
+        payload -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        last_attempt_at -> Nullable<Timestamptz>,
+        last_response_status -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        lease_token -> Nullable<Uuid>,
+        leased_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhook_fanout (singleton) {
+        singleton -> Bool,
+        last_event_id -> Int8,
+    }
+}
+
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(order_items -> products (product_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(order_notes -> orders (order_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -238,4 +284,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_notes,
     audit_log,
     audit_purges,
+    webhook_endpoints,
+    webhook_deliveries,
+    webhook_fanout,
 );

@@ -3,9 +3,6 @@
 use std::sync::Arc;
 
 use ports::StoredEvent;
-use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
-use uuid::Uuid;
 
 /// An event ready to send: its id, type and JSON text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,55 +14,9 @@ pub struct EventMessage {
     pub json: Arc<str>,
 }
 
-#[derive(Serialize)]
-struct EventJson<'a> {
-    id: i64,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    order_id: Uuid,
-    user_id: i64,
-    from_status: Option<&'static str>,
-    to_status: &'static str,
-    payment_status: &'static str,
-    fulfillment_status: &'static str,
-    total_amount: i64,
-    refunded_amount: i64,
-    /// `order.shipped`, and a completing `order.status_changed`, name their shipment.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    shipment_id: Option<Uuid>,
-    /// `order.refunded`, and a completing `order.status_changed` by a refund, name their refund
-    /// and its amount.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refund_id: Option<Uuid>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    amount: Option<i64>,
-    occurred_at: &'a str,
-}
-
 impl EventMessage {
     pub fn from_event(event: &StoredEvent) -> EventMessage {
-        let occurred_at = event
-            .occurred_at
-            .format(&Rfc3339)
-            .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"));
-        let body = EventJson {
-            id: event.id,
-            kind: event.kind.as_str(),
-            order_id: event.order_id,
-            user_id: event.user_id,
-            from_status: event.from_status.map(|s| s.as_str()),
-            to_status: event.to_status.as_str(),
-            payment_status: event.payment_status.as_str(),
-            fulfillment_status: event.fulfillment_status.as_str(),
-            total_amount: event.total_amount,
-            refunded_amount: event.refunded_amount,
-            shipment_id: event.shipment_id,
-            refund_id: event.refund_id,
-            amount: event.amount,
-            occurred_at: &occurred_at,
-        };
-        // Serialising plain strings and numbers cannot fail.
-        let json = serde_json::to_string(&body).unwrap_or_default();
+        let json = event.to_json();
         EventMessage {
             id: event.id,
             kind: event.kind.as_str(),
@@ -85,6 +36,7 @@ mod tests {
     use super::*;
     use domain::{EventType, FulfillmentStatus, OrderStatus, PaymentStatus};
     use time::macros::datetime;
+    use uuid::Uuid;
 
     #[test]
     fn renders_the_contract_shape() {

@@ -34,6 +34,13 @@
 //! | `WS_PING_INTERVAL` | `30s` | WebSocket ping interval |
 //! | `WS_PING_TIMEOUT` | `10s` | a WebSocket client that does not answer a ping this long is dropped |
 //! | `WS_CLIENT_QUEUE` | `256` | events queued per real-time client before it is dropped as too slow |
+//! | `WEBHOOK_TIMEOUT` | `10s` | one webhook attempt, connect to the end of the answer, at most |
+//! | `WEBHOOK_RETRY_SCHEDULE` | `5s,5m,30m,2h,5h,10h,10h` | waits after each failed attempt (each ±10%); after the last the delivery is `failed` |
+//! | `WEBHOOK_DISABLE_AFTER` | `5d` | an endpoint none of whose deliveries succeeded this long is disabled |
+//! | `WEBHOOK_CONCURRENCY` | `16` | webhook attempts in flight per instance (at least 1) |
+//! | `WEBHOOK_DELIVERY_RETENTION` | `30d` | how long webhook deliveries are kept in the deliveries log |
+//! | `WEBHOOK_ALLOW_HTTP` | `false` | accept `http://` endpoint URLs (local development) |
+//! | `WEBHOOK_ALLOW_PRIVATE` | `false` | accept endpoints on loopback, private and other non-public addresses (local development, tests) |
 //! | `METRICS_ADDR` | (none) | serve `/metrics` only on this address instead of the API's |
 //! | `SENTRY_DSN` | (none) | report panics and 5xx errors to Sentry (off when unset) |
 //! | `RUST_LOG` | `info` | log filter (tracing-subscriber `EnvFilter` syntax) |
@@ -45,6 +52,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use app::webhooks::WebhookSettings;
 use domain::{Cents, PricingRules, TaxRates};
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
@@ -74,6 +82,7 @@ pub struct Settings {
     pub shop: ShopSettings,
     pub payments: PaymentSettings,
     pub realtime: RealtimeSettings,
+    pub webhooks: WebhookSettings,
     pub metrics_addr: Option<String>,
     pub sentry_dsn: Option<SecretString>,
     /// Things worth a warning at start-up (a generated secret, insecure cookies); logged once
@@ -288,6 +297,15 @@ impl Settings {
                 ws_ping_timeout: duration_var(&get, "WS_PING_TIMEOUT", "10s")?,
                 ws_client_queue: num_var(&get, "WS_CLIENT_QUEUE", 256)?,
             },
+            webhooks: WebhookSettings {
+                timeout: duration_var(&get, "WEBHOOK_TIMEOUT", "10s")?,
+                retry_schedule: schedule_var(&get, "WEBHOOK_RETRY_SCHEDULE")?,
+                disable_after: duration_var(&get, "WEBHOOK_DISABLE_AFTER", "5d")?,
+                concurrency: num_var(&get, "WEBHOOK_CONCURRENCY", 16)?,
+                delivery_retention: duration_var(&get, "WEBHOOK_DELIVERY_RETENTION", "30d")?,
+                allow_http: bool_var(&get, "WEBHOOK_ALLOW_HTTP", false)?,
+                allow_private: bool_var(&get, "WEBHOOK_ALLOW_PRIVATE", false)?,
+            },
             metrics_addr: get("METRICS_ADDR"),
             sentry_dsn: get("SENTRY_DSN").map(SecretString::from),
             warnings,
@@ -305,6 +323,12 @@ impl Settings {
                 "AUDIT_RETENTION",
                 "must be at least 1d (audit entries are kept at least a day)",
             ));
+        }
+        if self.webhooks.concurrency == 0 {
+            return Err(invalid("WEBHOOK_CONCURRENCY", "must be at least 1"));
+        }
+        if self.webhooks.timeout.is_zero() {
+            return Err(invalid("WEBHOOK_TIMEOUT", "must be more than 0"));
         }
         let longest_request = self.payments.timeout + self.database.statement_timeout;
         if self.shop.idempotency_lease < longest_request {
@@ -429,6 +453,26 @@ fn duration_var(
     })
 }
 
+/// `WEBHOOK_RETRY_SCHEDULE`: comma-separated durations, at least one, each more than zero.
+fn schedule_var(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Vec<Duration>, ConfigError> {
+    let Some(value) = get(name) else {
+        return Ok(domain::webhook::DEFAULT_RETRY_SCHEDULE.to_vec());
+    };
+    let waits: Option<Vec<Duration>> = value
+        .split(',')
+        .map(|part| parse_duration(part).filter(|wait| !wait.is_zero()))
+        .collect();
+    waits.ok_or_else(|| {
+        invalid(
+            name,
+            format!("{value:?} is not a list of durations like 1s,2s,4s (each more than 0)"),
+        )
+    })
+}
+
 /// Parses `500ms`, `30s`, `5m`, `12h`, `30d` (one number, one unit).
 pub fn parse_duration(value: &str) -> Option<Duration> {
     let value = value.trim();
@@ -460,6 +504,36 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn webhook_settings() {
+        let defaults = settings(&[("JWT_SECRET", SECRET)]).unwrap().webhooks;
+        assert_eq!(defaults, WebhookSettings::default());
+        let custom = settings(&[
+            ("JWT_SECRET", SECRET),
+            ("WEBHOOK_RETRY_SCHEDULE", "1s, 2s,4s"),
+            ("WEBHOOK_TIMEOUT", "2s"),
+            ("WEBHOOK_ALLOW_PRIVATE", "true"),
+        ])
+        .unwrap()
+        .webhooks;
+        assert_eq!(
+            custom.retry_schedule,
+            [1, 2, 4].map(Duration::from_secs).to_vec()
+        );
+        assert_eq!(custom.lease(), Duration::from_secs(7));
+        assert!(custom.allow_private && !custom.allow_http);
+        for (name, value) in [
+            ("WEBHOOK_RETRY_SCHEDULE", ""),
+            ("WEBHOOK_RETRY_SCHEDULE", "1s,0s"),
+            ("WEBHOOK_RETRY_SCHEDULE", "1s,,2s"),
+            ("WEBHOOK_CONCURRENCY", "0"),
+            ("WEBHOOK_TIMEOUT", "0s"),
+        ] {
+            let error = settings(&[("JWT_SECRET", SECRET), (name, value)]).unwrap_err();
+            assert_eq!(error.variable, name, "{value:?}");
+        }
     }
 
     #[test]

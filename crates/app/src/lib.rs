@@ -15,7 +15,8 @@
 //!   the write's own transaction.
 //! - [`reconcile`]: resolves orders whose charge is unknown and cancels expired ones.
 //! - [`relay`]: hands committed events, in id order and each once, from the event source to
-//!   every sink (the real-time hub, ...).
+//!   every sink (the real-time hub, webhooks).
+//! - [`webhooks`]: webhook endpoints for admins, and the worker that delivers to them.
 //! - [`payments`]: gateway calls with a timeout, shared by the above.
 //! - [`paging`]: keyset pages (`limit + 1` rows fetched to know whether a next page exists).
 //!
@@ -60,6 +61,7 @@ pub mod payments;
 pub mod reconcile;
 pub mod refunds;
 pub mod relay;
+pub mod webhooks;
 
 pub use admin_orders::AdminOrderService;
 pub use auth::AuthService;

@@ -4,7 +4,8 @@
 //!   [`order::fulfillment`]: shipments, partial refunds and returns, unit by unit.
 //! - [`money`] and [`pricing`]: integer cents with checked arithmetic, the pricing rules.
 //! - [`validation`]: request validation whose every failure names its field.
-//! - [`webhook`]: webhook URL rules and the addresses a delivery must never connect to.
+//! - [`webhook`]: webhook URL rules, the addresses a delivery must never connect to, secrets and
+//!   signatures, subscriptions, retries and disabling.
 
 pub mod money;
 pub mod order;

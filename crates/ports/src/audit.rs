@@ -33,6 +33,14 @@ pub mod action {
     pub const AUTH_PASSWORD_CHANGED: &str = "auth.password_changed";
     pub const AUTH_PASSWORD_CHANGE_FAILED: &str = "auth.password_change_failed";
     pub const AUTH_CSRF_FAILED: &str = "auth.csrf_failed";
+    pub const WEBHOOK_CREATED: &str = "webhook.created";
+    pub const WEBHOOK_UPDATED: &str = "webhook.updated";
+    pub const WEBHOOK_DELETED: &str = "webhook.deleted";
+    pub const WEBHOOK_SECRET_ROTATED: &str = "webhook.secret_rotated";
+    pub const WEBHOOK_TEST_SENT: &str = "webhook.test_sent";
+    pub const WEBHOOK_REDELIVERED: &str = "webhook.redelivered";
+    /// The server disabled an endpoint (a `410`, or failing for `WEBHOOK_DISABLE_AFTER`): no actor.
+    pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 }
 
 /// The kinds of target.
@@ -40,6 +48,9 @@ pub mod target {
     pub const PRODUCT: &str = "product";
     pub const ORDER: &str = "order";
     pub const USER: &str = "user";
+    pub const WEBHOOK: &str = "webhook";
+    /// A webhook delivery (its id; the endpoint is in `changes`).
+    pub const WEBHOOK_DELIVERY: &str = "webhook_delivery";
 }
 
 /// What an entry is about: `{"type": "order", "id": "…"}`. Ids are kept as text (orders have UUIDs,

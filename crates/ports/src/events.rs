@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use domain::{EventType, FulfillmentStatus, OrderStatus, PaymentStatus};
+use serde::Serialize;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -33,6 +35,60 @@ pub struct StoredEvent {
     pub actor: Option<Actor>,
     pub note: Option<String>,
     pub occurred_at: OffsetDateTime,
+}
+
+impl StoredEvent {
+    /// The event's JSON as the contract shows it (API.md, "Real-time"): the text the WebSocket,
+    /// SSE, the event feed and webhooks send.
+    pub fn to_json(&self) -> String {
+        let occurred_at = self
+            .occurred_at
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"));
+        let body = EventJson {
+            id: self.id,
+            kind: self.kind.as_str(),
+            order_id: self.order_id,
+            user_id: self.user_id,
+            from_status: self.from_status.map(|s| s.as_str()),
+            to_status: self.to_status.as_str(),
+            payment_status: self.payment_status.as_str(),
+            fulfillment_status: self.fulfillment_status.as_str(),
+            total_amount: self.total_amount,
+            refunded_amount: self.refunded_amount,
+            shipment_id: self.shipment_id,
+            refund_id: self.refund_id,
+            amount: self.amount,
+            occurred_at: &occurred_at,
+        };
+        // Serialising plain strings and numbers cannot fail.
+        serde_json::to_string(&body).unwrap_or_default()
+    }
+}
+
+#[derive(Serialize)]
+struct EventJson<'a> {
+    id: i64,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    order_id: Uuid,
+    user_id: i64,
+    from_status: Option<&'static str>,
+    to_status: &'static str,
+    payment_status: &'static str,
+    fulfillment_status: &'static str,
+    total_amount: i64,
+    refunded_amount: i64,
+    /// `order.shipped`, and a completing `order.status_changed`, name their shipment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipment_id: Option<Uuid>,
+    /// `order.refunded`, and a completing `order.status_changed` by a refund, name their refund
+    /// and its amount.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amount: Option<i64>,
+    occurred_at: &'a str,
 }
 
 /// Which stored events to read (the event feed's filters): those with id greater than `after_id`

@@ -20,6 +20,7 @@ pub mod payments;
 pub mod products;
 pub mod revocations;
 pub mod users;
+pub mod webhooks;
 
 pub use audit::{
     AuditContext, AuditEntry, AuditLog, AuditQuery, AuditTarget, Changes, StoredAuditEntry,
@@ -49,6 +50,11 @@ pub use payments::{
 pub use products::{Product, ProductQuery, ProductRepository, ProductWriteError};
 pub use revocations::{TokenRevocations, UserGeneration};
 pub use users::{CreateUserError, User, UserCredentials, UserRepository};
+pub use webhooks::{
+    AttemptRecord, ClaimedDelivery, Delivery, DeliveryQuery, DeliveryQueue, DeliveryStatus,
+    EndpointHealth, HostResolver, NewWebhookEndpoint, OutgoingWebhook, QueueStats, WebhookEndpoint,
+    WebhookEndpointChange, WebhookSender, WebhookStore, WebhookTelemetry,
+};
 
 #[cfg(feature = "mock")]
 pub use {
@@ -56,4 +62,6 @@ pub use {
     events::MockEventSink, events::MockEventSource, idempotency::MockIdempotencyStore,
     orders::MockOrderRepository, passwords::MockPasswordHasher, payments::MockPaymentGateway,
     products::MockProductRepository, revocations::MockTokenRevocations, users::MockUserRepository,
+    webhooks::MockDeliveryQueue, webhooks::MockHostResolver, webhooks::MockWebhookSender,
+    webhooks::MockWebhookStore, webhooks::MockWebhookTelemetry,
 };
