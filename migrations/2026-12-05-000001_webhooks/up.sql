@@ -57,6 +57,9 @@ CREATE TABLE webhook_deliveries (
 -- The claim: pending deliveries by due time.
 CREATE INDEX webhook_deliveries_due_idx ON webhook_deliveries (next_attempt_at)
     WHERE status = 'pending';
+-- Leases in flight (when the next one runs out).
+CREATE INDEX webhook_deliveries_leased_idx ON webhook_deliveries (leased_until)
+    WHERE status = 'pending' AND leased_until IS NOT NULL;
 -- Per-order order: an earlier pending delivery of the same order to the same endpoint.
 CREATE INDEX webhook_deliveries_order_idx ON webhook_deliveries (endpoint_id, order_id, event_id)
     WHERE status = 'pending';

@@ -52,7 +52,7 @@ pub use revocations::{TokenRevocations, UserGeneration};
 pub use users::{CreateUserError, User, UserCredentials, UserRepository};
 pub use webhooks::{
     AttemptRecord, ClaimedDelivery, Delivery, DeliveryQuery, DeliveryQueue, DeliveryStatus,
-    EndpointHealth, HostResolver, NewWebhookEndpoint, OutgoingWebhook, QueueStats, WebhookEndpoint,
+    HostResolver, NewWebhookEndpoint, OutgoingWebhook, QueueStats, WebhookEndpoint,
     WebhookEndpointChange, WebhookSender, WebhookStore, WebhookTelemetry,
 };
 

@@ -174,8 +174,10 @@ pub struct ClaimedDelivery {
     /// Attempts made before this one.
     pub attempts_before: i32,
     pub event_id: i64,
-    /// When the event was queued for this endpoint (for the commit-to-arrival figures).
+    /// When the event was queued for this endpoint.
     pub queued_at: OffsetDateTime,
+    /// Since when none of the endpoint's deliveries succeeded (the disable rule), as claimed.
+    pub failing_since: Option<OffsetDateTime>,
 }
 
 /// What to record of a finished attempt.
@@ -192,12 +194,6 @@ pub struct AttemptRecord {
     pub next_attempt_at: Option<OffsetDateTime>,
     /// Disable the endpoint with this reason (a `410`, or failing too long).
     pub disable: Option<String>,
-}
-
-/// A claim's view of the endpoint's failure history, for the disable rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EndpointHealth {
-    pub failing_since: Option<OffsetDateTime>,
 }
 
 /// Queue depth per endpoint, for metrics.
@@ -229,16 +225,14 @@ pub trait DeliveryQueue: Send + Sync {
         lease: Duration,
     ) -> Result<Vec<ClaimedDelivery>, StoreError>;
 
-    /// The failure history of an endpoint (for the disable rule), `None` when it is gone.
-    async fn endpoint_health(
-        &self,
-        endpoint_id: Uuid,
-    ) -> Result<Option<EndpointHealth>, StoreError>;
-
-    /// Records finished attempts (each only while its lease token still holds the delivery).
+    /// Records finished attempts (each only while its lease token still holds the delivery): the
+    /// delivery's status and next time (later pending deliveries of the same order to the same
+    /// endpoint wait at least as long), the endpoint's failure history, a disable with its audit
+    /// entry.
     async fn record(&self, attempts: &[AttemptRecord]) -> Result<(), StoreError>;
 
-    /// When the next pending delivery of an enabled endpoint is due (or its lease runs out).
+    /// The soonest future time a pending delivery of an enabled endpoint falls due or a lease runs
+    /// out (`None` when there is none).
     async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError>;
 
     /// Deletes deliveries queued before `cutoff`; returns how many.
