@@ -7,7 +7,12 @@
 //! - `oms_db_pool_connections{state="in_use"|"idle"}`, `oms_db_pool_max_connections`;
 //! - `oms_realtime_clients{transport="ws"|"sse"}`, `oms_realtime_events_delivered_total`,
 //!   `oms_realtime_slow_clients_dropped_total`;
-//! - `oms_orders_total{outcome="placed"|"paid"|"processing"|"declined"|"cancelled"|"expired"}`.
+//! - `oms_orders_total{outcome="placed"|"paid"|"processing"|"declined"|"cancelled"|"expired"}`;
+//! - `oms_webhook_attempts_total{outcome="succeeded"|"retrying"|"failed"|"gone"|"blocked"}` and
+//!   `oms_webhook_attempt_duration_seconds{outcome}` (histogram) of this instance's attempts
+//!   (`failed`: the last attempt of a delivery failed);
+//! - `oms_webhook_pending_deliveries{endpoint}` and
+//!   `oms_webhook_oldest_pending_seconds{endpoint}`: the queue, read every few seconds.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -61,6 +66,8 @@ pub struct Metrics {
     orders: [AtomicU64; ORDER_OUTCOMES.len()],
     ws_clients: AtomicI64,
     sse_clients: AtomicI64,
+    webhook_attempts: Mutex<BTreeMap<&'static str, Series>>,
+    webhook_queue: Mutex<Vec<ports::QueueStats>>,
 }
 
 /// A real-time transport.
@@ -84,19 +91,63 @@ impl Drop for ClientGuard {
     }
 }
 
-impl Metrics {
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
-        let series = requests
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default();
-        series.count += 1;
-        series.sum += seconds;
-        for (bucket, bound) in series.buckets.iter_mut().zip(BUCKETS) {
+impl Series {
+    fn observe(&mut self, seconds: f64) {
+        self.count += 1;
+        self.sum += seconds;
+        for (bucket, bound) in self.buckets.iter_mut().zip(BUCKETS) {
             if seconds <= bound {
                 *bucket += 1;
             }
         }
+    }
+
+    /// `name_bucket`, `name_sum` and `name_count` lines with `labels`.
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        for (count, bound) in self.buckets.iter().zip(BUCKETS) {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+impl ports::WebhookTelemetry for Metrics {
+    fn attempt(&self, outcome: &'static str, seconds: f64) {
+        self.webhook_attempts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(outcome)
+            .or_default()
+            .observe(seconds);
+    }
+}
+
+impl Metrics {
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default()
+            .observe(seconds);
+    }
+
+    /// The webhook queue as last read.
+    pub fn set_webhook_queue(&self, stats: Vec<ports::QueueStats>) {
+        *self
+            .webhook_queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = stats;
+    }
+
+    /// Attempts this instance made that ended with `outcome`.
+    pub fn webhook_attempts(&self, outcome: &str) -> u64 {
+        self.webhook_attempts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(outcome)
+            .map_or(0, |series| series.count)
     }
 
     /// Counts an order outcome (one of [`ORDER_OUTCOMES`]; others are ignored).
@@ -162,27 +213,7 @@ impl Metrics {
                 "method=\"{method}\",route=\"{}\",status=\"{status}\"",
                 escape(route)
             );
-            for (count, bound) in series.buckets.iter().zip(BUCKETS) {
-                let _ = writeln!(
-                    out,
-                    "oms_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "oms_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                series.count
-            );
-            let _ = writeln!(
-                out,
-                "oms_http_request_duration_seconds_sum{{{labels}}} {}",
-                series.sum
-            );
-            let _ = writeln!(
-                out,
-                "oms_http_request_duration_seconds_count{{{labels}}} {}",
-                series.count
-            );
+            series.render(&mut out, "oms_http_request_duration_seconds", &labels);
         }
         let in_use = gauges.pool_size.saturating_sub(gauges.pool_available);
         out.push_str("# HELP oms_db_pool_connections Database pool connections by state.\n");
@@ -233,7 +264,59 @@ impl Metrics {
                 count.load(Ordering::Relaxed)
             );
         }
+        self.render_webhooks(&mut out);
         out
+    }
+
+    fn render_webhooks(&self, out: &mut String) {
+        let attempts = self
+            .webhook_attempts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        out.push_str("# HELP oms_webhook_attempts_total Webhook attempts by outcome.\n");
+        out.push_str("# TYPE oms_webhook_attempts_total counter\n");
+        for (outcome, series) in &attempts {
+            let _ = writeln!(
+                out,
+                "oms_webhook_attempts_total{{outcome=\"{outcome}\"}} {}",
+                series.count
+            );
+        }
+        out.push_str("# HELP oms_webhook_attempt_duration_seconds Webhook attempt latency.\n");
+        out.push_str("# TYPE oms_webhook_attempt_duration_seconds histogram\n");
+        for (outcome, series) in &attempts {
+            series.render(
+                out,
+                "oms_webhook_attempt_duration_seconds",
+                &format!("outcome=\"{outcome}\""),
+            );
+        }
+        let queue = self
+            .webhook_queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        out.push_str("# HELP oms_webhook_pending_deliveries Pending deliveries per endpoint.\n");
+        out.push_str("# TYPE oms_webhook_pending_deliveries gauge\n");
+        for stats in &queue {
+            let _ = writeln!(
+                out,
+                "oms_webhook_pending_deliveries{{endpoint=\"{}\"}} {}",
+                stats.endpoint_id, stats.pending
+            );
+        }
+        out.push_str(
+            "# HELP oms_webhook_oldest_pending_seconds Age of the oldest pending delivery per endpoint.\n",
+        );
+        out.push_str("# TYPE oms_webhook_oldest_pending_seconds gauge\n");
+        for stats in &queue {
+            let _ = writeln!(
+                out,
+                "oms_webhook_oldest_pending_seconds{{endpoint=\"{}\"}} {}",
+                stats.endpoint_id, stats.oldest_pending_seconds
+            );
+        }
     }
 }
 

@@ -4,9 +4,11 @@
 //!
 //! # How a committed event travels
 //! ```text
-//! LISTEN oms_events ── PgEventSource ──▶ app::EventRelay ──▶ sinks: the real-time hub, …
-//!                      (EventSource)     in id order, each once;
+//! LISTEN oms_events ── PgEventSource ──▶ app::EventRelay ──▶ sinks: the real-time hub,
+//!                      (EventSource)     in id order, each once;      webhooks (WebhookSink)
 //!                                        gaps and reconnects read from the EventLog
+//! WebhookSink ─ wakes ─▶ DeliveryWorker fan-out (PgDeliveryQueue: events → deliveries, durable
+//!                        position) ─ wakes ─▶ delivery loop (claim, sign, HttpWebhookSender, record)
 //! LISTEN oms_revocations ── RevocationNotice ──▶ follow_revocations ──▶ RevokedTokens, the hub
 //! ```
 //! [`Application::build`] only wires these. A new consumer of events (webhooks, email) implements
@@ -28,18 +30,20 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use adapters_postgres::listener::{self, RevocationNotice};
 use adapters_postgres::{
-    PgCustomerRepository, PgEventLog, PgIdempotencyStore, PgOrderRepository, PgPool,
-    PgProductRepository, PgSettings, PgTokenRevocations, PgUserRepository,
+    PgCustomerRepository, PgDeliveryQueue, PgEventLog, PgIdempotencyStore, PgOrderRepository,
+    PgPool, PgProductRepository, PgSettings, PgTokenRevocations, PgUserRepository,
 };
+use adapters_webhooks::HttpWebhookSender;
 use adapters_ws::Hub;
 use anyhow::Context as _;
 use app::{
     AdminOrderService, AppSettings, AuthService, CatalogueService, CustomerService, Deps,
-    EventRelay, OrderService,
+    EventRelay, OrderService, webhooks::DeliveryWorker,
 };
 use async_trait::async_trait;
 use ports::{
-    AuditLog, Clock, EventLog, IdempotencyStore, StoreError, SystemClock, TokenRevocations,
+    AuditLog, Clock, DeliveryQueue, EventLog, IdempotencyStore, StoreError, SystemClock,
+    TokenRevocations,
 };
 use secrecy::ExposeSecret;
 use tokio::sync::{mpsc, watch};
@@ -206,11 +210,31 @@ impl Application {
         tasks.push(listener.task);
         // Ends when the listener does (shutdown). Its start is read before the server binds, so
         // no client can have subscribed before it.
+        let webhook_queue: Arc<dyn DeliveryQueue> = Arc::new(PgDeliveryQueue::new(pool.clone()));
+        let webhooks = DeliveryWorker::new(
+            webhook_queue.clone(),
+            Arc::new(
+                HttpWebhookSender::new(settings.webhooks.timeout, settings.webhooks.allow_private)
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            metrics.clone(),
+            settings.webhooks.clone(),
+        );
         let relay = EventRelay::new(Box::new(listener.events), deps.events.clone())
             .with_sink(Arc::new(realtime.hub.clone()))
+            .with_sink(Arc::new(webhooks.sink()))
             .after_latest()
             .await;
         tasks.push(tokio::spawn(relay.run()));
+        tasks.push(tokio::spawn(
+            webhooks.clone().run_fan_out_until(shutdown_rx.clone()),
+        ));
+        tasks.push(tokio::spawn(webhooks.run_until(shutdown_rx.clone())));
+        tasks.push(tokio::spawn(watch_webhook_queue(
+            webhook_queue.clone(),
+            metrics.clone(),
+            shutdown_rx.clone(),
+        )));
         tasks.push(tokio::spawn(follow_revocations(
             listener.revocations,
             Revocations {
@@ -265,6 +289,9 @@ impl Application {
                     .unwrap_or(time::Duration::MAX),
                 clock: deps.clock.clone(),
                 limiters: limiters.clone(),
+                webhook_queue,
+                delivery_retention: time::Duration::try_from(settings.webhooks.delivery_retention)
+                    .unwrap_or(time::Duration::MAX),
             },
             shutdown_rx,
         )));
@@ -526,6 +553,8 @@ struct Housekeeping {
     audit_retention: time::Duration,
     clock: Arc<dyn Clock>,
     limiters: RateLimiters,
+    webhook_queue: Arc<dyn DeliveryQueue>,
+    delivery_retention: time::Duration,
 }
 
 /// Forgets expired revocations, idempotency keys older than 24 hours, events older than
@@ -562,6 +591,35 @@ async fn housekeeping(work: Housekeeping, mut shutdown: watch::Receiver<bool>) {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "old audit entries purged"),
             Err(error) => tracing::warn!(%error, "purging old audit entries failed"),
+        }
+        if let Err(error) = work
+            .webhook_queue
+            .purge_before(audit_cutoff(now, work.delivery_retention))
+            .await
+        {
+            tracing::warn!(%error, "purging old webhook deliveries failed");
+        }
+    }
+}
+
+/// How often the webhook queue's gauges are read.
+const WEBHOOK_QUEUE_EVERY: Duration = Duration::from_secs(5);
+
+/// Reads the webhook queue's depth per endpoint into the metrics, now and then.
+async fn watch_webhook_queue(
+    queue: Arc<dyn DeliveryQueue>,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(WEBHOOK_QUEUE_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        match queue.stats().await {
+            Ok(stats) => metrics.set_webhook_queue(stats),
+            Err(error) => tracing::warn!(%error, "reading the webhook queue failed"),
         }
     }
 }

@@ -1,7 +1,314 @@
-//! The delivery worker (to be written).
+//! Webhook delivery: the relay sink that asks for the fan-out, and the worker that delivers.
+//!
+//! - [`WebhookSink`] is the event relay's sink: for each batch of committed events it wakes the
+//!   fan-out and returns at once (no I/O in the relay's path).
+//! - [`DeliveryWorker::run_fan_out_until`] turns committed events into deliveries
+//!   ([`DeliveryQueue::fan_out`]: a durable position in the database, so no event is lost when an
+//!   instance dies between commit and fan-out, and whichever instance runs next catches up), then
+//!   wakes the delivery loop. It also runs every [`FAN_OUT_INTERVAL`] as a safety net.
+//! - [`DeliveryWorker::run_until`] keeps up to `WEBHOOK_CONCURRENCY` attempts in flight: it claims due
+//!   deliveries under a lease, signs each (Standard Webhooks), sends it, and records the finished
+//!   attempts in batches: the next step after the schedule with jitter, giving up, disabling the
+//!   endpoint. When nothing is due it sleeps until the next due time, a wake, or at most
+//!   [`IDLE_POLL`] (deliveries made due by another instance: a test event, a retry).
 
-/// Delivers due webhook deliveries.
-pub struct DeliveryWorker;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// The relay sink that asks for the fan-out.
-pub struct WebhookSink;
+use async_trait::async_trait;
+use domain::webhook::{NextStep, disable_reason, next_step, signature_header};
+use ports::{
+    AttemptRecord, ClaimedDelivery, DeliveryQueue, EventSink, OutgoingWebhook, SinkError,
+    StoredEvent, WebhookSender, WebhookTelemetry,
+};
+use time::OffsetDateTime;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use super::WebhookSettings;
+
+/// How often the fan-out runs without being asked.
+pub const FAN_OUT_INTERVAL: Duration = Duration::from_secs(5);
+/// The longest the delivery loop sleeps when nothing is due.
+pub const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How long a stopping worker waits for its attempts in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1_500);
+/// Events per fan-out transaction.
+const FAN_OUT_BATCH: u32 = 1_000;
+/// The pause after a failed queue read or write.
+const ERROR_PAUSE: Duration = Duration::from_millis(500);
+
+/// The relay sink of webhooks: wakes the fan-out.
+pub struct WebhookSink {
+    fan_out: Arc<Notify>,
+}
+
+#[async_trait]
+impl EventSink for WebhookSink {
+    fn name(&self) -> &'static str {
+        "webhooks"
+    }
+
+    async fn deliver(&self, _events: &[StoredEvent]) -> Result<(), SinkError> {
+        self.fan_out.notify_one();
+        Ok(())
+    }
+}
+
+/// The fan-out and delivery loops of one instance.
+#[derive(Clone)]
+pub struct DeliveryWorker {
+    queue: Arc<dyn DeliveryQueue>,
+    sender: Arc<dyn WebhookSender>,
+    telemetry: Arc<dyn WebhookTelemetry>,
+    settings: WebhookSettings,
+    fan_out: Arc<Notify>,
+    wake: Arc<Notify>,
+}
+
+/// A finished attempt, before it is recorded.
+struct Finished {
+    record: AttemptRecord,
+}
+
+impl DeliveryWorker {
+    pub fn new(
+        queue: Arc<dyn DeliveryQueue>,
+        sender: Arc<dyn WebhookSender>,
+        telemetry: Arc<dyn WebhookTelemetry>,
+        settings: WebhookSettings,
+    ) -> DeliveryWorker {
+        DeliveryWorker {
+            queue,
+            sender,
+            telemetry,
+            settings,
+            fan_out: Arc::new(Notify::new()),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The sink to register with the event relay.
+    pub fn sink(&self) -> WebhookSink {
+        WebhookSink {
+            fan_out: self.fan_out.clone(),
+        }
+    }
+
+    /// Turns committed events into deliveries whenever the sink asks (and every
+    /// [`FAN_OUT_INTERVAL`]), until `stop` turns true.
+    pub async fn run_fan_out_until(self, mut stop: watch::Receiver<bool>) {
+        loop {
+            self.fan_out_now().await;
+            tokio::select! {
+                () = self.fan_out.notified() => {}
+                () = tokio::time::sleep(FAN_OUT_INTERVAL) => {}
+                changed = stop.changed() => if changed.is_err() || *stop.borrow() { return },
+            }
+        }
+    }
+
+    /// Fans out everything committed so far, then wakes the delivery loop.
+    pub async fn fan_out_now(&self) {
+        loop {
+            match self.queue.fan_out(FAN_OUT_BATCH).await {
+                Ok(read) if read >= FAN_OUT_BATCH => {
+                    self.wake.notify_one();
+                }
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "webhook fan-out failed; retried");
+                    tokio::time::sleep(ERROR_PAUSE).await;
+                    break;
+                }
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// Delivers until `stop` turns true; then waits up to [`SHUTDOWN_GRACE`] for the attempts in
+    /// flight and records them (those still running are attempted again after their lease).
+    pub async fn run_until(self, mut stop: watch::Receiver<bool>) {
+        let concurrency = self.settings.concurrency.max(1);
+        let mut in_flight: JoinSet<Finished> = JoinSet::new();
+        let mut idle_until: Option<Instant> = None;
+        loop {
+            let free = concurrency.saturating_sub(in_flight.len());
+            let mut claimed_all = false;
+            if free > 0 && idle_until.is_none_or(|until| Instant::now() >= until) {
+                idle_until = None;
+                let max = u32::try_from(free).unwrap_or(u32::MAX);
+                let lease_token = Uuid::now_v7();
+                match self
+                    .queue
+                    .claim(max, lease_token, self.settings.lease())
+                    .await
+                {
+                    Ok(claims) => {
+                        claimed_all = claims.len() == free;
+                        for claim in claims {
+                            let worker = self.clone();
+                            in_flight
+                                .spawn(async move { worker.attempt(claim, lease_token).await });
+                        }
+                        if !claimed_all && in_flight.is_empty() {
+                            idle_until = Some(Instant::now() + self.idle_wait().await);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "webhook claim failed; retried");
+                        idle_until = Some(Instant::now() + ERROR_PAUSE);
+                    }
+                }
+            }
+            if claimed_all {
+                // Possibly more due: record what finished meanwhile, then claim again.
+                self.collect_and_record(&mut in_flight, Vec::new()).await;
+                continue;
+            }
+            let sleep_until = idle_until.unwrap_or_else(|| Instant::now() + IDLE_POLL);
+            tokio::select! {
+                Some(joined) = in_flight.join_next() => {
+                    let mut records = Vec::new();
+                    if let Ok(finished) = joined {
+                        records.push(finished.record);
+                    }
+                    self.collect_and_record(&mut in_flight, records).await;
+                    idle_until = None;
+                }
+                () = self.wake.notified() => {
+                    idle_until = None;
+                }
+                () = tokio::time::sleep_until(sleep_until.into()) => {
+                    idle_until = None;
+                }
+                changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
+            }
+        }
+        let grace = tokio::time::sleep(SHUTDOWN_GRACE);
+        tokio::pin!(grace);
+        let mut records = Vec::new();
+        loop {
+            tokio::select! {
+                joined = in_flight.join_next() => match joined {
+                    Some(Ok(finished)) => records.push(finished.record),
+                    Some(Err(_)) => {}
+                    None => break,
+                },
+                () = &mut grace => break,
+            }
+        }
+        self.collect_and_record(&mut in_flight, records).await;
+    }
+
+    /// How long to sleep when nothing is due: until the next due time, at most [`IDLE_POLL`].
+    async fn idle_wait(&self) -> Duration {
+        match self.queue.next_due().await {
+            Ok(Some(at)) => {
+                let wait = at - OffsetDateTime::now_utc();
+                Duration::try_from(wait)
+                    .unwrap_or(Duration::ZERO)
+                    .clamp(Duration::from_millis(10), IDLE_POLL)
+            }
+            Ok(None) => IDLE_POLL,
+            Err(error) => {
+                tracing::warn!(%error, "webhook next due time unknown");
+                IDLE_POLL
+            }
+        }
+    }
+
+    /// Records `records` and every attempt that has finished meanwhile, in one write.
+    async fn collect_and_record(
+        &self,
+        in_flight: &mut JoinSet<Finished>,
+        mut records: Vec<AttemptRecord>,
+    ) {
+        while let Some(joined) = in_flight.try_join_next() {
+            match joined {
+                Ok(finished) => records.push(finished.record),
+                Err(error) => tracing::error!(%error, "webhook attempt task failed"),
+            }
+        }
+        if records.is_empty() {
+            return;
+        }
+        // A failed record leaves the leases to run out: the deliveries are attempted again then.
+        let mut tries = 0;
+        while let Err(error) = self.queue.record(&records).await {
+            tries += 1;
+            if tries >= 3 {
+                tracing::error!(%error, count = records.len(), "webhook attempts not recorded; retried after their lease");
+                return;
+            }
+            tokio::time::sleep(ERROR_PAUSE).await;
+        }
+    }
+
+    /// One attempt of `claim`: sign, send, decide what follows.
+    async fn attempt(self, claim: ClaimedDelivery, lease_token: Uuid) -> Finished {
+        let timestamp = OffsetDateTime::now_utc().unix_timestamp();
+        let signature =
+            signature_header(&claim.secrets, &claim.message_id, timestamp, &claim.payload);
+        let request = OutgoingWebhook {
+            url: claim.url.clone(),
+            message_id: claim.message_id.clone(),
+            timestamp,
+            signature,
+            payload: claim.payload,
+        };
+        let started = Instant::now();
+        let outcome = self.sender.send(&request).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let finished_at = OffsetDateTime::now_utc();
+        let attempts = u32::try_from(claim.attempts_before.saturating_add(1)).unwrap_or(1);
+        let step = next_step(&outcome, attempts, &self.settings.retry_schedule, jitter());
+        let next_attempt_at = match step {
+            NextStep::RetryAfter(wait) => Some(finished_at + wait),
+            NextStep::Done | NextStep::GiveUp => None,
+        };
+        let failing_for = claim
+            .failing_since
+            .map(|since| Duration::try_from(finished_at - since).unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::ZERO);
+        let disable = disable_reason(&outcome, failing_for, self.settings.disable_after);
+        let label = match (&outcome, step) {
+            (domain::webhook::AttemptOutcome::Gone, _) => "gone",
+            (domain::webhook::AttemptOutcome::Blocked { .. }, _) => "blocked",
+            (_, NextStep::Done) => "succeeded",
+            (_, NextStep::RetryAfter(_)) => "retrying",
+            (_, NextStep::GiveUp) => "failed",
+        };
+        self.telemetry.attempt(label, seconds);
+        if !outcome.succeeded() {
+            tracing::info!(
+                endpoint = %claim.endpoint_id,
+                delivery = %claim.id,
+                attempt = attempts,
+                error = outcome.error().unwrap_or_default(),
+                "webhook attempt failed"
+            );
+        }
+        Finished {
+            record: AttemptRecord {
+                delivery_id: claim.id,
+                endpoint_id: claim.endpoint_id,
+                lease_token,
+                outcome,
+                finished_at,
+                next_attempt_at,
+                disable,
+            },
+        }
+    }
+}
+
+/// A jitter in `-1.0..=1.0` (the schedule's ±10%), from the random bits of a v7 UUID (no
+/// cryptographic strength needed: it only spreads retries apart).
+fn jitter() -> f64 {
+    // The low 64 bits: 2 variant bits, then 62 random ones; keep 53 of those.
+    let bits = (Uuid::now_v7().as_u128() as u64) << 2;
+    let unit = (bits >> 11) as f64 / (1u64 << 53) as f64;
+    unit * 2.0 - 1.0
+}
