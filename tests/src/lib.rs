@@ -9,6 +9,8 @@
 //! Test support code: a failed expectation here is a failed test, so `unwrap`/`expect` are fine.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod receiver;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -175,10 +177,20 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    /// Another server instance on the same database (same secret), as a second replica.
+    /// Another server instance on the same database with the same settings, as a second replica.
     pub async fn second_instance(&self) -> TestApp {
-        let rate_limits = self.settings.rate_limits;
-        spawn_on(self.db.clone(), |s| s.rate_limits = rate_limits).await
+        let settings = self.settings.clone();
+        spawn_on(self.db.clone(), |s| *s = settings).await
+    }
+
+    /// Stops this instance's server and background tasks (as a deploy would).
+    pub async fn stop(&self) {
+        self.server.stop(false).await;
+    }
+
+    /// The test database's URL (for `oms` processes on it).
+    pub fn database_url(&self) -> &str {
+        &self.db.url
     }
 
     /// Stops this instance (as a crash or a deploy would) and starts a new one on the same
