@@ -312,3 +312,170 @@ fn jitter() -> f64 {
     let unit = (bits >> 11) as f64 / (1u64 << 53) as f64;
     unit * 2.0 - 1.0
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use domain::webhook::signing::SECRET_BYTES;
+    use domain::webhook::{AttemptOutcome, WebhookSecret};
+    use ports::{MockDeliveryQueue, MockWebhookSender, MockWebhookTelemetry};
+
+    use super::*;
+
+    fn settings() -> WebhookSettings {
+        WebhookSettings {
+            retry_schedule: vec![Duration::from_secs(10), Duration::from_secs(20)],
+            disable_after: Duration::from_secs(3_600),
+            concurrency: 4,
+            ..WebhookSettings::default()
+        }
+    }
+
+    fn claim(attempts_before: i32, failing_since: Option<OffsetDateTime>) -> ClaimedDelivery {
+        ClaimedDelivery {
+            id: Uuid::now_v7(),
+            endpoint_id: Uuid::now_v7(),
+            message_id: "msg_1".into(),
+            url: "https://hooks.example.com/".into(),
+            secrets: vec![WebhookSecret::from_random([3; SECRET_BYTES])],
+            payload: r#"{"id":7}"#.into(),
+            attempts_before,
+            event_id: 7,
+            queued_at: OffsetDateTime::now_utc(),
+            failing_since,
+        }
+    }
+
+    /// A worker whose sender answers `outcome` (checking the signature) and whose telemetry
+    /// expects `label`.
+    fn worker(outcome: AttemptOutcome, label: &'static str) -> DeliveryWorker {
+        let mut sender = MockWebhookSender::new();
+        sender.expect_send().times(1).returning(move |request| {
+            let secret = WebhookSecret::from_random([3; SECRET_BYTES]);
+            assert_eq!(
+                request.signature,
+                secret.sign(&request.message_id, request.timestamp, &request.payload)
+            );
+            assert_eq!(request.message_id, "msg_1");
+            outcome.clone()
+        });
+        let mut telemetry = MockWebhookTelemetry::new();
+        telemetry
+            .expect_attempt()
+            .withf(move |outcome, _| *outcome == *label)
+            .times(1)
+            .return_const(());
+        DeliveryWorker::new(
+            Arc::new(MockDeliveryQueue::new()),
+            Arc::new(sender),
+            Arc::new(telemetry),
+            settings(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_success_ends_the_delivery() {
+        let token = Uuid::now_v7();
+        let finished = worker(AttemptOutcome::Delivered { status: 200 }, "succeeded")
+            .attempt(claim(0, None), token)
+            .await;
+        assert_eq!(finished.record.lease_token, token);
+        assert_eq!(finished.record.next_attempt_at, None);
+        assert_eq!(finished.record.disable, None);
+    }
+
+    #[tokio::test]
+    async fn a_failure_is_retried_after_the_schedule_with_jitter_then_given_up() {
+        let before = OffsetDateTime::now_utc();
+        let finished = worker(AttemptOutcome::Refused { status: 500 }, "retrying")
+            .attempt(claim(1, Some(before)), Uuid::now_v7())
+            .await;
+        let wait = finished.record.next_attempt_at.unwrap() - finished.record.finished_at;
+        assert!(
+            (time::Duration::seconds(18)..=time::Duration::seconds(22)).contains(&wait),
+            "the second wait, 20 s ± 10%: {wait}"
+        );
+        assert_eq!(finished.record.disable, None);
+
+        let last = worker(AttemptOutcome::Refused { status: 500 }, "failed")
+            .attempt(claim(2, None), Uuid::now_v7())
+            .await;
+        assert_eq!(last.record.next_attempt_at, None);
+    }
+
+    #[tokio::test]
+    async fn gone_or_failing_too_long_disables_the_endpoint() {
+        let gone = worker(AttemptOutcome::Gone, "gone")
+            .attempt(claim(0, None), Uuid::now_v7())
+            .await;
+        assert!(gone.record.disable.is_some());
+        assert!(
+            gone.record.next_attempt_at.is_some(),
+            "kept for a re-enable"
+        );
+
+        let long_ago = OffsetDateTime::now_utc() - time::Duration::hours(2);
+        let stale = worker(
+            AttemptOutcome::Failed {
+                error: "timed out".into(),
+            },
+            "retrying",
+        )
+        .attempt(claim(0, Some(long_ago)), Uuid::now_v7())
+        .await;
+        assert_eq!(
+            stale.record.disable.as_deref(),
+            Some("no delivery succeeded for 1h")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_loop_claims_sends_and_records_in_batches_then_stops() {
+        let mut queue = MockDeliveryQueue::new();
+        let handed = Mutex::new(false);
+        queue.expect_claim().returning(move |max, _, lease| {
+            assert_eq!(lease, settings().lease());
+            let mut handed = handed.lock().unwrap();
+            if *handed {
+                return Ok(Vec::new());
+            }
+            *handed = true;
+            assert_eq!(max, 4);
+            Ok(vec![claim(0, None), claim(0, None)])
+        });
+        queue.expect_next_due().returning(|| Ok(None));
+        let recorded = Arc::new(Mutex::new(Vec::new()));
+        let sink = recorded.clone();
+        queue.expect_record().returning(move |records| {
+            sink.lock().unwrap().extend(records.iter().cloned());
+            Ok(())
+        });
+        let mut sender = MockWebhookSender::new();
+        sender
+            .expect_send()
+            .times(2)
+            .returning(|_| AttemptOutcome::Delivered { status: 202 });
+        let mut telemetry = MockWebhookTelemetry::new();
+        telemetry.expect_attempt().times(2).return_const(());
+        let worker = DeliveryWorker::new(
+            Arc::new(queue),
+            Arc::new(sender),
+            Arc::new(telemetry),
+            settings(),
+        );
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(worker.run_until(stopped));
+        for _ in 0..200 {
+            if recorded.lock().unwrap().len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.send(true).unwrap();
+        task.await.unwrap();
+        let recorded = recorded.lock().unwrap();
+        assert_eq!(recorded.len(), 2);
+        assert!(recorded.iter().all(|r| r.outcome.succeeded()));
+    }
+}
