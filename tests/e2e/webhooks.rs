@@ -136,6 +136,18 @@ async fn deliveries_are_signed_as_standard_webhooks_and_carry_the_feeds_json() {
         listed[0]["event_id"].as_i64() > listed[1]["event_id"].as_i64(),
         "newest first"
     );
+    let metrics = e2e::plain_client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("oms_webhook_attempts_total{outcome=\"succeeded\"} 2"),
+        "{metrics}"
+    );
 
     // After a rotation both secrets sign, each verifies on its own.
     let response = admin
