@@ -52,8 +52,9 @@ pub use revocations::{TokenRevocations, UserGeneration};
 pub use users::{CreateUserError, User, UserCredentials, UserRepository};
 pub use webhooks::{
     AttemptRecord, ClaimedDelivery, Delivery, DeliveryQuery, DeliveryQueue, DeliveryStatus,
-    EndpointHealth, HostResolver, NewWebhookEndpoint, OutgoingWebhook, QueueStats, WebhookEndpoint,
-    WebhookEndpointChange, WebhookSender, WebhookStore, WebhookTelemetry,
+    EndpointCursor, EndpointHealth, EndpointQuery, HostResolver, NewWebhookEndpoint,
+    OutgoingWebhook, QueueStats, WebhookEndpoint, WebhookEndpointChange, WebhookSender,
+    WebhookStore, WebhookTelemetry,
 };
 
 #[cfg(feature = "mock")]
