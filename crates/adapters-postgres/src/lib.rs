@@ -24,6 +24,7 @@ pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod users;
+pub mod webhooks;
 
 pub use audit::PgAuditLog;
 pub use customers::{CUSTOMER_LOCK_KEY, PgCustomerRepository};
@@ -38,3 +39,4 @@ pub use products::PgProductRepository;
 pub use revocations::PgTokenRevocations;
 pub use settings::PgSettings;
 pub use users::PgUserRepository;
+pub use webhooks::PgWebhookStore;

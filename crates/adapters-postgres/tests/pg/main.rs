@@ -23,3 +23,4 @@ mod round_trips;
 mod shipments;
 mod support;
 mod users;
+mod webhooks;
