@@ -22,6 +22,7 @@ pub mod shutdown;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod webhook_resolver;
 
 pub use config::Settings;
 pub use startup::Application;
