@@ -27,3 +27,4 @@ mod realtime;
 mod reconciler;
 mod resilience;
 mod security;
+mod webhooks_admin;
