@@ -1,7 +1,7 @@
 //! No secret ever enters the audit log: a session of sign-ins (right and wrong), token issues,
 //! password changes (right and wrong), a CSRF failure and a sign-out, then every stored entry is
-//! scanned for every password, token, cookie value, CSRF token and hash used or stored.
-//! (Webhook secrets join the scan when webhook endpoints exist.)
+//! scanned for every password, token, cookie value, CSRF token and hash used or stored, and every
+//! webhook secret given out (at an endpoint's creation and rotation) or stored.
 
 use std::time::Duration;
 
@@ -125,6 +125,63 @@ async fn no_password_token_cookie_or_hash_reaches_an_audit_entry() {
         .unwrap();
     assert_eq!(changed.status(), StatusCode::NO_CONTENT);
 
+    // A webhook endpoint: its secret at creation, a rotation's, a change, a test, a deletion.
+    let created = admin
+        .post(&app, "/api/admin/webhooks")
+        .json(&json!({"url": "https://hooks.example.com/oms", "event_types": ["*"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created = json_of(created).await;
+    let webhook = format!("/api/admin/webhooks/{}", created["id"].as_str().unwrap());
+    let mut webhook_secrets = vec![created["secret"].as_str().unwrap().to_owned()];
+    for _ in 0..2 {
+        let rotated = admin
+            .post(&app, &format!("{webhook}/rotate-secret"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rotated.status(), StatusCode::OK);
+        webhook_secrets.push(
+            json_of(rotated).await["secret"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let changed = admin
+        .client
+        .patch(app.url(&webhook))
+        .header("X-CSRF-Token", &admin.csrf)
+        .json(&json!({"description": "ERP"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    let tested = admin
+        .post(&app, &format!("{webhook}/test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tested.status(), StatusCode::ACCEPTED);
+    webhook_secrets.extend(stored_webhook_secrets(&app).await);
+    let deleted = admin
+        .client
+        .delete(app.url(&webhook))
+        .header("X-CSRF-Token", &admin.csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    // The key alone (the base64 after `whsec_`) is the secret too.
+    let keys: Vec<String> = webhook_secrets
+        .iter()
+        .map(|s| s.trim_start_matches("whsec_").to_owned())
+        .collect();
+    secrets.extend(webhook_secrets);
+    secrets.extend(keys);
+
     // Sign-out of the admin's cookie session.
     let out = admin.post(&app, "/api/auth/logout").send().await.unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
@@ -147,6 +204,11 @@ async fn no_password_token_cookie_or_hash_reaches_an_audit_entry() {
         "auth.password_change_failed",
         "auth.password_changed",
         "auth.logout",
+        "webhook.created",
+        "webhook.secret_rotated",
+        "webhook.updated",
+        "webhook.test_sent",
+        "webhook.deleted",
     ] {
         let n = count(
             &app.pool,
@@ -175,7 +237,7 @@ async fn no_password_token_cookie_or_hash_reaches_an_audit_entry() {
             "the audit list shows a secret"
         );
     }
-    for marker in ["$argon2", "Bearer", "oms_session", "oms_csrf"] {
+    for marker in ["$argon2", "Bearer", "oms_session", "oms_csrf", "whsec_"] {
         assert!(
             !stored.contains(marker),
             "an entry mentions {marker}: {stored}"
@@ -199,6 +261,28 @@ async fn stored_hashes(app: &e2e::TestApp) -> Vec<String> {
         .into_iter()
         .map(|h| h.password_hash)
         .collect()
+}
+
+/// The current and previous secrets of every webhook endpoint, as stored.
+async fn stored_webhook_secrets(app: &e2e::TestApp) -> Vec<String> {
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Secret {
+        #[diesel(sql_type = Text)]
+        secret: String,
+    }
+    let mut conn = app.pool.get().await.unwrap();
+    diesel::sql_query(
+        "SELECT secret FROM webhook_endpoints \
+         UNION ALL SELECT previous_secret FROM webhook_endpoints WHERE previous_secret IS NOT NULL",
+    )
+    .load::<Secret>(&mut conn)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|s| s.secret)
+    .collect()
 }
 
 async fn entries_as_text(app: &e2e::TestApp) -> String {

@@ -28,3 +28,4 @@ mod reconciler;
 mod resilience;
 mod security;
 mod webhooks;
+mod webhooks_admin;

@@ -39,4 +39,4 @@ pub use products::PgProductRepository;
 pub use revocations::PgTokenRevocations;
 pub use settings::PgSettings;
 pub use users::PgUserRepository;
-pub use webhooks::PgDeliveryQueue;
+pub use webhooks::{PgDeliveryQueue, PgWebhookStore};

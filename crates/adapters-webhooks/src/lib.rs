@@ -209,16 +209,26 @@ impl WebhookSender for HttpWebhookSender {
     }
 }
 
-/// The system resolver, for the address check at creation.
+/// How long the resolution of the creation-time check may take: longer counts as "does not
+/// resolve" (accepted, and checked again at every attempt; see `app::webhooks::endpoints`).
+pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The system resolver, for the address check at creation (bounded by [`RESOLVE_TIMEOUT`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemResolver;
 
 #[async_trait]
 impl HostResolver for SystemResolver {
     async fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, String> {
-        lookup(host, port)
-            .await
-            .map(|addrs| addrs.into_iter().map(|a| a.ip()).collect())
-            .map_err(|e| e.to_string())
+        match tokio::time::timeout(RESOLVE_TIMEOUT, lookup(host, port)).await {
+            Ok(Ok(addrs)) => {
+                let mut ips: Vec<IpAddr> = addrs.into_iter().map(|a| a.ip()).collect();
+                ips.sort();
+                ips.dedup();
+                Ok(ips)
+            }
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("no answer within {RESOLVE_TIMEOUT:?}")),
+        }
     }
 }

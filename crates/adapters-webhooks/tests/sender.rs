@@ -143,7 +143,16 @@ async fn forbidden_addresses_are_never_connected_to_literal_or_resolved() {
     assert_eq!(outcome, AttemptOutcome::Delivered { status: 200 });
     // Creation's resolver sees the same addresses.
     let addrs = SystemResolver.resolve("localhost", port).await.unwrap();
-    assert!(addrs.iter().all(|a| a.is_loopback()), "{addrs:?}");
+    assert!(
+        !addrs.is_empty() && addrs.iter().all(|a| a.is_loopback()),
+        "{addrs:?}"
+    );
+    assert!(
+        SystemResolver
+            .resolve("no such host.invalid", 443)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]

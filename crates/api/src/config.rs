@@ -525,7 +525,7 @@ mod tests {
         assert_eq!(custom.lease(), Duration::from_secs(7));
         assert!(custom.allow_private && !custom.allow_http);
         for (name, value) in [
-            ("WEBHOOK_RETRY_SCHEDULE", ""),
+            ("WEBHOOK_RETRY_SCHEDULE", "soon"),
             ("WEBHOOK_RETRY_SCHEDULE", "1s,0s"),
             ("WEBHOOK_RETRY_SCHEDULE", "1s,,2s"),
             ("WEBHOOK_CONCURRENCY", "0"),

@@ -86,6 +86,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::handlers::admin::AdminApiDoc::openapi());
     doc.merge(crate::handlers::admin::customers::CustomersApiDoc::openapi());
+    doc.merge(crate::handlers::admin::webhooks::WebhooksApiDoc::openapi());
     doc.merge(crate::handlers::realtime::RealtimeApiDoc::openapi());
     doc
 }

@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
-use ports::{CustomerCursor, OrderCursor};
+use ports::{CustomerCursor, EndpointCursor, OrderCursor};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 use time::OffsetDateTime;
@@ -145,6 +145,42 @@ impl CursorKey {
             .transpose()
     }
 
+    /// The cursor of the webhook endpoint list.
+    pub fn webhook(&self, cursor: &EndpointCursor) -> String {
+        let position = format!("{}/{}", cursor.created_at.unix_timestamp_nanos(), cursor.id);
+        self.seal("webhooks", &position)
+    }
+
+    pub fn parse_webhook(&self, cursor: Option<&str>) -> Result<Option<EndpointCursor>, ApiError> {
+        cursor
+            .map(|c| {
+                let position = self.open("webhooks", c)?;
+                let (nanos, id) = position.split_once('/').ok_or_else(bad_cursor)?;
+                let nanos: i128 = nanos.parse().map_err(|_| bad_cursor())?;
+                Ok(EndpointCursor {
+                    created_at: OffsetDateTime::from_unix_timestamp_nanos(nanos)
+                        .map_err(|_| bad_cursor())?,
+                    id: Uuid::parse_str(id).map_err(|_| bad_cursor())?,
+                })
+            })
+            .transpose()
+    }
+
+    /// The cursor of a webhook endpoint's deliveries: the event id of the page's last one.
+    pub fn webhook_delivery(&self, before_event_id: i64) -> String {
+        self.seal("webhook_deliveries", &before_event_id.to_string())
+    }
+
+    pub fn parse_webhook_delivery(&self, cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
+        cursor
+            .map(|c| {
+                self.open("webhook_deliveries", c)?
+                    .parse::<i64>()
+                    .map_err(|_| bad_cursor())
+            })
+            .transpose()
+    }
+
     pub fn order(&self, kind: &str, cursor: &OrderCursor) -> String {
         let position = format!("{}/{}", cursor.created_at.unix_timestamp_nanos(), cursor.id);
         self.seal(kind, &position)
@@ -254,5 +290,30 @@ mod tests {
         for forged in [key.product(42), "42".to_owned(), String::new()] {
             assert!(key.parse_customer(Some(&forged)).is_err(), "{forged:?}");
         }
+    }
+
+    #[test]
+    fn webhook_cursors_round_trip_and_are_refused_elsewhere() {
+        let key = key();
+        let position = EndpointCursor {
+            created_at: OffsetDateTime::from_unix_timestamp_nanos(1_764_000_000_123_456_000)
+                .expect("time"),
+            id: Uuid::now_v7(),
+        };
+        let cursor = key.webhook(&position);
+        assert_eq!(
+            key.parse_webhook(Some(&cursor)).expect("valid"),
+            Some(position)
+        );
+        assert!(key.parse_customer(Some(&cursor)).is_err());
+        let deliveries = key.webhook_delivery(41);
+        assert_eq!(
+            key.parse_webhook_delivery(Some(&deliveries))
+                .expect("valid"),
+            Some(41)
+        );
+        assert!(key.parse_audit(Some(&deliveries)).is_err());
+        assert!(key.parse_webhook_delivery(Some(&key.audit(41))).is_err());
+        assert!(key.parse_webhook(Some(&deliveries)).is_err());
     }
 }

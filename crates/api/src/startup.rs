@@ -264,6 +264,11 @@ impl Application {
             audit: app::audit::AuditService::new(deps.clone()),
             event_feed: app::event_feed::EventFeed::new(deps.clone()),
             customers: CustomerService::new(deps.clone()),
+            webhooks: app::webhooks::WebhookService::new(
+                Arc::new(adapters_postgres::PgWebhookStore::new(pool.clone())),
+                Arc::new(adapters_webhooks::SystemResolver),
+                settings.webhooks.clone(),
+            ),
             idempotency: idempotency.clone(),
             revocations: revocations.clone(),
             clock: deps.clock.clone(),

@@ -24,6 +24,7 @@ pub struct AppState {
     pub audit: app::audit::AuditService,
     pub event_feed: app::event_feed::EventFeed,
     pub customers: CustomerService,
+    pub webhooks: app::webhooks::WebhookService,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub revocations: Arc<dyn TokenRevocations>,
     pub clock: Arc<dyn Clock>,

@@ -52,8 +52,8 @@ pub use revocations::{TokenRevocations, UserGeneration};
 pub use users::{CreateUserError, User, UserCredentials, UserRepository};
 pub use webhooks::{
     AttemptRecord, ClaimedDelivery, Delivery, DeliveryQuery, DeliveryQueue, DeliveryStatus,
-    HostResolver, NewWebhookEndpoint, OutgoingWebhook, QueueStats, WebhookEndpoint,
-    WebhookEndpointChange, WebhookSender, WebhookStore, WebhookTelemetry,
+    EndpointCursor, EndpointQuery, HostResolver, NewWebhookEndpoint, OutgoingWebhook, QueueStats,
+    WebhookEndpoint, WebhookEndpointChange, WebhookSender, WebhookStore, WebhookTelemetry,
 };
 
 #[cfg(feature = "mock")]

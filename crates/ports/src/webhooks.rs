@@ -53,6 +53,30 @@ pub struct WebhookEndpointChange {
     pub enabled: Option<bool>,
 }
 
+/// The position of an endpoint in the list (newest first): the last one of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointCursor {
+    pub created_at: OffsetDateTime,
+    pub id: Uuid,
+}
+
+impl EndpointCursor {
+    pub fn of(endpoint: &WebhookEndpoint) -> EndpointCursor {
+        EndpointCursor {
+            created_at: endpoint.created_at,
+            id: endpoint.id,
+        }
+    }
+}
+
+/// `GET /api/admin/webhooks`: newest first (`created_at`, then id, descending).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointQuery {
+    /// Only endpoints after this position (the cursor).
+    pub after: Option<EndpointCursor>,
+    pub limit: u32,
+}
+
 /// A delivery's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryStatus {
@@ -116,8 +140,8 @@ pub trait WebhookStore: Send + Sync {
         audit: &AuditContext,
     ) -> Result<WebhookEndpoint, StoreError>;
 
-    /// Every endpoint, newest first.
-    async fn list(&self) -> Result<Vec<WebhookEndpoint>, StoreError>;
+    /// At most `query.limit` endpoints after `query.after`, newest first.
+    async fn list(&self, query: &EndpointQuery) -> Result<Vec<WebhookEndpoint>, StoreError>;
 
     async fn get(&self, id: Uuid) -> Result<Option<WebhookEndpoint>, StoreError>;
 
@@ -143,21 +167,26 @@ pub trait WebhookStore: Send + Sync {
         audit: &AuditContext,
     ) -> Result<bool, StoreError>;
 
-    /// Queues one `webhook.test` event for this endpoint only (due now); `false` when there is no
-    /// such endpoint.
-    async fn send_test(&self, id: Uuid, audit: &AuditContext) -> Result<bool, StoreError>;
+    /// Queues one `webhook.test` event for this endpoint only (due now), with an event id of
+    /// its own taken from the events' sequence; returns its delivery, `None` when there is no such
+    /// endpoint.
+    async fn send_test(
+        &self,
+        id: Uuid,
+        audit: &AuditContext,
+    ) -> Result<Option<Delivery>, StoreError>;
 
     /// The endpoint's deliveries (see [`DeliveryQuery`]); `None` when there is no such endpoint.
     async fn deliveries(&self, query: &DeliveryQuery) -> Result<Option<Vec<Delivery>>, StoreError>;
 
-    /// Makes the delivery due now (a failed one pending again); `false` when the endpoint has no
-    /// such delivery.
+    /// Makes the delivery due now (a failed or succeeded one pending again; its attempts are
+    /// kept); returns it as it is now, `None` when the endpoint has no such delivery.
     async fn retry_delivery(
         &self,
         endpoint_id: Uuid,
         delivery_id: Uuid,
         audit: &AuditContext,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<Delivery>, StoreError>;
 }
 
 /// A delivery claimed for one attempt.

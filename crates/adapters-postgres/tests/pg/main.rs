@@ -24,3 +24,4 @@ mod shipments;
 mod support;
 mod users;
 mod webhook_queue;
+mod webhooks;

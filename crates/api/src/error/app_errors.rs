@@ -372,3 +372,49 @@ impl From<app::audit::ListAuditError> for ApiError {
         }
     }
 }
+
+impl From<app::webhooks::endpoints::CreateWebhookError> for ApiError {
+    fn from(error: app::webhooks::endpoints::CreateWebhookError) -> Self {
+        use app::webhooks::endpoints::CreateWebhookError as E;
+        match error {
+            E::Invalid(errors) => errors.into(),
+            E::UrlNotAllowed { reason } => ApiError::webhook_url_not_allowed(reason),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<app::webhooks::endpoints::UpdateWebhookError> for ApiError {
+    fn from(error: app::webhooks::endpoints::UpdateWebhookError) -> Self {
+        use app::webhooks::endpoints::UpdateWebhookError as E;
+        match error {
+            E::NotFound => ApiError::not_found(),
+            E::Invalid(errors) => errors.into(),
+            E::UrlNotAllowed { reason } => ApiError::webhook_url_not_allowed(reason),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The webhook operations that fail only with "no such endpoint (or delivery)" or the store.
+macro_rules! not_found_or_store {
+    ($($error:ident),+) => {$(
+        impl From<app::webhooks::endpoints::$error> for ApiError {
+            fn from(error: app::webhooks::endpoints::$error) -> Self {
+                match error {
+                    app::webhooks::endpoints::$error::NotFound => ApiError::not_found(),
+                    app::webhooks::endpoints::$error::Store(e) => e.into(),
+                }
+            }
+        }
+    )+};
+}
+
+not_found_or_store!(
+    GetWebhookError,
+    DeleteWebhookError,
+    RotateSecretError,
+    SendTestError,
+    ListDeliveriesError,
+    RetryDeliveryError
+);

@@ -228,6 +228,18 @@ impl ApiError {
             .into()
     }
 
+    /// 422 `webhook_url_not_allowed`: a webhook URL's host is, or resolves to, an address that
+    /// is not public (loopback, private, link-local, shared, multicast, unspecified, ...).
+    pub fn webhook_url_not_allowed(reason: impl Into<String>) -> ApiError {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "webhook_url_not_allowed",
+            "Webhook URL not allowed",
+        )
+        .detail(reason)
+        .into()
+    }
+
     pub fn malformed_json(detail: impl Into<String>) -> ApiError {
         Problem::new(StatusCode::BAD_REQUEST, "malformed_json", "Malformed JSON")
             .detail(detail)

@@ -93,6 +93,11 @@ mod tests {
             audit: app::audit::AuditService::new(deps.clone()),
             event_feed: app::event_feed::EventFeed::new(deps.clone()),
             customers: app::CustomerService::new(deps.clone()),
+            webhooks: app::webhooks::WebhookService::new(
+                Arc::new(ports::MockWebhookStore::new()),
+                Arc::new(ports::MockHostResolver::new()),
+                app::webhooks::WebhookSettings::default(),
+            ),
             idempotency: Arc::new(ports::MockIdempotencyStore::new()),
             revocations: Arc::new(ports::MockTokenRevocations::new()),
             clock: deps.clock.clone(),

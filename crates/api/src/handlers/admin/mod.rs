@@ -2,7 +2,7 @@
 //! unknown admin path too answers 401 (nobody signed in) or 403 `forbidden` (a customer) before
 //! it answers 404. The admin order routes mount from [`orders`], the product routes from
 //! [`products`], the customer routes from [`customers`], the audit log from [`audit`], the event
-//! feed from [`events`].
+//! feed from [`events`], the webhook endpoints from [`webhooks`].
 
 pub mod audit;
 pub mod customers;
@@ -10,6 +10,7 @@ pub mod events;
 pub mod if_match;
 pub mod orders;
 pub mod products;
+pub mod webhooks;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -69,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(crate::handlers::resource("/audit").get(audit::list_audit))
             .service(crate::handlers::resource("/events").get(events::event_feed))
             .configure(customers::configure)
+            .configure(webhooks::configure)
             .default_service(web::to(super::not_found)),
     );
 }
