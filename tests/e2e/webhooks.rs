@@ -13,7 +13,7 @@ use e2e::{Session, TestApp, count, eventually, json_of, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::admin_support::get_json;
+use crate::admin_support::{get_json, patch};
 use crate::oms_process::{OmsProcess, customer_token};
 use crate::realtime::place;
 
@@ -21,7 +21,8 @@ use crate::realtime::place;
 fn loopback(settings: &mut api::config::Settings) {
     settings.webhooks.allow_private = true;
     settings.webhooks.allow_http = true;
-    settings.webhooks.retry_schedule = vec![Duration::from_millis(100); 6];
+    // Twenty quick retries: no delivery gives up during a test, however slow the machine.
+    settings.webhooks.retry_schedule = vec![Duration::from_millis(100); 20];
 }
 
 /// Creates an endpoint; returns its id and secret.
@@ -96,6 +97,12 @@ async fn deliveries_are_signed_as_standard_webhooks_and_carry_the_feeds_json() {
     let customer = app.customer().await;
     let product = app.product("Lamp", 1_000, 10).await;
     let order = place(&app, &customer, product.id).await;
+    let response = patch(&admin, &app, &format!("/api/admin/orders/{order}/status"))
+        .json(&json!({"status": "PAID"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
 
     let events = feed_events(&app, &admin, &order).await;
     assert_eq!(events.len(), 2, "order.created and order.paid: {events:?}");
@@ -249,7 +256,7 @@ async fn failed_attempts_are_retried_with_the_same_webhook_id_and_a_410_disables
         || async {
             (count(
                 &app.pool,
-                &format!("SELECT count(*) FROM webhook_fanout WHERE last_event_id >= {last}"),
+                &format!("SELECT count(*) AS n FROM webhook_fanout WHERE last_event_id >= {last}"),
             )
             .await
                 == 1)
@@ -258,7 +265,7 @@ async fn failed_attempts_are_retried_with_the_same_webhook_id_and_a_410_disables
     )
     .await;
     assert_eq!(
-        count(&app.pool, "SELECT count(*) FROM webhook_deliveries").await,
+        count(&app.pool, "SELECT count(*) AS n FROM webhook_deliveries").await,
         2,
         "nothing queued for a disabled endpoint"
     );
@@ -294,16 +301,18 @@ async fn one_orders_events_arrive_in_id_order_under_8_writers_on_2_instances() {
                     .unwrap();
                 assert_eq!(response.status(), StatusCode::CREATED);
                 let order = json_of(response).await["id"].as_str().unwrap().to_owned();
-                // A third event on the same order (created, paid, then this).
-                let response = admin
-                    .client
-                    .patch(format!("{base}/api/admin/orders/{order}/status"))
-                    .header("X-CSRF-Token", &admin.csrf)
-                    .json(&json!({"status": "FULFILLED"}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), StatusCode::OK);
+                // Two more events on the same order: paid (offline), fulfilled.
+                for status in ["PAID", "FULFILLED"] {
+                    let response = admin
+                        .client
+                        .patch(format!("{base}/api/admin/orders/{order}/status"))
+                        .header("X-CSRF-Token", &admin.csrf)
+                        .json(&json!({"status": status}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), StatusCode::OK, "{order} → {status}");
+                }
                 orders.push(order);
             }
             orders
@@ -330,7 +339,7 @@ async fn one_orders_events_arrive_in_id_order_under_8_writers_on_2_instances() {
     eventually("every event delivered", Duration::from_secs(30), || async {
         let delivered = count(
             &first.pool,
-            &format!("SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = '{endpoint}' AND status = 'succeeded'"),
+            &format!("SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = '{endpoint}' AND status = 'succeeded'"),
         )
         .await;
         (delivered == total as i64).then_some(())
@@ -371,7 +380,11 @@ async fn one_orders_events_arrive_in_id_order_under_8_writers_on_2_instances() {
 
 #[tokio::test]
 async fn a_receiver_down_for_a_while_gets_everything_once_when_it_comes_back() {
-    let app = spawn_app_with(loopback).await;
+    let app = spawn_app_with(|s| {
+        loopback(s);
+        s.webhooks.retry_schedule = vec![Duration::from_millis(200); 50];
+    })
+    .await;
     let receiver = Receiver::start().await;
     let admin = app.admin().await;
     let (endpoint, _) = create_endpoint(&app, &admin, &receiver.url("/"), json!(["*"])).await;
@@ -391,7 +404,7 @@ async fn a_receiver_down_for_a_while_gets_everything_once_when_it_comes_back() {
                 .iter()
                 .filter(|d| d["attempts"].as_i64() >= Some(1))
                 .count();
-            (items.len() == 10 && refused >= 5 && items.iter().all(|d| d["status"] == "pending"))
+            (items.len() == 5 && refused == 5 && items.iter().all(|d| d["status"] == "pending"))
                 .then_some(())
         },
     )
@@ -406,7 +419,7 @@ async fn a_receiver_down_for_a_while_gets_everything_once_when_it_comes_back() {
     );
 
     receiver.restart().await;
-    eventually("all ten delivered", Duration::from_secs(20), || async {
+    eventually("all five delivered", Duration::from_secs(20), || async {
         let items = deliveries(&app, &admin, &endpoint).await;
         items
             .iter()
@@ -421,7 +434,7 @@ async fn a_receiver_down_for_a_while_gets_everything_once_when_it_comes_back() {
             .entry(request.header("webhook-id").unwrap())
             .or_default() += 1;
     }
-    assert_eq!(per_id.len(), 10);
+    assert_eq!(per_id.len(), 5);
     assert!(
         per_id.values().all(|n| *n == 1),
         "each exactly once: {per_id:?}"
@@ -494,7 +507,7 @@ async fn an_instance_killed_mid_attempt_is_taken_over_after_the_lease_with_the_s
             let done = count(
                 &app.pool,
                 &format!(
-                    "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = '{endpoint}' \
+                    "SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = '{endpoint}' \
                  AND status = 'succeeded' AND attempts = 2"
                 ),
             )
@@ -544,7 +557,7 @@ async fn a_name_that_resolves_to_loopback_and_redirects_are_refused_at_delivery(
             deliveries(&app, &admin, &endpoint)
                 .await
                 .into_iter()
-                .find(|d| d["attempts"] == 1)
+                .find(|d| d["attempts"] == 1 && d["last_error"].is_string())
         },
     )
     .await;
