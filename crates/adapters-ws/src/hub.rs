@@ -5,62 +5,19 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use domain::Role;
-use ports::{EventSink, SinkError, StoredEvent};
+use ports::{
+    CloseReason, EventMessage, EventSink, LiveEvents, LiveSubscription, SinkError, StoredEvent,
+    Viewer,
+};
 use tokio::sync::mpsc;
 
-use crate::event_json::EventMessage;
-
-/// Who is watching: an admin sees every event, a customer those of their own orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Viewer {
-    pub user_id: i64,
-    pub role: Role,
-}
-
-impl Viewer {
-    pub fn may_see(&self, owner: i64) -> bool {
-        self.role == Role::Admin || self.user_id == owner
-    }
-
-    /// The owner filter for the event log: none for an admin.
-    pub fn owner_filter(&self) -> Option<i64> {
-        match self.role {
-            Role::Admin => None,
-            Role::Customer => Some(self.user_id),
-        }
-    }
-}
-
-/// Why the server ends a client's stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum CloseReason {
-    /// The session's token was revoked (logout; or the user was disabled, changed role or
-    /// password): WebSocket close 1008.
-    Revoked = 1,
-    /// The client did not keep up and its queue filled: WebSocket close 1008 "slow consumer".
-    SlowConsumer = 2,
-    /// The server is shutting down: WebSocket close 1001.
-    Shutdown = 3,
-}
-
-impl CloseReason {
-    fn from_u8(value: u8) -> Option<CloseReason> {
-        match value {
-            1 => Some(CloseReason::Revoked),
-            2 => Some(CloseReason::SlowConsumer),
-            3 => Some(CloseReason::Shutdown),
-            _ => None,
-        }
-    }
-
-    pub const fn description(self) -> &'static str {
-        match self {
-            CloseReason::Revoked => "session revoked",
-            CloseReason::SlowConsumer => "slow consumer",
-            CloseReason::Shutdown => "server shutting down",
-        }
+/// The [`CloseReason`] stored as `reason as u8` in a client's `closed` flag (0: still open).
+fn close_reason_from_u8(value: u8) -> Option<CloseReason> {
+    match value {
+        1 => Some(CloseReason::Revoked),
+        2 => Some(CloseReason::SlowConsumer),
+        3 => Some(CloseReason::Shutdown),
+        _ => None,
     }
 }
 
@@ -106,7 +63,14 @@ impl Subscription {
     }
 
     fn close_reason(&self) -> CloseReason {
-        CloseReason::from_u8(self.closed.load(Ordering::Acquire)).unwrap_or(CloseReason::Shutdown)
+        close_reason_from_u8(self.closed.load(Ordering::Acquire)).unwrap_or(CloseReason::Shutdown)
+    }
+}
+
+#[async_trait]
+impl LiveSubscription for Subscription {
+    async fn recv(&mut self) -> Result<Arc<EventMessage>, CloseReason> {
+        Subscription::recv(self).await
     }
 }
 
@@ -252,6 +216,13 @@ impl Hub {
     }
 }
 
+/// The hub is the live fan-out the real-time handlers subscribe to (through `app::live_feed`).
+impl LiveEvents for Hub {
+    fn subscribe(&self, viewer: Viewer, jti: &str, generation: i64) -> Box<dyn LiveSubscription> {
+        Box::new(Hub::subscribe(self, viewer, jti, generation))
+    }
+}
+
 /// The hub is one sink of the event relay: in-memory fan-out that never waits (a client whose
 /// queue is full is dropped), so it never holds the relay up, and never fails.
 #[async_trait]
@@ -271,10 +242,10 @@ impl EventSink for Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::{EventType, OrderStatus, PaymentStatus};
+    use domain::{EventType, OrderStatus, PaymentStatus, Role};
     use uuid::Uuid;
 
-    pub(crate) fn event(id: i64, owner: i64) -> StoredEvent {
+    fn event(id: i64, owner: i64) -> StoredEvent {
         StoredEvent {
             id,
             kind: EventType::OrderCreated,
@@ -386,5 +357,23 @@ mod tests {
         assert_eq!(hub.connected(), 2);
         assert_eq!(hub.revoke_user(ALICE.user_id, 2), 0, "again: nothing left");
         drop((fresh, bob));
+    }
+
+    #[tokio::test]
+    async fn through_the_port_it_is_the_same_hub() {
+        let hub = Hub::new(4);
+        let live: &dyn LiveEvents = &hub;
+        let mut alice = live.subscribe(ALICE, "token-a", 0);
+        let mut admin = live.subscribe(ADMIN, "token-admin", 0);
+        assert_eq!(hub.connected(), 2);
+        hub.publish(&event(1, BOB.user_id));
+        hub.publish(&event(2, ALICE.user_id));
+        assert_eq!(admin.recv().await.map(|m| m.id), Ok(1));
+        assert_eq!(admin.recv().await.map(|m| m.id), Ok(2));
+        assert_eq!(alice.recv().await.map(|m| m.id), Ok(2), "not bob's event");
+        assert_eq!(hub.revoke("token-a"), 1);
+        assert_eq!(alice.recv().await.map(|m| m.id), Err(CloseReason::Revoked));
+        drop(admin);
+        assert_eq!(hub.connected(), 0, "dropping the boxed subscription leaves");
     }
 }

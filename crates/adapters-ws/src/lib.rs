@@ -1,18 +1,12 @@
 //! The real-time hub: who is connected, who may see which event, and the per-client queues.
 //!
-//! Transport-agnostic: the API's WebSocket and SSE handlers open a [`Feed`] and write what it yields
-//! in their own framing.
-//!
-//! Delivery order. Event ids are assigned in commit order (see `docs/architecture.md`), and the
-//! hub is a sink of the event relay (`app::relay`), which hands it every committed event once and
-//! in id order, so a client's stream is id-ascending. A feed that resumes from `since` subscribes
-//! to live events first, then replays the stored events after `since`, then goes live skipping
-//! what the replay already sent: nothing at the seam is missed or repeated.
+//! The [`Hub`] is the implementation of the [`ports::LiveEvents`] port, and a sink of the event
+//! relay (`app::relay`, [`ports::EventSink`]), which hands it every committed event once and in id
+//! order, so a client's stream is id-ascending. Replay after `since` and the seam between replay
+//! and live events are `app::live_feed`'s job, over the ports; the API's WebSocket and SSE handlers
+//! see only that feed and the port types ([`ports::Viewer`], [`ports::EventMessage`],
+//! [`ports::CloseReason`]).
 
-pub mod event_json;
-pub mod feed;
 pub mod hub;
 
-pub use event_json::EventMessage;
-pub use feed::{Feed, FeedEnd, FeedItem};
-pub use hub::{CloseReason, Hub, Subscription, Viewer};
+pub use hub::{Hub, Subscription};

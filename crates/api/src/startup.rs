@@ -108,7 +108,7 @@ pub fn realtime(settings: &Settings, events: Arc<dyn EventLog>) -> Realtime {
     let mut allowed_origins = vec![settings.http.public_origin.clone()];
     allowed_origins.extend(settings.http.cors_allowed_origins.iter().cloned());
     let state = web::Data::new(RealtimeState {
-        hub: hub.clone(),
+        live: Arc::new(hub.clone()),
         log: events,
         ping_interval: settings.realtime.ws_ping_interval,
         ping_timeout: settings.realtime.ws_ping_timeout,

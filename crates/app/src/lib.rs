@@ -10,6 +10,8 @@
 //! - [`admin_orders`]: every order, status changes (with the refund of a paid order), export.
 //! - [`notes`]: internal order notes (admins only, never an event).
 //! - [`event_feed`]: the stored events after a position, for admins (`GET /api/admin/events`).
+//! - [`live_feed`]: one real-time client's stream: replay after `since` from the event log, then
+//!   live events from the [`ports::LiveEvents`] port (`GET /api/ws`, `GET /api/events`).
 //! - [`audit`]: the audit log, for admins. Every admin write hands its store the audit entry of
 //!   the request ([`ports::AuditContext`]: actor, request id, client address), which stores it in
 //!   the write's own transaction.
@@ -54,6 +56,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod customers;
 pub mod event_feed;
+pub mod live_feed;
 pub mod notes;
 pub mod orders;
 pub mod paging;

@@ -13,6 +13,7 @@ pub mod customers;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod live;
 pub mod notes;
 pub mod orders;
 pub mod passwords;
@@ -35,6 +36,7 @@ pub use events::{
     EventLog, EventQuery, EventSink, EventSource, SinkError, SourceNotice, StoredEvent,
 };
 pub use idempotency::{Claim, IdempotencyBegin, IdempotencyStore, StoredResponse};
+pub use live::{CloseReason, EventMessage, LiveEvents, LiveSubscription, Viewer};
 pub use notes::{AddNoteError, NewNote, OrderNote};
 pub use orders::{
     Actor, ChangeStatusError, ExportRow, NewOrder, NewRefund, NewShipment, Order, OrderCursor,
@@ -56,6 +58,8 @@ pub use webhooks::{
     WebhookEndpoint, WebhookEndpointChange, WebhookSender, WebhookStore, WebhookTelemetry,
 };
 
+#[cfg(feature = "mock")]
+pub use live::{MockLiveEvents, MockLiveSubscription};
 #[cfg(feature = "mock")]
 pub use {
     audit::MockAuditLog, clock::MockClock, customers::MockCustomerRepository, events::MockEventLog,

@@ -1,6 +1,6 @@
 //! `GET /api/admin/events`: the event feed, the stored order events after `since`, id ascending,
 //! for systems that pull them. Each item is the real-time event JSON
-//! ([`adapters_ws::EventMessage`], the very text the WebSocket sends).
+//! ([`ports::EventMessage`], the very text the WebSocket sends).
 //!
 //! Parameters (an empty value counts as not given; unknown parameters are ignored, as on every
 //! list; every bad value is named in one 422 `validation_failed`):
@@ -13,9 +13,9 @@
 
 use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, web};
-use adapters_ws::EventMessage;
 use app::event_feed::{FeedPage, FeedQuery, MAX_LIMIT};
 use domain::EventType;
+use ports::EventMessage;
 use uuid::Uuid;
 
 use crate::auth::AdminUser;

@@ -1,10 +1,10 @@
 //! Real-time order events: `GET /api/ws` (WebSocket) and `GET /api/events` (Server-Sent Events).
 //!
 //! Both authenticate like every route (session cookie or Bearer), open an
-//! [`adapters_ws::Feed`] (replay after `since` from the [`EventLog`] port, then live from the hub)
-//! and write what it yields in their own framing. Who sees what (admins everything, customers
-//! their own orders) is the hub's rule. The hub is fed by the event relay (`app::relay`, wired in
-//! `startup.rs`), not from here.
+//! [`app::live_feed::LiveFeed`] (replay after `since` from the [`EventLog`] port, then live from
+//! the [`LiveEvents`] port) and write what it yields in their own framing. Who sees what (admins
+//! everything, customers their own orders) is [`ports::Viewer`]'s rule. The live events are fed by
+//! the event relay (`app::relay`, wired in `startup.rs`), not from here.
 
 pub mod sse;
 pub mod ws;
@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use adapters_ws::{Feed, Hub, Viewer};
-use ports::EventLog;
+use app::live_feed::LiveFeed;
+use ports::{EventLog, LiveEvents, Viewer};
 
 use actix_web::HttpRequest;
 
@@ -69,7 +69,8 @@ pub struct EventDoc {
 
 /// What the real-time routes share.
 pub struct RealtimeState {
-    pub hub: Hub,
+    /// The live fan-out the feeds subscribe to (the hub, wired in `startup.rs`).
+    pub live: Arc<dyn LiveEvents>,
     pub log: Arc<dyn EventLog>,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
@@ -94,21 +95,21 @@ fn parse_since(field: &str, value: Option<&str>) -> Result<Option<i64>, ApiError
 }
 
 /// Opens the feed of `user`, authenticated from `req`. A revocation that lands between that
-/// authentication and the subscription would close nothing (the client was not in the hub yet),
+/// authentication and the subscription would close nothing (the client was not subscribed yet),
 /// so the token is checked once more after subscribing: the revocation set is updated before the
-/// hub is told, so one of the two always sees it.
+/// live subscriptions are closed, so one of the two always sees it.
 async fn open_feed(
     req: &HttpRequest,
     state: &RealtimeState,
     user: &AuthUser,
     since: Option<i64>,
-) -> Result<Feed, ApiError> {
+) -> Result<LiveFeed, ApiError> {
     let viewer = Viewer {
         user_id: user.id,
         role: user.role,
     };
-    let feed = Feed::open(
-        &state.hub,
+    let feed = LiveFeed::open(
+        state.live.as_ref(),
         Arc::clone(&state.log),
         viewer,
         &user.jti,

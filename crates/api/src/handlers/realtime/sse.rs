@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, Responder, web};
 use actix_web_lab::sse::{Data, Event, Sse};
-use adapters_ws::{EventMessage, FeedItem};
+use app::live_feed::FeedItem;
 use futures_util::stream;
+use ports::EventMessage;
 
 use super::{RealtimeState, open_feed, parse_since};
 use crate::auth::extractor::authenticate;

@@ -7,7 +7,8 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason as WsCloseReason, Message, MessageStream, Session};
-use adapters_ws::{CloseReason, EventMessage, Feed, FeedItem, feed::FeedEnd};
+use app::live_feed::{FeedEnd, FeedItem, LiveFeed};
+use ports::{CloseReason, EventMessage};
 use tokio::time::{Instant, interval_at, sleep_until};
 
 use super::{RealtimeState, open_feed, parse_since};
@@ -74,7 +75,7 @@ async fn send_event(session: &mut Session, message: &EventMessage) -> bool {
 async fn run(
     mut session: Session,
     mut stream: MessageStream,
-    mut feed: Feed,
+    mut feed: LiveFeed,
     state: &RealtimeState,
 ) {
     let mut pings = interval_at(Instant::now() + state.ping_interval, state.ping_interval);
