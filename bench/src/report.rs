@@ -574,7 +574,7 @@ fn webhooks(run: &Run, md: &mut String) {
     let _ = writeln!(
         md,
         "\n**Server deliveries/s ÷ plain client deliveries/s** (throughput ÷ baseline): **{}**.",
-        show_ratio(ratio)
+        ratio.map_or("—".to_owned(), |r| format!("{r:.3}"))
     );
     let _ = writeln!(
         md,
@@ -785,7 +785,7 @@ mod tests {
         );
         assert!(md.contains("**1990 of 2000**"), "{md}");
         assert!(md.contains("| 900.0 / 2000.0 | 0.35 |"), "{md}");
-        assert!(md.contains("(throughput ÷ baseline): **0.30**"), "{md}");
+        assert!(md.contains("(throughput ÷ baseline): **0.300**"), "{md}");
         assert!(
             md.contains(
                 "| webhook deliveries ≥ 2,000/s (receiver answering 200 at once) | 2400/s | yes |"
