@@ -11,7 +11,11 @@
 #   3b. a partial shipment, then a refund (restock cancel) of each of the orders placed in 1;
 #   4. BENCH_WS_CLIENTS WebSocket clients and status changes at BENCH_WS_RATE per second;
 #   5. the CSV export of a 1,000,000-order database, on a server started fresh for it;
-#   6. the server's memory, idle and under load 1 (measured during 1).
+#   6. the server's memory, idle and under load 1 (measured during 1);
+#   7. webhook delivery on a server started fresh for it (WEBHOOK_ALLOW_PRIVATE/HTTP on, a short
+#      WEBHOOK_RETRY_SCHEDULE): a plain reqwest client's baseline, then BENCH_WEBHOOK_EVENTS events
+#      to a receiver answering 200, the same to one answering 500 to 10%, and
+#      BENCH_WEBHOOK_RATE events/s for BENCH_WEBHOOK_SECONDS (about 1 minute in all).
 # The 1,000,000-order database is generated once into the template database BENCH_TEMPLATE and
 # copied (CREATE DATABASE ... TEMPLATE) for each run; generating it takes about 5 minutes and is
 # not part of a run's time. The bench database BENCH_DB (and BENCH_DB_pg for pgbench) is
@@ -24,6 +28,11 @@
 #   BENCH_WS_RATE=20            status changes per second in scenario 4
 #   BENCH_EXPORT_SECONDS=120    bound of the export (the whole export takes 30-45 s here)
 #   BENCH_SKIP_EXPORT=1         skip scenario 5 (and the template)
+#   BENCH_WEBHOOK_EVENTS=20000  events of the webhook throughput scenarios (7)
+#   BENCH_WEBHOOK_RATE=200, BENCH_WEBHOOK_SECONDS=10   the paced webhook latency scenario
+#   BENCH_WEBHOOK_SCHEDULE=100ms,200ms,400ms,800ms,1600ms   WEBHOOK_RETRY_SCHEDULE of every server
+#   BENCH_WEBHOOK_CONCURRENCY=16   WEBHOOK_CONCURRENCY of every server (and the baseline's)
+#   BENCH_SKIP_WEBHOOKS=1       skip scenario 7
 #   BENCH_PORT=18490            the server's port (the export server uses the next one)
 #   BENCH_DB=oms_bench, BENCH_TEMPLATE=oms_bench_1m_tpl, BENCH_TEMPLATE_ORDERS=1000000
 #   BENCH_PGBENCH_PROTOCOL=prepared   pgbench -M (prepared: the database at its best)
@@ -41,6 +50,13 @@ readonly WS_CLIENTS="${BENCH_WS_CLIENTS:-1000}"
 readonly WS_RATE="${BENCH_WS_RATE:-20}"
 readonly EXPORT_SECONDS="${BENCH_EXPORT_SECONDS:-120}"
 readonly SKIP_EXPORT="${BENCH_SKIP_EXPORT:-0}"
+readonly WEBHOOK_EVENTS="${BENCH_WEBHOOK_EVENTS:-20000}"
+readonly WEBHOOK_RATE="${BENCH_WEBHOOK_RATE:-200}"
+readonly WEBHOOK_SECONDS="${BENCH_WEBHOOK_SECONDS:-10}"
+# Six attempts: with 10% refused at random, about 1 event in a million is given up.
+readonly WEBHOOK_SCHEDULE="${BENCH_WEBHOOK_SCHEDULE:-100ms,200ms,400ms,800ms,1600ms}"
+readonly WEBHOOK_CONCURRENCY="${BENCH_WEBHOOK_CONCURRENCY:-16}"
+readonly SKIP_WEBHOOKS="${BENCH_SKIP_WEBHOOKS:-0}"
 readonly PORT="${BENCH_PORT:-18490}"
 readonly EXPORT_PORT="$((PORT + 1))"
 readonly DB="${BENCH_DB:-oms_bench}"
@@ -128,6 +144,8 @@ start_server() {
     PUBLIC_ORIGIN="http://$addr" JWT_SECRET="$JWT_SECRET" \
     RATE_LIMIT_AUTH_PER_MINUTE=0 RATE_LIMIT_API_PER_SECOND=0 RATE_LIMIT_ORDERS_PER_MINUTE=0 \
     PAYMENT_PROVIDER=simulated SIMULATED_PAYMENT_LATENCY_MS=0 ${pool[@]+"${pool[@]}"} \
+    WEBHOOK_ALLOW_PRIVATE=true WEBHOOK_ALLOW_HTTP=true WEBHOOK_RETRY_SCHEDULE="$WEBHOOK_SCHEDULE" \
+    WEBHOOK_CONCURRENCY="$WEBHOOK_CONCURRENCY" \
     "$OMS" serve >>"$3" 2>&1 &
   SERVER_PID=$!
   until BIND_ADDR="$addr" "$OMS" healthcheck >/dev/null 2>&1; do
@@ -269,6 +287,25 @@ main_scenarios() {
   stop_server
 }
 
+# 7. Webhook delivery, on a server started fresh on the bench database (its earlier scenarios'
+# orders and events stay; the bench's endpoints are inserted in SQL, see bench/src/webhooks.rs).
+webhook_scenarios() {
+  local url
+  url="$(db_url "$DB")"
+  step "7. webhooks: baseline, a plain reqwest client, $WEBHOOK_EVENTS posts, $WEBHOOK_CONCURRENCY at a time"
+  measure webhooks --scenario baseline --events "$WEBHOOK_EVENTS" --concurrency "$WEBHOOK_CONCURRENCY"
+  step "7. webhooks: starting oms serve on http://127.0.0.1:$PORT (database $DB)"
+  start_server "$DB" "$PORT" "$RUN_DIR/webhooks-server.log"
+  step "7. webhooks: $WEBHOOK_EVENTS events, receiver answering 200"
+  measure webhooks --scenario throughput --db-url "$url" --events "$WEBHOOK_EVENTS"
+  step "7. webhooks: $WEBHOOK_EVENTS events, receiver answering 500 to 10% at random"
+  measure webhooks --scenario flaky --db-url "$url" --events "$WEBHOOK_EVENTS" --fail-percent 10
+  step "7. webhooks: $WEBHOOK_RATE events/s for $WEBHOOK_SECONDS s"
+  measure webhooks --scenario latency --db-url "$url" --rate "$WEBHOOK_RATE" \
+    --seconds "$WEBHOOK_SECONDS"
+  stop_server
+}
+
 export_scenario() {
   local started
   step "5. copying $TEMPLATE into $EXPORT_DB"
@@ -295,6 +332,7 @@ report() {
     "postgres=$pg"
     "server=\`oms serve\` release build, APP_ENV=production, RUST_LOG=warn, **rate limits off** (RATE_LIMIT_AUTH_PER_MINUTE=0, RATE_LIMIT_API_PER_SECOND=0, RATE_LIMIT_ORDERS_PER_MINUTE=0), PAYMENT_PROVIDER=simulated, SIMULATED_PAYMENT_LATENCY_MS=0, DATABASE_MAX_CONNECTIONS=${BENCH_DB_POOL:-10 (default)}, one HTTP worker per core"
     "load=oms-bench (Rust: tokio, reqwest, tokio-tungstenite) on loopback, closed loop, one keep-alive connection per client, ${SECS} s per scenario (BENCH_SECONDS), connections: $CONNECTIONS; $CUSTOMERS customers, $PRODUCTS products + $HOT hot ones"
+    "webhooks=WEBHOOK_CONCURRENCY=$WEBHOOK_CONCURRENCY, WEBHOOK_RETRY_SCHEDULE=$WEBHOOK_SCHEDULE (short, for the bench; the default is 5s,5m,30m,…), WEBHOOK_ALLOW_PRIVATE=true, WEBHOOK_ALLOW_HTTP=true (a loopback receiver), default WEBHOOK_TIMEOUT (10s)"
     "pgbench=\`pgbench -n -M $PROTOCOL -j 2 -T $SECS\`, same connection counts, in its own database ($PG_DB: the same users and products; its NOTIFYs reach no listener), run right after the server's run at the same concurrency"
     "wall=${wall} s (build and template generation excluded)"
     "caveat=load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; up to $MAX_RUSTC rustc processes (other builds sharing the cores) were seen at scenario starts"
@@ -325,6 +363,7 @@ main() {
   load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
   prepare_databases
   main_scenarios
+  [ "$SKIP_WEBHOOKS" = 1 ] || webhook_scenarios
   [ "$SKIP_EXPORT" = 1 ] || export_scenario
   report "$(( $(date +%s) - RUN_STARTED ))" "$load_start"
 }

@@ -16,6 +16,9 @@
 //! oms-bench export   --base URL --admin-email E --admin-password P --pid PID --max-seconds S
 //! oms-bench pgbench  --label L --clients N --seconds S --script FILE --url URL [--define k=v]...
 //! oms-bench signins  --setup setup.json --concurrency N --rounds R --pid PID
+//! oms-bench webhooks --scenario throughput|flaky|latency --db-url URL [--events N] [--batch B]
+//!                    [--rate R --seconds S] [--fail-percent P] [--max-seconds S]
+//! oms-bench webhooks --scenario baseline [--events N] [--concurrency C]
 //! oms-bench rss      --pid PID --label L
 //! oms-bench report   --results results.jsonl --out FILE.md [--meta key=value]...
 //! ```
@@ -29,11 +32,13 @@ mod pgbench;
 mod place;
 mod reads;
 mod realtime;
+mod receiver;
 mod report;
 mod rss;
 mod setup;
 mod signins;
 mod stats;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -43,7 +48,7 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = argv.split_first() else {
         eprintln!(
-            "usage: oms-bench <setup|place|reads|fulfil|realtime|export|signins|pgbench|rss|report> --key value ..."
+            "usage: oms-bench <setup|place|reads|fulfil|realtime|export|signins|webhooks|pgbench|rss|report> --key value ..."
         );
         return ExitCode::from(2);
     };
@@ -75,6 +80,7 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
                     "realtime" => realtime::run(args).await,
                     "export" => export::run(args).await,
                     "signins" => signins::run(args).await,
+                    "webhooks" => webhooks::run(args).await,
                     other => anyhow::bail!("unknown command {other:?}"),
                 }
             })

@@ -133,6 +133,7 @@ fn render(run: &Run) -> String {
     realtime(run, &mut md);
     export(run, &mut md);
     memory(run, &mut md);
+    webhooks(run, &mut md);
     goals(run, &mut md);
     md
 }
@@ -147,6 +148,7 @@ fn settings(run: &Run, md: &mut String) {
         ("load", "load generator"),
         ("pgbench", "pgbench"),
         ("template", "1M-order template"),
+        ("webhooks", "webhooks"),
         ("wall", "whole run"),
     ] {
         if let Some(value) = run.meta(key) {
@@ -497,6 +499,155 @@ fn memory(run: &Run, md: &mut String) {
     md.push('\n');
 }
 
+fn webhooks(run: &Run, md: &mut String) {
+    let _ = writeln!(
+        md,
+        "## 7. Webhook delivery\n\nOne endpoint (inserted in SQL under the event lock, as the \
+         server makes one) pointing at a receiver inside oms-bench on loopback that answers at \
+         once. Events written by oms-bench in SQL as the server writes them (event lock, insert, \
+         `NOTIFY` of the JSON array, commit), on orders made beforehand: per order \
+         `order.created` then `order.paid`. **throughput** and **flaky**: all events as fast as \
+         one connection writes them, 100 per transaction (the `order.created` of 100 orders, \
+         then their `order.paid`); flaky's receiver answers `500` to 10% of requests at random \
+         (retried after `WEBHOOK_RETRY_SCHEDULE`, see above). **latency**: an order every \
+         10 ms, its two events in two transactions (200 events/s). **baseline**: no server and no \
+         database: a plain `reqwest` client posting bodies of the same shape to the same kind of \
+         receiver, 16 at a time. Deliveries/s = distinct events answered `200` / (last such \
+         arrival − first commit); latency = arrival − the event's `occurred_at` (its \
+         transaction's `now()`, a little before the commit; same clock).\n\n| scenario | events \
+         (transactions) | written in s | delivered | requests (`500`s) | deliveries/s | p50 ms \
+         | p99 ms | p99.9 ms | max ms |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let found: Vec<&Value> = run
+        .results
+        .iter()
+        .filter(|r| r["kind"] == "webhooks")
+        .collect();
+    if found.is_empty() {
+        md.push_str("| not run | | | | | | | | | |\n\n");
+        return;
+    }
+    for r in &found {
+        let label = r["label"].as_str().unwrap_or_default();
+        let name = match label {
+            "latency" => format!("latency ({}/s asked)", num(&r["rate_asked"], 0)),
+            "flaky" => format!("flaky ({}% `500`)", num(&r["fail_percent"], 0)),
+            "baseline" => format!(
+                "baseline (reqwest, {} at a time)",
+                num(&r["concurrency"], 0)
+            ),
+            other => other.to_owned(),
+        };
+        let delivered = if r["complete"] == true {
+            num(&r["delivered"], 0)
+        } else {
+            format!(
+                "**{} of {}**",
+                num(&r["delivered"], 0),
+                num(&r["events"], 0)
+            )
+        };
+        let _ = writeln!(
+            md,
+            "| {name} | {} ({}) | {} | {delivered} | {} ({}) | **{}** | {} | {} | {} | {} |",
+            num(&r["events"], 0),
+            if label == "baseline" {
+                "—".to_owned()
+            } else {
+                num(&r["transactions"], 0)
+            },
+            if label == "baseline" {
+                "—".to_owned()
+            } else {
+                num(&r["write_seconds"], 2)
+            },
+            num(&r["requests"], 0),
+            num(&r["answered_500"], 0),
+            num(&r["rate"], 0),
+            num(&r["p50_ms"], 1),
+            num(&r["p99_ms"], 1),
+            num(&r["p999_ms"], 1),
+            num(&r["max_ms"], 1),
+        );
+    }
+    let ratio = webhook_ratio(run);
+    let _ = writeln!(
+        md,
+        "\n**Server deliveries/s ÷ plain client deliveries/s** (throughput ÷ baseline): **{}**.",
+        ratio.map_or("—".to_owned(), |r| format!("{r:.3}"))
+    );
+    let _ = writeln!(
+        md,
+        "\nWhere the time went, deliveries made in one attempt (from the queue's timestamps: \
+         queued = the fan-out transaction's `now()`, claimed = `last_attempt_at`), and the \
+         database transactions committed per delivery (every one in the database during the run, \
+         less oms-bench's own writes):\n\n| scenario | event → queued p50 / p99 ms | queued → \
+         claimed p50 / p99 ms | claimed → arrival p50 / p99 ms | first-attempt latency p50 / p99 \
+         ms | transactions per delivery |\n|---|---|---|---|---|---|"
+    );
+    let pair = |v: &Value| format!("{} / {}", num(&v["p50_ms"], 1), num(&v["p99_ms"], 1));
+    for r in found.iter().filter(|r| r["label"] != "baseline") {
+        let stages = &r["stages"];
+        let per_delivery = match (
+            r["db_commits"].as_f64(),
+            r["transactions"].as_f64(),
+            r["delivered"].as_f64(),
+        ) {
+            (Some(all), Some(ours), Some(n)) if n > 0.0 => format!("{:.2}", (all - ours) / n),
+            _ => "—".to_owned(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {per_delivery} |",
+            r["label"].as_str().unwrap_or_default(),
+            pair(&stages["event_to_queued"]),
+            pair(&stages["queued_to_claimed"]),
+            pair(&stages["claimed_to_arrival"]),
+            pair(&r["first_try"]),
+        );
+    }
+    md.push('\n');
+    for r in found.iter().filter(|r| r["label"] != "baseline") {
+        let queue = &r["queue"];
+        let _ = writeln!(
+            md,
+            "- {}: queue afterwards: {} succeeded, {} pending, {} failed, {} attempts; events \
+             retried {}, whose `webhook-id` changed between attempts {}, answered `200` more than \
+             once {}, requests for other events {}{}.",
+            r["label"].as_str().unwrap_or_default(),
+            num(&queue["succeeded"], 0).replace('—', "0"),
+            num(&queue["pending"], 0).replace('—', "0"),
+            num(&queue["failed"], 0).replace('—', "0"),
+            num(&queue["attempts"], 0),
+            num(&r["retried_events"], 0),
+            num(&r["webhook_id_changed"], 0),
+            num(&r["duplicates"], 0),
+            num(&r["foreign_requests"], 0),
+            if r["timed_out"] == true {
+                "; **stopped waiting at the time bound**"
+            } else {
+                ""
+            },
+        );
+        if r["label"] == "latency" {
+            let _ = writeln!(
+                md,
+                "  The paced writers ran at most {} ms behind their schedule.",
+                num(&r["behind_ms"], 1)
+            );
+        }
+    }
+    md.push('\n');
+}
+
+/// Server deliveries/s (throughput) ÷ the plain client's (baseline).
+fn webhook_ratio(run: &Run) -> Option<f64> {
+    ratio(
+        run.find("webhooks", "throughput", None),
+        run.find("webhooks", "baseline", None),
+    )
+}
+
 fn goals(run: &Run, md: &mut String) {
     let _ = writeln!(md, "## Goals\n\n| goal | figure | met |\n|---|---|---|");
     let met = |ok: Option<bool>| match ok {
@@ -529,6 +680,22 @@ fn goals(run: &Run, md: &mut String) {
         "| placement p99 < 20 ms at 16 connections | {} | {} |",
         p99.map_or("—".to_owned(), |p| format!("{p:.1} ms")),
         met(p99.map(|p| p < 20.0))
+    );
+    let throughput = run.find("webhooks", "throughput", None);
+    let rate = throughput.and_then(|r| r["rate"].as_f64());
+    let _ = writeln!(
+        md,
+        "| webhook deliveries ≥ 2,000/s (receiver answering 200 at once) | {} | {} |",
+        rate.map_or("—".to_owned(), |r| format!("{r:.0}/s")),
+        met(rate.map(|r| r >= 2_000.0 && throughput.is_some_and(|t| t["complete"] == true)))
+    );
+    let latency = run.find("webhooks", "latency", None);
+    let p99 = latency.and_then(|r| r["p99_ms"].as_f64());
+    let _ = writeln!(
+        md,
+        "| webhook p99 < 50 ms at 200 events/s | {} | {} |",
+        p99.map_or("—".to_owned(), |p| format!("{p:.1} ms")),
+        met(p99.map(|p| p < 50.0 && latency.is_some_and(|t| t["complete"] == true)))
     );
 }
 
@@ -597,6 +764,39 @@ mod tests {
         });
         assert!(empty.contains("## 3b. Shipments and refunds"), "{empty}");
         assert!(empty.contains("| not run | | | | | |"), "{empty}");
+    }
+
+    #[test]
+    fn webhooks_have_their_table_ratio_and_goals() {
+        let run = Run {
+            results: vec![
+                json!({"kind": "webhooks", "label": "baseline", "concurrency": 16, "events": 20000, "delivered": 20000, "complete": true, "requests": 20000, "answered_500": 0, "rate": 8000.0, "p50_ms": 1.0, "p99_ms": 3.0}),
+                json!({"kind": "webhooks", "label": "throughput", "events": 20000, "transactions": 200, "write_seconds": 1.5, "delivered": 20000, "complete": true, "requests": 20000, "answered_500": 0, "rate": 2400.0, "p50_ms": 900.0, "p99_ms": 2000.0,
+                       "queue": {"succeeded": 20000, "attempts": 20000}, "db_commits": 7200, "stages": {"event_to_queued": {"p50_ms": 1.0, "p99_ms": 2.0}}, "first_try": {"p50_ms": 900.0, "p99_ms": 2000.0}}),
+                json!({"kind": "webhooks", "label": "latency", "rate_asked": 200.0, "events": 2000, "delivered": 1990, "complete": false, "rate": 199.0, "p99_ms": 30.0, "timed_out": true}),
+            ],
+            meta: vec![],
+        };
+        let md = render(&run);
+        assert!(md.contains("## 7. Webhook delivery"), "{md}");
+        assert!(
+            md.contains("| throughput | 20000 (200) | 1.50 | 20000 | 20000 (0) | **2400** |"),
+            "{md}"
+        );
+        assert!(md.contains("**1990 of 2000**"), "{md}");
+        assert!(md.contains("| 900.0 / 2000.0 | 0.35 |"), "{md}");
+        assert!(md.contains("(throughput ÷ baseline): **0.300**"), "{md}");
+        assert!(
+            md.contains(
+                "| webhook deliveries ≥ 2,000/s (receiver answering 200 at once) | 2400/s | yes |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| webhook p99 < 50 ms at 200 events/s | 30.0 ms | **no** |"),
+            "{md}"
+        );
+        assert!(md.contains("**stopped waiting at the time bound**"), "{md}");
     }
 
     #[test]
