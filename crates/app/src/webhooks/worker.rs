@@ -22,7 +22,7 @@ use ports::{
     StoredEvent, WebhookSender, WebhookTelemetry,
 };
 use time::OffsetDateTime;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -34,6 +34,8 @@ pub const FAN_OUT_INTERVAL: Duration = Duration::from_secs(5);
 pub const IDLE_POLL: Duration = Duration::from_secs(1);
 /// How long a stopping worker waits for its attempts in flight.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(1_500);
+/// Finished attempts per record transaction, at most.
+const RECORD_BATCH: usize = 500;
 /// Events per fan-out transaction.
 const FAN_OUT_BATCH: u32 = 1_000;
 /// The pause after a failed queue read or write.
@@ -129,11 +131,19 @@ impl DeliveryWorker {
 
     /// Delivers until `stop` turns true; then waits up to [`SHUTDOWN_GRACE`] for the attempts in
     /// flight and records them (those still running are attempted again after their lease).
+    ///
+    /// Two loops run side by side, so neither waits for the other's database round trip: this
+    /// one claims into the free slots (an attempt frees its slot when its answer is in), and a
+    /// recorder ([`DeliveryWorker::record_loop`]) writes finished attempts in batches, then wakes
+    /// this one (a recorded success lets the next event of its order go).
     pub async fn run_until(self, mut stop: watch::Receiver<bool>) {
         let concurrency = self.settings.concurrency.max(1);
-        let mut in_flight: JoinSet<Finished> = JoinSet::new();
+        let (finished, to_record) = mpsc::unbounded_channel::<AttemptRecord>();
+        let recorder = tokio::spawn(self.clone().record_loop(to_record));
+        let mut in_flight: JoinSet<()> = JoinSet::new();
         let mut idle_until: Option<Instant> = None;
         loop {
+            while in_flight.try_join_next().is_some() {}
             let free = concurrency.saturating_sub(in_flight.len());
             let mut claimed_all = false;
             if free > 0 && idle_until.is_none_or(|until| Instant::now() >= until) {
@@ -149,8 +159,12 @@ impl DeliveryWorker {
                         claimed_all = claims.len() == free;
                         for claim in claims {
                             let worker = self.clone();
-                            in_flight
-                                .spawn(async move { worker.attempt(claim, lease_token).await });
+                            let finished = finished.clone();
+                            in_flight.spawn(async move {
+                                let record = worker.attempt(claim, lease_token).await;
+                                // The recorder ends only after every sender is gone.
+                                let _ = finished.send(record.record);
+                            });
                         }
                         if !claimed_all && in_flight.is_empty() {
                             idle_until = Some(Instant::now() + self.idle_wait().await);
@@ -163,18 +177,18 @@ impl DeliveryWorker {
                 }
             }
             if claimed_all {
-                // Possibly more due: record what finished meanwhile, then claim again.
-                self.collect_and_record(&mut in_flight, Vec::new()).await;
+                // Possibly more due: claim again once a slot frees.
+                if let Some(Err(error)) = in_flight.join_next().await {
+                    tracing::error!(%error, "webhook attempt task failed");
+                }
                 continue;
             }
             let sleep_until = idle_until.unwrap_or_else(|| Instant::now() + IDLE_POLL);
             tokio::select! {
                 Some(joined) = in_flight.join_next() => {
-                    let mut records = Vec::new();
-                    if let Ok(finished) = joined {
-                        records.push(finished.record);
+                    if let Err(error) = joined {
+                        tracing::error!(%error, "webhook attempt task failed");
                     }
-                    self.collect_and_record(&mut in_flight, records).await;
                     idle_until = None;
                 }
                 () = self.wake.notified() => {
@@ -186,20 +200,37 @@ impl DeliveryWorker {
                 changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
             }
         }
+        drop(finished);
         let grace = tokio::time::sleep(SHUTDOWN_GRACE);
         tokio::pin!(grace);
-        let mut records = Vec::new();
         loop {
             tokio::select! {
-                joined = in_flight.join_next() => match joined {
-                    Some(Ok(finished)) => records.push(finished.record),
-                    Some(Err(_)) => {}
-                    None => break,
-                },
+                joined = in_flight.join_next() => if joined.is_none() { break },
                 () = &mut grace => break,
             }
         }
-        self.collect_and_record(&mut in_flight, records).await;
+        // Attempts still running are dropped (their leases run out); the recorder then drains.
+        in_flight.abort_all();
+        while in_flight.join_next().await.is_some() {}
+        let _ = recorder.await;
+    }
+
+    /// Records finished attempts until every sender is gone: waits for one, takes whatever else
+    /// has finished meanwhile, writes them in one transaction, and wakes the claim loop.
+    async fn record_loop(self, mut finished: mpsc::UnboundedReceiver<AttemptRecord>) {
+        let mut batch = Vec::new();
+        while let Some(first) = finished.recv().await {
+            batch.push(first);
+            while batch.len() < RECORD_BATCH {
+                match finished.try_recv() {
+                    Ok(record) => batch.push(record),
+                    Err(_) => break,
+                }
+            }
+            self.record(&batch).await;
+            batch.clear();
+            self.wake.notify_one();
+        }
     }
 
     /// How long to sleep when nothing is due: until the next due time, at most [`IDLE_POLL`].
@@ -219,24 +250,11 @@ impl DeliveryWorker {
         }
     }
 
-    /// Records `records` and every attempt that has finished meanwhile, in one write.
-    async fn collect_and_record(
-        &self,
-        in_flight: &mut JoinSet<Finished>,
-        mut records: Vec<AttemptRecord>,
-    ) {
-        while let Some(joined) = in_flight.try_join_next() {
-            match joined {
-                Ok(finished) => records.push(finished.record),
-                Err(error) => tracing::error!(%error, "webhook attempt task failed"),
-            }
-        }
-        if records.is_empty() {
-            return;
-        }
-        // A failed record leaves the leases to run out: the deliveries are attempted again then.
+    /// Writes `records`, trying a few times; when it still fails the leases run out and the
+    /// deliveries are attempted again (at least once).
+    async fn record(&self, records: &[AttemptRecord]) {
         let mut tries = 0;
-        while let Err(error) = self.queue.record(&records).await {
+        while let Err(error) = self.queue.record(records).await {
             tries += 1;
             if tries >= 3 {
                 tracing::error!(%error, count = records.len(), "webhook attempts not recorded; retried after their lease");
