@@ -604,3 +604,60 @@ async fn a_redirect_is_a_failed_attempt_and_is_not_followed() {
     assert_eq!(redirecting.count(), 1);
     assert_eq!(target.count(), 0, "the redirect was not followed");
 }
+
+#[tokio::test]
+async fn the_test_event_and_a_redelivery_reach_the_receiver_signed() {
+    let app = spawn_app_with(loopback).await;
+    let receiver = Receiver::start().await;
+    let admin = app.admin().await;
+    // Subscribed to one order type only: the test event goes whatever the subscription.
+    let (endpoint, secret) =
+        create_endpoint(&app, &admin, &receiver.url("/"), json!(["order.refunded"])).await;
+    let response = admin
+        .post(&app, &format!("/api/admin/webhooks/{endpoint}/test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let first = eventually(
+        "the test event arrived",
+        Duration::from_secs(10),
+        || async { receiver.requests().first().cloned() },
+    )
+    .await;
+    verify(&secret, &first).unwrap();
+    let body = first.json();
+    assert_eq!(body["type"], "webhook.test");
+    assert_eq!(body["webhook_id"], endpoint.as_str());
+    let delivery = eventually("listed as succeeded", Duration::from_secs(5), || async {
+        deliveries(&app, &admin, &endpoint)
+            .await
+            .into_iter()
+            .find(|d| d["status"] == "succeeded" && d["event_type"] == "webhook.test")
+    })
+    .await;
+    assert_eq!(delivery["event_id"], body["id"]);
+
+    // A redelivery sends it again now, with the same webhook-id (receivers deduplicate on it).
+    let response = admin
+        .post(
+            &app,
+            &format!(
+                "/api/admin/webhooks/{endpoint}/deliveries/{}/retry",
+                delivery["id"].as_str().unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let again = eventually("redelivered", Duration::from_secs(10), || async {
+        receiver.requests().get(1).cloned()
+    })
+    .await;
+    verify(&secret, &again).unwrap();
+    assert_eq!(again.header("webhook-id"), first.header("webhook-id"));
+    assert_eq!(again.body, first.body);
+    let (_, audit) = get_json(&admin, &app, "/api/admin/audit?action=webhook.redelivered").await;
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1);
+}

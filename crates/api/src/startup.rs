@@ -229,6 +229,7 @@ impl Application {
         tasks.push(tokio::spawn(
             webhooks.clone().run_fan_out_until(shutdown_rx.clone()),
         ));
+        let webhook_wake = webhooks.waker();
         tasks.push(tokio::spawn(webhooks.run_until(shutdown_rx.clone())));
         tasks.push(tokio::spawn(watch_webhook_queue(
             webhook_queue.clone(),
@@ -268,7 +269,8 @@ impl Application {
                 Arc::new(adapters_postgres::PgWebhookStore::new(pool.clone())),
                 Arc::new(adapters_webhooks::SystemResolver),
                 settings.webhooks.clone(),
-            ),
+            )
+            .with_wake(webhook_wake),
             idempotency: idempotency.clone(),
             revocations: revocations.clone(),
             clock: deps.clock.clone(),

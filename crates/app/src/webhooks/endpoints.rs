@@ -179,6 +179,8 @@ pub struct WebhookService {
     store: Arc<dyn WebhookStore>,
     resolver: Arc<dyn HostResolver>,
     settings: WebhookSettings,
+    /// Wakes this instance's delivery loop when a delivery is made due now (test, retry).
+    wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// A description trimmed: none when absent or empty, else 1 to 500 characters of one line.
@@ -218,6 +220,21 @@ impl WebhookService {
             store,
             resolver,
             settings,
+            wake: None,
+        }
+    }
+
+    /// Wakes `wake` (the delivery worker's, [`super::DeliveryWorker::waker`]) whenever a delivery
+    /// is made due now, so this instance attempts it at once (others find it within a second).
+    #[must_use]
+    pub fn with_wake(mut self, wake: Arc<tokio::sync::Notify>) -> WebhookService {
+        self.wake = Some(wake);
+        self
+    }
+
+    fn wake_worker(&self) {
+        if let Some(wake) = &self.wake {
+            wake.notify_one();
         }
     }
 
@@ -375,10 +392,13 @@ impl WebhookService {
     /// even while it is disabled: it is sent once it is enabled again).
     #[tracing::instrument(skip(self, ctx), fields(actor_id = ctx.actor.map(|a| a.id)))]
     pub async fn send_test(&self, id: Uuid, ctx: &AuditContext) -> Result<Delivery, SendTestError> {
-        self.store
+        let delivery = self
+            .store
             .send_test(id, ctx)
             .await?
-            .ok_or(SendTestError::NotFound)
+            .ok_or(SendTestError::NotFound)?;
+        self.wake_worker();
+        Ok(delivery)
     }
 
     /// The endpoint's deliveries, newest first (by event id), with `status` if given, before
@@ -413,10 +433,13 @@ impl WebhookService {
         delivery_id: Uuid,
         ctx: &AuditContext,
     ) -> Result<Delivery, RetryDeliveryError> {
-        self.store
+        let delivery = self
+            .store
             .retry_delivery(endpoint_id, delivery_id, ctx)
             .await?
-            .ok_or(RetryDeliveryError::NotFound)
+            .ok_or(RetryDeliveryError::NotFound)?;
+        self.wake_worker();
+        Ok(delivery)
     }
 }
 

@@ -91,6 +91,11 @@ impl DeliveryWorker {
         }
     }
 
+    /// What wakes the delivery loop (for the admin use cases that make a delivery due now).
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
     /// The sink to register with the event relay.
     pub fn sink(&self) -> WebhookSink {
         WebhookSink {
