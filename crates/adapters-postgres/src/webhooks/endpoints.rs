@@ -107,7 +107,7 @@ impl DeliveryRow {
             status,
             attempts: self.attempts,
             last_attempt_at: self.last_attempt_at,
-            next_attempt_at: self.next_attempt_at,
+            next_attempt_at: super::shown_due(self.next_attempt_at),
             last_response_status: self.last_response_status,
             last_error: self.last_error,
         })
@@ -277,6 +277,15 @@ async fn update_on(
         .returning(EndpointRow::as_returning())
         .get_result(conn)
         .await?;
+    match (current.enabled, enabled) {
+        (true, false) => {
+            super::park(conn, id).await?;
+        }
+        (false, true) => {
+            super::unpark(conn, id).await?;
+        }
+        _ => {}
+    }
     let entry = ctx
         .entry(action::WEBHOOK_UPDATED, webhook_target(id))
         .with_changes(changes);

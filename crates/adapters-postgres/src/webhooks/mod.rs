@@ -6,3 +6,46 @@ pub mod queue;
 
 pub use endpoints::{PgWebhookStore, WEBHOOKS_CHANNEL};
 pub use queue::PgDeliveryQueue;
+
+use diesel::sql_query;
+use diesel::sql_types::Uuid as SqlUuid;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+/// The due time of the pending deliveries of a disabled endpoint: past any real one, so they
+/// leave the front of the claim's index (a disabled endpoint's backlog is never walked by claims)
+/// and show no `next_attempt_at`. Enabling the endpoint makes them due now.
+pub(crate) const PARKED_FROM: &str = "9999-01-01 00:00:00+00";
+
+/// Parks the pending deliveries of a disabled endpoint (see [`PARKED_FROM`]).
+pub(crate) async fn park(
+    conn: &mut AsyncPgConnection,
+    endpoint_id: Uuid,
+) -> Result<usize, diesel::result::Error> {
+    sql_query(format!(
+        "UPDATE webhook_deliveries SET next_attempt_at = '{PARKED_FROM}' \
+         WHERE endpoint_id = $1 AND status = 'pending'"
+    ))
+    .bind::<SqlUuid, _>(endpoint_id)
+    .execute(conn)
+    .await
+}
+
+/// Makes the parked deliveries of a re-enabled endpoint due now.
+pub(crate) async fn unpark(
+    conn: &mut AsyncPgConnection,
+    endpoint_id: Uuid,
+) -> Result<usize, diesel::result::Error> {
+    sql_query(format!(
+        "UPDATE webhook_deliveries SET next_attempt_at = now() \
+         WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at >= '{PARKED_FROM}'"
+    ))
+    .bind::<SqlUuid, _>(endpoint_id)
+    .execute(conn)
+    .await
+}
+
+/// A due time as shown: none for a parked delivery.
+pub(crate) fn shown_due(at: Option<time::OffsetDateTime>) -> Option<time::OffsetDateTime> {
+    at.filter(|at| at.year() < 9999)
+}

@@ -349,3 +349,95 @@ async fn giving_up_fails_the_delivery_and_a_disable_is_audited() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_disabled_endpoints_deliveries_are_parked_until_it_is_enabled_again() {
+    use adapters_postgres::PgWebhookStore;
+    use ports::{AuditContext, WebhookEndpointChange, WebhookStore};
+
+    let c = ctx().await;
+    let queue = PgDeliveryQueue::new(c.pool.clone());
+    let store = PgWebhookStore::new(c.pool.clone());
+    let id = endpoint(&c, "{order.created}").await;
+    orders(&c, 3).await;
+    fan_out_all(&queue).await;
+    let token = Uuid::now_v7();
+    let claimed = queue.claim(1, token, LEASE).await.unwrap();
+    let mut gone = record(
+        &claimed[0],
+        token,
+        AttemptOutcome::Gone,
+        Some(Duration::from_secs(5)),
+    );
+    gone.disable = Some("the endpoint answered 410 Gone".into());
+    queue.record(&[gone]).await.unwrap();
+
+    // All three wait out of the claim's way, and show no due time.
+    assert!(
+        queue
+            .claim(10, Uuid::now_v7(), LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        c.count("SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at >= '9999-01-01+00'")
+            .await,
+        3
+    );
+    let query = ports::DeliveryQuery {
+        endpoint_id: id,
+        status: None,
+        before_event_id: None,
+        limit: 10,
+    };
+    let listed = store.deliveries(&query).await.unwrap().unwrap();
+    assert!(
+        listed.iter().all(|d| d.next_attempt_at.is_none()),
+        "{listed:?}"
+    );
+
+    // Enabled again: due now, in order.
+    let ctx = AuditContext {
+        actor: None,
+        request_id: None,
+        client_ip: None,
+    };
+    store
+        .update(
+            id,
+            WebhookEndpointChange {
+                enabled: Some(true),
+                ..WebhookEndpointChange::default()
+            },
+            &ctx,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let resumed = queue.claim(10, Uuid::now_v7(), LEASE).await.unwrap();
+    assert_eq!(resumed.len(), 3);
+    // Disabled by an admin: parked again.
+    c.sql("UPDATE webhook_deliveries SET lease_token = NULL, leased_until = NULL")
+        .await
+        .unwrap();
+    store
+        .update(
+            id,
+            WebhookEndpointChange {
+                enabled: Some(false),
+                ..WebhookEndpointChange::default()
+            },
+            &ctx,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        queue
+            .claim(10, Uuid::now_v7(), LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
