@@ -14,8 +14,8 @@
 //! - **Redelivery** makes a delivery pending and due now, its attempts kept; a lease held by an
 //!   attempt in flight is left alone (no two attempts of one delivery at once).
 //!
-//! Both queue writes then `NOTIFY` [`WEBHOOKS_CHANNEL`] so that a delivery worker listening there
-//! looks at the queue at once.
+//! Both queue writes are followed (in `app`) by a wake of this instance's delivery loop; other
+//! instances find the delivery at their next look (within a second).
 
 use std::time::Duration;
 
@@ -36,12 +36,9 @@ use uuid::Uuid;
 
 use crate::cached::Cached;
 use crate::errors::{TxError, store_error};
-use crate::events::{EVENT_LOCK_KEY, notify};
+use crate::events::EVENT_LOCK_KEY;
 use crate::pool::PgPool;
 use crate::schema::{webhook_deliveries, webhook_endpoints};
-
-/// The channel a queue write notifies (empty payload): "look at the webhook queue now".
-pub const WEBHOOKS_CHANNEL: &str = "oms_webhooks";
 
 /// An endpoint's columns as admins see them (never the secrets).
 #[derive(Debug, Queryable, Selectable)]
@@ -401,7 +398,6 @@ async fn send_test_on(
         .entry(action::WEBHOOK_TEST_SENT, webhook_target(id))
         .with_changes(changes);
     crate::audit::insert(conn, &entry).await?;
-    notify(conn, WEBHOOKS_CHANNEL, "").await?;
     row.delivery().map(Some).map_err(internal)
 }
 
@@ -445,7 +441,6 @@ async fn retry_on(
         )
         .with_changes(changes);
     crate::audit::insert(conn, &entry).await?;
-    notify(conn, WEBHOOKS_CHANNEL, "").await?;
     row.delivery().map(Some).map_err(internal)
 }
 

@@ -4,7 +4,7 @@
 pub mod endpoints;
 pub mod queue;
 
-pub use endpoints::{PgWebhookStore, WEBHOOKS_CHANNEL};
+pub use endpoints::PgWebhookStore;
 pub use queue::PgDeliveryQueue;
 
 use diesel::sql_query;
