@@ -183,8 +183,14 @@ impl DeliveryWorker {
             }
             if claimed_all {
                 // Possibly more due: claim again once a slot frees.
-                if let Some(Err(error)) = in_flight.join_next().await {
-                    tracing::error!(%error, "webhook attempt task failed");
+                tokio::select! {
+                    Some(joined) = in_flight.join_next() => {
+                        if let Err(error) = joined {
+                            tracing::error!(%error, "webhook attempt task failed");
+                        }
+                        continue;
+                    }
+                    changed = stop.changed() => if changed.is_err() || *stop.borrow() { break },
                 }
                 continue;
             }
