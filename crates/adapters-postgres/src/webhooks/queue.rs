@@ -5,12 +5,16 @@
 //! [`PgDeliveryQueue::fan_out`] turns the events after `webhook_fanout.last_event_id` into
 //! deliveries, in one `READ COMMITTED` transaction whose statements run in this order:
 //! 1. lock the position row (`FOR UPDATE`: one fan-out at a time, the others wait and then find
-//!    the position moved);
-//! 2. read the events after it (ids are committed in order, so this is complete: see
+//!    the position moved), and start after it or after the oldest starting point of the enabled
+//!    endpoints, whichever is later (events no endpoint wants are skipped, not read);
+//! 2. read the events after the start (ids are committed in order, so this is complete: see
 //!    `crate::events`);
 //! 3. read the enabled endpoints;
 //! 4. insert one delivery per (event, endpoint created before the event, type subscribed), and
 //!    move the position.
+//!
+//! Before the transaction, one read says whether there is anything to do (an enabled endpoint,
+//! an event past the start): most wake-ups end there, with no transaction to flush.
 //!
 //! Reading the endpoints after the events is what makes "every event committed after the
 //! endpoint's creation" hold: an endpoint takes the event lock while it reads its starting id, so
@@ -26,6 +30,9 @@
 //! waiting), and in the same statement counts the attempt and writes the lease. So no two attempts
 //! of one delivery run at once while the holder lives, and a dead holder's rows come back after the
 //! lease. A record is applied only while its lease token still holds the row.
+//!
+//! A disabled endpoint's pending deliveries are parked (`super::park`): their due time moves past
+//! any real one, so claims never walk them; enabling the endpoint makes them due now.
 //!
 //! A failed attempt's new time is also given to the later pending deliveries of that order to that
 //! endpoint (they would wait for it anyway): the claim's index scan then finds no due-looking rows
