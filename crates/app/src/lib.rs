@@ -20,6 +20,7 @@
 //!   every sink (the real-time hub, webhooks).
 //! - [`delivery`]: the durable delivery machinery webhooks and email share (fan-out, claims
 //!   under a lease, attempts side by side, batched records, retries).
+//! - [`mail`]: email to customers and the shop, a channel of [`delivery`].
 //! - [`webhooks`]: webhook endpoints for admins, and the channel that delivers to them.
 //! - [`payments`]: gateway calls with a timeout, shared by the above.
 //! - [`paging`]: keyset pages (`limit + 1` rows fetched to know whether a next page exists).
@@ -60,6 +61,7 @@ pub mod customers;
 pub mod delivery;
 pub mod event_feed;
 pub mod live_feed;
+pub mod mail;
 pub mod notes;
 pub mod orders;
 pub mod paging;
