@@ -7,6 +7,10 @@ use sha2::{Digest, Sha256};
 
 use crate::order::events::EventType;
 
+/// Events that occurred longer ago than this when they are turned into emails are passed over: a
+/// server that ran without a mail server and is given one does not send old news.
+pub const STALE_AFTER: Duration = Duration::from_secs(86_400);
+
 /// What an email says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MailKind {
