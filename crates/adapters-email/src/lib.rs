@@ -197,3 +197,32 @@ fn outcome_of(error: &lettre::transport::smtp::Error) -> MailOutcome {
         MailOutcome::Transient(text)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_both_templates_and_they_parse() {
+        let templates = Templates::load();
+        assert!(templates.is_ok(), "{:?}", templates.err());
+    }
+
+    /// (The pooled transport is built and dropped on a runtime, as in the server.)
+    #[tokio::test]
+    async fn a_bad_setting_names_its_variable_and_never_repeats_the_url() {
+        let timeout = Duration::from_secs(1);
+        let bad_url = SmtpMailer::new("smtp://user:hunter2@[bad", "a@b.example", timeout);
+        let error = bad_url.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.starts_with("SMTP_URL"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        let bad_from = SmtpMailer::new("smtp://127.0.0.1:2525", "not an address", timeout);
+        let error = bad_from.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.starts_with("MAIL_FROM"), "{error}");
+        let mailer = SmtpMailer::new("smtp://127.0.0.1:2525", "Shop <o@shop.example>", timeout);
+        assert_eq!(
+            mailer.map(|m| m.domain()).ok().as_deref(),
+            Some("shop.example")
+        );
+    }
+}

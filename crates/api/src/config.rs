@@ -605,6 +605,52 @@ mod tests {
     }
 
     #[test]
+    fn email_is_off_without_smtp_url_and_needs_mail_from_with_it() {
+        let off = settings(&[("JWT_SECRET", SECRET)]).unwrap().mail;
+        assert!(off.smtp_url.is_none());
+        assert_eq!(off.settings, MailSettings::default());
+        let on = settings(&[
+            ("JWT_SECRET", SECRET),
+            ("SMTP_URL", "smtps://user:secret@mail.example.com"),
+            ("MAIL_FROM", "Shop <orders@shop.example>"),
+            ("ADMIN_EMAIL", "owner@shop.example"),
+            ("MAIL_RETRY_SCHEDULE", "1s,2s"),
+            ("MAIL_TIMEOUT", "5s"),
+        ])
+        .unwrap()
+        .mail;
+        assert_eq!(
+            on.settings.retry_schedule,
+            [Duration::from_secs(1), Duration::from_secs(2)]
+        );
+        assert_eq!(on.settings.timeout, Duration::from_secs(5));
+        assert!(
+            !format!("{on:?}").contains("secret"),
+            "SMTP_URL is never shown"
+        );
+        for (vars, variable) in [
+            (&[("SMTP_URL", "smtp://127.0.0.1:25")][..], "MAIL_FROM"),
+            (
+                &[("SMTP_URL", "http://mail"), ("MAIL_FROM", "a@b.c")][..],
+                "SMTP_URL",
+            ),
+            (&[("MAIL_FROM", "nobody")][..], "MAIL_FROM"),
+            (&[("ADMIN_EMAIL", "nobody")][..], "ADMIN_EMAIL"),
+            (
+                &[("MAIL_RETRY_SCHEDULE", "later")][..],
+                "MAIL_RETRY_SCHEDULE",
+            ),
+            (&[("MAIL_TIMEOUT", "0s")][..], "MAIL_TIMEOUT"),
+        ] {
+            let mut all = vec![("JWT_SECRET", SECRET)];
+            all.extend_from_slice(vars);
+            let error = settings(&all).unwrap_err();
+            assert_eq!(error.variable, variable, "{vars:?}");
+            assert!(!error.to_string().contains("secret"));
+        }
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
