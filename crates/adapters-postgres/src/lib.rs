@@ -10,6 +10,7 @@ pub mod customers;
 pub mod errors;
 pub mod events;
 pub mod idempotency;
+mod leased;
 pub mod listener;
 pub mod mail;
 pub mod migrations;

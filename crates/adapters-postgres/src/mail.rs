@@ -28,6 +28,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::errors::{TxError, store_error};
+use crate::leased::{self, Queue, micros};
 use crate::pool::PgPool;
 use crate::rows::{EventRow, events_from_rows};
 
@@ -69,17 +70,6 @@ struct ClaimRow {
     refund_id: Option<Uuid>,
     #[diesel(sql_type = Int4)]
     attempts: i32,
-}
-
-#[derive(QueryableByName)]
-struct NextDue {
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    at: Option<OffsetDateTime>,
-}
-
-/// Microseconds of `duration`, for `$n * interval '1 microsecond'`.
-fn micros(duration: Duration) -> i64 {
-    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// The rows of one fan-out batch, column by column (for one `unnest` insert).
@@ -295,27 +285,10 @@ impl MailQueue for PgMailQueue {
     }
 
     async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
-        let mut conn = self.pool.get().await.map_err(store_error)?;
-        let next: NextDue = sql_query(
-            "SELECT LEAST( \
-                 (SELECT min(next_attempt_at) FROM email_deliveries \
-                  WHERE status = 'pending' AND next_attempt_at > now()), \
-                 (SELECT min(leased_until) FROM email_deliveries \
-                  WHERE status = 'pending' AND leased_until IS NOT NULL)) AS at",
-        )
-        .get_result(&mut conn)
-        .await
-        .map_err(store_error)?;
-        Ok(next.at)
+        leased::next_due(&self.pool, Queue::Email).await
     }
 
     async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
-        let mut conn = self.pool.get().await.map_err(store_error)?;
-        let deleted = sql_query("DELETE FROM email_deliveries WHERE created_at < $1")
-            .bind::<Timestamptz, _>(cutoff)
-            .execute(&mut conn)
-            .await
-            .map_err(store_error)?;
-        Ok(deleted as u64)
+        leased::purge_before(&self.pool, Queue::Email, cutoff).await
     }
 }
