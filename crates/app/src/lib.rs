@@ -16,6 +16,8 @@
 //!   the request ([`ports::AuditContext`]: actor, request id, client address), which stores it in
 //!   the write's own transaction.
 //! - [`reconcile`]: resolves orders whose charge is unknown and cancels expired ones.
+//! - [`bus`]: the publisher of committed events to the event bus (`EVENT_BUS=nats`), one
+//!   instance at a time.
 //! - [`relay`]: hands committed events, in id order and each once, from the event source to
 //!   every sink (the real-time hub, webhooks).
 //! - [`delivery`]: the durable delivery machinery webhooks and email share (fan-out, claims
@@ -56,6 +58,7 @@ use ports::{
 pub mod admin_orders;
 pub mod audit;
 pub mod auth;
+pub mod bus;
 pub mod catalogue;
 pub mod customers;
 pub mod delivery;

@@ -229,3 +229,25 @@ impl PaymentGateway for SlowGateway {
         Ok(ports::RefundState::NotRefunded)
     }
 }
+
+/// An `order.created` event with id `id` (user 2, the nil order).
+pub fn event(id: i64) -> ports::StoredEvent {
+    ports::StoredEvent {
+        id,
+        kind: domain::EventType::OrderCreated,
+        order_id: Uuid::nil(),
+        user_id: 2,
+        from_status: None,
+        to_status: OrderStatus::Pending,
+        payment_status: PaymentStatus::Unpaid,
+        fulfillment_status: domain::FulfillmentStatus::Unfulfilled,
+        total_amount: 100,
+        refunded_amount: 0,
+        shipment_id: None,
+        refund_id: None,
+        amount: None,
+        actor: None,
+        note: None,
+        occurred_at: time::OffsetDateTime::UNIX_EPOCH,
+    }
+}

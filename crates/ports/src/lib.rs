@@ -8,6 +8,7 @@
 //! them is [`StoreError`], which adapters build from their driver's errors in one place.
 
 pub mod audit;
+pub mod bus;
 pub mod clock;
 pub mod customers;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod webhooks;
 pub use audit::{
     AuditContext, AuditEntry, AuditLog, AuditQuery, AuditTarget, Changes, StoredAuditEntry,
 };
+pub use bus::{BusError, EventBus, PublisherLease};
 pub use clock::{Clock, SystemClock};
 pub use customers::{
     Customer, CustomerCursor, CustomerQuery, CustomerRepository, CustomerUpdate,
@@ -60,6 +62,8 @@ pub use webhooks::{
     WebhookEndpoint, WebhookEndpointChange, WebhookSender, WebhookStore, WebhookTelemetry,
 };
 
+#[cfg(feature = "mock")]
+pub use bus::{MockEventBus, MockPublisherLease};
 #[cfg(feature = "mock")]
 pub use live::{MockLiveEvents, MockLiveSubscription};
 #[cfg(feature = "mock")]

@@ -2,35 +2,12 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use domain::{EventType, FulfillmentStatus, OrderStatus, PaymentStatus};
 use mockall::Sequence;
 use mockall::predicate::eq;
 use ports::{MockEventLog, MockEventSink, SinkError};
-use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::*;
-
-fn event(id: i64) -> StoredEvent {
-    StoredEvent {
-        id,
-        kind: EventType::OrderCreated,
-        order_id: Uuid::nil(),
-        user_id: 2,
-        from_status: None,
-        to_status: OrderStatus::Pending,
-        payment_status: PaymentStatus::Unpaid,
-        fulfillment_status: FulfillmentStatus::Unfulfilled,
-        total_amount: 100,
-        refunded_amount: 0,
-        shipment_id: None,
-        refund_id: None,
-        amount: None,
-        actor: None,
-        note: None,
-        occurred_at: OffsetDateTime::UNIX_EPOCH,
-    }
-}
+use crate::test_support::event;
 
 fn committed(ids: &[i64]) -> SourceNotice {
     SourceNotice::Committed(ids.iter().copied().map(event).collect())
