@@ -19,6 +19,7 @@ mod bad_input;
 mod crash_recovery;
 mod customers;
 mod email;
+mod event_bus;
 mod event_feed;
 mod journey;
 mod oms_process;

@@ -180,7 +180,7 @@ struct Id {
 }
 
 /// Every stored event id, ascending.
-async fn stored_ids(app: &TestApp) -> Vec<i64> {
+pub(crate) async fn stored_ids(app: &TestApp) -> Vec<i64> {
     let mut conn = app.pool.get().await.unwrap();
     diesel::sql_query("SELECT id FROM order_events ORDER BY id")
         .load::<Id>(&mut conn)

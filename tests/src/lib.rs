@@ -184,6 +184,13 @@ impl TestApp {
         spawn_on(self.db.clone(), |s| *s = settings).await
     }
 
+    /// Another instance on the same database, with this one's settings adjusted by `adjust`.
+    pub async fn instance_with(&self, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.settings.clone();
+        adjust(&mut settings);
+        spawn_on(self.db.clone(), |s| *s = settings).await
+    }
+
     /// Stops this instance's server and background tasks (as a deploy would).
     pub async fn stop(&self) {
         self.server.stop(false).await;

@@ -11,6 +11,8 @@
 //! The stream is created when missing (subjects `{prefix}.>`, file storage, `NATS_REPLICAS`
 //! replicas, a two-minute duplicate window, events kept `EVENT_RETENTION`).
 
+pub mod testing;
+
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::DeliverPolicy;

@@ -4,10 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
+use adapters_nats::testing::nats_url;
 use adapters_nats::{NatsBus, NatsConfig, NatsEventSource, connect};
 use async_nats::jetstream;
 use domain::{EventType, FulfillmentStatus, OrderStatus, PaymentStatus};
@@ -15,52 +14,6 @@ use ports::{EventBus, EventSource, SourceNotice, StoredEvent};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use uuid::Uuid;
-
-/// A private server, when none answers on the usual address (kept for the process's life).
-static PRIVATE: OnceLock<Option<(String, Child)>> = OnceLock::new();
-
-fn answers(address: &str) -> bool {
-    std::net::TcpStream::connect_timeout(&address.parse().unwrap(), Duration::from_millis(300))
-        .is_ok()
-}
-
-fn nats_url() -> String {
-    if let Ok(url) = std::env::var("NATS_TEST_URL") {
-        return url;
-    }
-    if answers("127.0.0.1:4222") {
-        return "nats://127.0.0.1:4222".to_owned();
-    }
-    let private = PRIVATE.get_or_init(|| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("oms-nats-test-{}", std::process::id()));
-        let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        for _ in 0..100 {
-            if answers(&format!("127.0.0.1:{port}")) {
-                return Some((format!("nats://127.0.0.1:{port}"), child));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    });
-    match private {
-        Some((url, _)) => url.clone(),
-        None => panic!(
-            "no NATS server: none answers on 127.0.0.1:4222 and nats-server could not be started \
-             (install Debian's nats-server, or set NATS_TEST_URL)"
-        ),
-    }
-}
 
 fn config() -> NatsConfig {
     let tag = Uuid::now_v7().simple().to_string();

@@ -5,6 +5,7 @@
 
 pub mod audit;
 mod batch;
+pub mod bus_lease;
 mod cached;
 pub mod customers;
 pub mod errors;
@@ -29,6 +30,7 @@ pub mod users;
 pub mod webhooks;
 
 pub use audit::PgAuditLog;
+pub use bus_lease::PgPublisherLease;
 pub use customers::{CUSTOMER_LOCK_KEY, PgCustomerRepository};
 pub use errors::store_error;
 pub use events::{EVENT_LOCK_KEY, EVENTS_CHANNEL, PgEventLog, REVOCATIONS_CHANNEL};

@@ -40,6 +40,11 @@
 //! | `WEBHOOK_CONCURRENCY` | `16` | webhook attempts in flight per instance (at least 1) |
 //! | `WEBHOOK_DELIVERY_RETENTION` | `30d` | how long webhook deliveries are kept in the deliveries log |
 //! | `WEBHOOK_ALLOW_HTTP` | `false` | accept `http://` endpoint URLs (local development) |
+//! | `EVENT_BUS` | `postgres` | how events travel between instances: `postgres` (`LISTEN`/`NOTIFY`) or `nats` (a JetStream stream) |
+//! | `NATS_URL` | `nats://127.0.0.1:4222` | with `EVENT_BUS=nats`: the NATS servers, one URL or several comma-separated |
+//! | `NATS_STREAM` | `OMS_EVENTS` | with `EVENT_BUS=nats`: the stream's name (created when missing) |
+//! | `NATS_REPLICAS` | `1` | with `EVENT_BUS=nats`: the stream's replicas (3 in a cluster) |
+//! | `NATS_SUBJECT_PREFIX` | `oms.events` | with `EVENT_BUS=nats`: subjects are `{prefix}.{user_id}.{order_id}` |
 //! | `SMTP_URL` | (none: no email) | the mail server: `smtp://host:port`, `smtps://user:pass@host`, or `smtp://…?tls=required` (a secret: never logged) |
 //! | `MAIL_FROM` | (none; required with `SMTP_URL`) | the sender, `Shop <orders@shop.example>` or a bare address; its domain ends every `Message-ID` |
 //! | `ADMIN_EMAIL` | (none) | the shop's address: an email for every paid order |
@@ -90,11 +95,29 @@ pub struct Settings {
     pub realtime: RealtimeSettings,
     pub webhooks: WebhookSettings,
     pub mail: MailConfig,
+    pub bus: BusSettings,
     pub metrics_addr: Option<String>,
     pub sentry_dsn: Option<SecretString>,
     /// Things worth a warning at start-up (a generated secret, insecure cookies); logged once
     /// telemetry is up.
     pub warnings: Vec<String>,
+}
+
+/// `EVENT_BUS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BusKind {
+    Postgres,
+    Nats,
+}
+
+/// How events travel between instances (`EVENT_BUS`, `NATS_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusSettings {
+    pub kind: BusKind,
+    pub nats_url: String,
+    pub nats_stream: String,
+    pub nats_replicas: usize,
+    pub nats_subject_prefix: String,
 }
 
 /// Email (`SMTP_URL`, `MAIL_*`, `ADMIN_EMAIL`): off without `SMTP_URL`.
@@ -341,12 +364,53 @@ impl Settings {
                     ..MailSettings::default()
                 },
             },
+            bus: BusSettings {
+                kind: match get("EVENT_BUS").as_deref() {
+                    None | Some("postgres") => BusKind::Postgres,
+                    Some("nats") => BusKind::Nats,
+                    Some(_) => return Err(invalid("EVENT_BUS", "must be postgres or nats")),
+                },
+                nats_url: get("NATS_URL").unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+                nats_stream: get("NATS_STREAM").unwrap_or_else(|| "OMS_EVENTS".into()),
+                nats_replicas: num_var(&get, "NATS_REPLICAS", 1)?,
+                nats_subject_prefix: get("NATS_SUBJECT_PREFIX")
+                    .unwrap_or_else(|| "oms.events".into()),
+            },
             metrics_addr: get("METRICS_ADDR"),
             sentry_dsn: get("SENTRY_DSN").map(SecretString::from),
             warnings,
         };
         settings.check()?;
         Ok(settings)
+    }
+
+    /// The bus: a stream name JetStream takes, 1 to 5 replicas, a prefix of plain tokens.
+    fn check_bus(&self) -> Result<(), ConfigError> {
+        let bus = &self.bus;
+        let name_ok = !bus.nats_stream.is_empty()
+            && bus
+                .nats_stream
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !name_ok {
+            return Err(invalid("NATS_STREAM", "letters, digits, '_' and '-' only"));
+        }
+        if !(1..=5).contains(&bus.nats_replicas) {
+            return Err(invalid("NATS_REPLICAS", "must be 1 to 5"));
+        }
+        let prefix_ok = bus.nats_subject_prefix.split('.').all(|token| {
+            !token.is_empty()
+                && token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        });
+        if !prefix_ok {
+            return Err(invalid(
+                "NATS_SUBJECT_PREFIX",
+                "dot-separated tokens of letters, digits, '_' and '-'",
+            ));
+        }
+        Ok(())
     }
 
     /// Email: `SMTP_URL` a `smtp://` or `smtps://` URL, with `MAIL_FROM`; the addresses look like
@@ -396,6 +460,7 @@ impl Settings {
             return Err(invalid("WEBHOOK_TIMEOUT", "must be more than 0"));
         }
         self.check_mail()?;
+        self.check_bus()?;
         let longest_request = self.payments.timeout + self.database.statement_timeout;
         if self.shop.idempotency_lease < longest_request {
             return Err(invalid(
@@ -598,6 +663,33 @@ mod tests {
             ("WEBHOOK_RETRY_SCHEDULE", "1s,,2s"),
             ("WEBHOOK_CONCURRENCY", "0"),
             ("WEBHOOK_TIMEOUT", "0s"),
+        ] {
+            let error = settings(&[("JWT_SECRET", SECRET), (name, value)]).unwrap_err();
+            assert_eq!(error.variable, name, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn the_bus_is_postgres_unless_told_and_its_names_are_checked() {
+        let default = settings(&[("JWT_SECRET", SECRET)]).unwrap().bus;
+        assert_eq!(default.kind, BusKind::Postgres);
+        assert_eq!(default.nats_stream, "OMS_EVENTS");
+        let nats = settings(&[
+            ("JWT_SECRET", SECRET),
+            ("EVENT_BUS", "nats"),
+            ("NATS_URL", "nats://10.0.0.5:4222,nats://10.0.0.6:4222"),
+            ("NATS_REPLICAS", "3"),
+        ])
+        .unwrap()
+        .bus;
+        assert_eq!(nats.kind, BusKind::Nats);
+        assert_eq!(nats.nats_replicas, 3);
+        for (name, value) in [
+            ("EVENT_BUS", "kafka"),
+            ("NATS_STREAM", "oms.events"),
+            ("NATS_REPLICAS", "0"),
+            ("NATS_SUBJECT_PREFIX", "oms..events"),
+            ("NATS_SUBJECT_PREFIX", "oms.>"),
         ] {
             let error = settings(&[("JWT_SECRET", SECRET), (name, value)]).unwrap_err();
             assert_eq!(error.variable, name, "{value:?}");

@@ -54,7 +54,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::password::Argon2Hasher;
 use crate::auth::{AuthState, RevokedTokens};
-use crate::config::Settings;
+use crate::config::{BusKind, Settings};
 use crate::error::extractors::{json_config, path_config, query_config};
 use crate::error_reporting;
 use crate::handlers;
@@ -224,7 +224,16 @@ impl Application {
             settings.webhooks.clone(),
         );
         let mail = mail_worker(&settings, &pool, deps.orders.clone(), metrics.clone())?;
-        let mut relay = EventRelay::new(Box::new(listener.events), deps.events.clone())
+        let source = event_source(
+            &settings,
+            listener.events,
+            &deps,
+            &pg.url,
+            &shutdown_rx,
+            &mut tasks,
+        )
+        .await?;
+        let mut relay = EventRelay::new(source, deps.events.clone())
             .with_sink(Arc::new(realtime.hub.clone()))
             .with_sink(Arc::new(webhooks.sink()));
         if let Some((mail, _)) = &mail {
@@ -630,6 +639,47 @@ async fn housekeeping(work: Housekeeping, mut shutdown: watch::Receiver<bool>) {
             tracing::warn!(%error, "purging old email records failed");
         }
     }
+}
+
+/// Where the relay hears of committed events: the `LISTEN` connection (`EVENT_BUS=postgres`), or
+/// the NATS stream (`EVENT_BUS=nats`: then this instance also runs a bus publisher, which publishes
+/// while it holds the lease). Revocations keep travelling over `LISTEN` either way.
+async fn event_source(
+    settings: &Settings,
+    listening: adapters_postgres::listener::PgEventSource,
+    deps: &Deps,
+    database_url: &str,
+    shutdown: &watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> anyhow::Result<Box<dyn ports::EventSource>> {
+    let bus = &settings.bus;
+    if bus.kind == BusKind::Postgres {
+        return Ok(Box::new(listening));
+    }
+    let config = adapters_nats::NatsConfig {
+        urls: bus.nats_url.clone(),
+        stream: bus.nats_stream.clone(),
+        replicas: bus.nats_replicas,
+        subject_prefix: bus.nats_subject_prefix.clone(),
+        retention: settings.shop.event_retention,
+    };
+    let client = adapters_nats::connect(&config)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    tracing::info!(stream = %config.stream, "events travel over NATS JetStream");
+    let (source, task) =
+        adapters_nats::NatsEventSource::spawn(client.clone(), config.clone(), shutdown.clone());
+    tasks.push(task);
+    let publisher = app::bus::BusPublisher::new(
+        deps.events.clone(),
+        Arc::new(adapters_nats::NatsBus::new(client, config)),
+        Box::new(adapters_postgres::PgPublisherLease::new(
+            database_url.to_owned(),
+        )),
+        app::bus::PublisherSettings::default(),
+    );
+    tasks.push(tokio::spawn(publisher.run_until(shutdown.clone())));
+    Ok(Box::new(source))
 }
 
 /// How long the record of an email (sent, failed) is kept.
