@@ -43,6 +43,7 @@ test: fmt-check lint test-suite $(EXTRA_SUITES) ## Formatting, clippy, then ever
 test-suite: ## Run only the tests (cargo nextest if installed, else cargo test)
 	@url="$$($(DB) url)"; export DATABASE_URL="$$url"; \
 	echo "+ DATABASE_URL from scripts/db.sh"; \
+	scripts/nats.sh ensure; \
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		echo "+ $(CARGO) test --workspace --doc   (nextest does not run doctests)"; \
 		$(CARGO) test --workspace --doc; \
