@@ -6,6 +6,7 @@
 pub mod audit;
 mod batch;
 mod cached;
+pub mod charge_records;
 pub mod customers;
 pub mod errors;
 pub mod events;
@@ -27,6 +28,7 @@ pub mod users;
 pub mod webhooks;
 
 pub use audit::PgAuditLog;
+pub use charge_records::PgChargeRecords;
 pub use customers::{CUSTOMER_LOCK_KEY, PgCustomerRepository};
 pub use errors::store_error;
 pub use events::{EVENT_LOCK_KEY, EVENTS_CHANNEL, PgEventLog, REVOCATIONS_CHANNEL};

@@ -261,6 +261,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    stripe_payment_intents (order_id, attempt) {
+        order_id -> Uuid,
+        attempt -> Int4,
+        intent_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stripe_events (event_id) {
+        event_id -> Text,
+        #[sql_name = "type"]
+        kind -> Text,
+        received_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(order_items -> products (product_id));
@@ -287,4 +306,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     webhook_deliveries,
     webhook_fanout,
+    stripe_payment_intents,
+    stripe_events,
 );

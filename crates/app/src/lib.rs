@@ -20,6 +20,7 @@
 //!   every sink (the real-time hub, webhooks).
 //! - [`webhooks`]: webhook endpoints for admins, and the worker that delivers to them.
 //! - [`payments`]: gateway calls with a timeout, shared by the above.
+//! - [`payment_events`]: the payment provider's notifications (webhooks), checked and applied once.
 //! - [`paging`]: keyset pages (`limit + 1` rows fetched to know whether a next page exists).
 //!
 //! # Where this differs from `app-spec.md`
@@ -60,6 +61,7 @@ pub mod live_feed;
 pub mod notes;
 pub mod orders;
 pub mod paging;
+pub mod payment_events;
 pub mod payments;
 pub mod reconcile;
 pub mod refunds;

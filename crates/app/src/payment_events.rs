@@ -1,0 +1,184 @@
+//! The payment provider's notifications (webhooks): read and checked by the provider's adapter
+//! (signature first, then the object asked of the provider again), then trusted only for a charge
+//! this server made for that order (the id recorded for it, the order its metadata names, the
+//! amount and currency of the order) or a refund this server asked for (its id in the metadata, its
+//! amount, the charge of its order), and applied once per event id.
+
+use std::sync::Arc;
+
+use ports::{
+    ChargeRecords, ChargeState, PaymentEvents, PaymentNotice, ProviderEvent, ProviderEventError,
+    ProviderEventOutcome, ProviderFact, ProviderRefund, StoreError,
+};
+
+use crate::Deps;
+
+/// The charge event types acted on.
+pub const CHARGE_SUCCEEDED: &str = "payment_intent.succeeded";
+pub const CHARGE_FAILED: &str = "payment_intent.payment_failed";
+
+/// What receiving one notification came to (each answered 200).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// The order or refund changed.
+    Applied,
+    /// The event was applied before: nothing changed.
+    Replayed,
+    /// The order or refund is past what the event speaks of: nothing changed.
+    Unchanged,
+    /// Not acted on (another type, or about something this server did not make), with why.
+    Ignored(&'static str),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiveError {
+    #[error(transparent)]
+    Event(#[from] ProviderEventError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone)]
+pub struct PaymentEventService {
+    deps: Deps,
+    events: Arc<dyn PaymentEvents>,
+    records: Arc<dyn ChargeRecords>,
+}
+
+impl PaymentEventService {
+    pub fn new(
+        deps: Deps,
+        events: Arc<dyn PaymentEvents>,
+        records: Arc<dyn ChargeRecords>,
+    ) -> PaymentEventService {
+        PaymentEventService {
+            deps,
+            events,
+            records,
+        }
+    }
+
+    /// Reads, checks and applies one notification.
+    #[tracing::instrument(skip_all)]
+    pub async fn receive(
+        &self,
+        signature: Option<String>,
+        body: Vec<u8>,
+    ) -> Result<Received, ReceiveError> {
+        let event = self.events.read(signature, body).await?;
+        tracing::info!(event_id = %event.id, event_type = %event.kind, "payment provider event");
+        let received = match &event.fact {
+            ProviderFact::Ignored => Received::Ignored("type not acted on"),
+            ProviderFact::Charge { .. } => self.charge_event(&event).await?,
+            ProviderFact::Refunds {
+                charge_provider_id,
+                refunds,
+            } => {
+                self.refund_event(&event, charge_provider_id, refunds)
+                    .await?
+            }
+        };
+        tracing::info!(event_id = %event.id, ?received, "payment provider event handled");
+        Ok(received)
+    }
+
+    async fn charge_event(&self, event: &ProviderEvent) -> Result<Received, StoreError> {
+        let ProviderFact::Charge {
+            provider_id,
+            order_id,
+            state,
+            amount,
+            currency,
+        } = &event.fact
+        else {
+            return Ok(Received::Ignored("not a charge"));
+        };
+        let Some(record) = self.records.find(provider_id).await? else {
+            return Ok(Received::Ignored("a charge this server did not make"));
+        };
+        if *order_id != Some(record.order_id) {
+            return Ok(Received::Ignored("the charge names another order"));
+        }
+        let Some(order) = self.deps.orders.get(record.order_id).await? else {
+            return Ok(Received::Ignored("no such order"));
+        };
+        if *amount != order.total_amount || !currency.eq_ignore_ascii_case(&order.currency) {
+            tracing::warn!(order_id = %order.id, "a charge event disagrees with its order");
+            return Ok(Received::Ignored("the charge disagrees with its order"));
+        }
+        let notice = match (event.kind.as_str(), state) {
+            (CHARGE_SUCCEEDED, ChargeState::Captured { reference }) => PaymentNotice::Captured {
+                order_id: order.id,
+                attempt: record.attempt,
+                reference: reference.clone(),
+            },
+            (CHARGE_FAILED, ChargeState::Declined) => PaymentNotice::Failed {
+                order_id: order.id,
+                attempt: record.attempt,
+            },
+            (CHARGE_SUCCEEDED | CHARGE_FAILED, _) => {
+                return Ok(Received::Ignored("the charge is not in the state the event says"));
+            }
+            _ => return Ok(Received::Ignored("type not acted on")),
+        };
+        self.apply(&event.id, &event.kind, &notice).await
+    }
+
+    /// Settles each `pending` refund of ours the provider has settled; every one under its own key
+    /// (`{event id}#{refund id}`), so a replay changes nothing.
+    async fn refund_event(
+        &self,
+        event: &ProviderEvent,
+        charge_provider_id: &str,
+        refunds: &[ProviderRefund],
+    ) -> Result<Received, StoreError> {
+        let Some(record) = self.records.find(charge_provider_id).await? else {
+            return Ok(Received::Ignored("a charge this server did not make"));
+        };
+        let mut outcome = Received::Ignored("no refund of ours settled");
+        for provider in refunds {
+            let (Some(refund_id), Some(settlement)) = (provider.refund_id, &provider.settlement)
+            else {
+                continue;
+            };
+            let Some(refund) = self.deps.orders.refund(refund_id).await? else {
+                continue;
+            };
+            if refund.order_id != record.order_id || refund.amount != provider.amount {
+                tracing::warn!(%refund_id, "a refund event disagrees with the refund");
+                continue;
+            }
+            let notice = PaymentNotice::RefundSettled {
+                refund_id,
+                settlement: settlement.clone(),
+            };
+            let key = format!("{}#{refund_id}", event.id);
+            let received = self.apply(&key, &event.kind, &notice).await?;
+            outcome = match (&outcome, received) {
+                (_, Received::Applied) | (Received::Applied, _) => Received::Applied,
+                (_, other) => other,
+            };
+        }
+        Ok(outcome)
+    }
+
+    async fn apply(
+        &self,
+        key: &str,
+        kind: &str,
+        notice: &PaymentNotice,
+    ) -> Result<Received, StoreError> {
+        Ok(
+            match self
+                .deps
+                .orders
+                .apply_payment_notice(key, kind, notice)
+                .await?
+            {
+                ProviderEventOutcome::Applied => Received::Applied,
+                ProviderEventOutcome::Replayed => Received::Replayed,
+                ProviderEventOutcome::Unchanged => Received::Unchanged,
+            },
+        )
+    }
+}
