@@ -27,5 +27,6 @@ mod realtime;
 mod reconciler;
 mod resilience;
 mod security;
+mod stripe;
 mod webhooks;
 mod webhooks_admin;

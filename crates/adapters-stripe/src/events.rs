@@ -163,16 +163,12 @@ impl PaymentEvents for StripeEvents {
         signature_header: Option<String>,
         body: Vec<u8>,
     ) -> Result<ProviderEvent, ProviderEventError> {
-        signature::verify(
-            signature_header.as_deref(),
-            &body,
-            &self.secret,
-            unix_now(),
-        )
-        .map_err(|error| {
-            tracing::info!(%error, "webhook signature refused");
-            ProviderEventError::InvalidSignature
-        })?;
+        signature::verify(signature_header.as_deref(), &body, &self.secret, unix_now()).map_err(
+            |error| {
+                tracing::info!(%error, "webhook signature refused");
+                ProviderEventError::InvalidSignature
+            },
+        )?;
         let envelope: Envelope =
             serde_json::from_slice(&body).map_err(|e| malformed(&e.to_string()))?;
         if envelope.id.is_empty() || envelope.id.len() > EVENT_ID_MAX {

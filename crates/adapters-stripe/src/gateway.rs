@@ -175,11 +175,7 @@ fn pending_refund() -> PaymentError {
 impl PaymentGateway for StripePaymentGateway {
     async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, PaymentError> {
         let (order_id, attempt) = (request.order_id, request.attempt);
-        let before = self
-            .records
-            .begin(order_id, attempt)
-            .await
-            .map_err(store)?;
+        let before = self.records.begin(order_id, attempt).await.map_err(store)?;
         if let Some(record) = before {
             // This attempt was made before (a retry): its intent, never a second one.
             if let Some(intent) = self
@@ -212,7 +208,9 @@ impl PaymentGateway for StripePaymentGateway {
             // card's fault (the order stays processing, and the error is logged).
             Err(StripeError::Refused { status, error }) if status != 401 && status != 403 => {
                 Ok(ChargeOutcome::Declined {
-                    reason: error.code.unwrap_or_else(|| "invalid_payment_method".into()),
+                    reason: error
+                        .code
+                        .unwrap_or_else(|| "invalid_payment_method".into()),
                 })
             }
             Err(error) => {
@@ -240,7 +238,12 @@ impl PaymentGateway for StripePaymentGateway {
         }
         match self
             .client
-            .create_refund(&intent.id, None, None, &format!("oms-refund-all-{order_id}"))
+            .create_refund(
+                &intent.id,
+                None,
+                None,
+                &format!("oms-refund-all-{order_id}"),
+            )
             .await
         {
             Ok(_) => Ok(()),

@@ -611,7 +611,11 @@ mod tests {
             "{printed}"
         );
         for missing in ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"] {
-            let vars: Vec<_> = base.iter().copied().filter(|(n, _)| *n != missing).collect();
+            let vars: Vec<_> = base
+                .iter()
+                .copied()
+                .filter(|(n, _)| *n != missing)
+                .collect();
             let error = settings(&vars).unwrap_err();
             assert_eq!(error.variable, missing);
             assert!(error.to_string().contains(missing), "{error}");
@@ -628,7 +632,13 @@ mod tests {
         let unknown = settings(&[("JWT_SECRET", SECRET), ("PAYMENT_PROVIDER", "paypal")]);
         assert_eq!(unknown.unwrap_err().variable, "PAYMENT_PROVIDER");
         // Without stripe, its variables are not needed.
-        assert!(settings(&[("JWT_SECRET", SECRET)]).unwrap().payments.stripe.is_none());
+        assert!(
+            settings(&[("JWT_SECRET", SECRET)])
+                .unwrap()
+                .payments
+                .stripe
+                .is_none()
+        );
     }
 
     #[test]

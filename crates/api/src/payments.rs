@@ -49,7 +49,11 @@ pub fn events(
     deps: &app::Deps,
     pool: &PgPool,
 ) -> anyhow::Result<Option<PaymentEventService>> {
-    let Some(stripe) = settings.stripe.as_ref().filter(|_| settings.provider == "stripe") else {
+    let Some(stripe) = settings
+        .stripe
+        .as_ref()
+        .filter(|_| settings.provider == "stripe")
+    else {
         return Ok(None);
     };
     let client = StripeClient::new(stripe).map_err(anyhow::Error::msg)?;

@@ -140,7 +140,10 @@ fn serve_refuses_a_bad_setting_without_echoing_it() {
 fn serve_with_stripe_names_each_missing_secret_and_exits_2() {
     for (present, missing) in [
         (None, "STRIPE_SECRET_KEY"),
-        (Some(("STRIPE_SECRET_KEY", "sk_test_hidden_value")), "STRIPE_WEBHOOK_SECRET"),
+        (
+            Some(("STRIPE_SECRET_KEY", "sk_test_hidden_value")),
+            "STRIPE_WEBHOOK_SECRET",
+        ),
     ] {
         let mut command = Command::new(OMS);
         command

@@ -117,7 +117,9 @@ impl PaymentEventService {
                 attempt: record.attempt,
             },
             (CHARGE_SUCCEEDED | CHARGE_FAILED, _) => {
-                return Ok(Received::Ignored("the charge is not in the state the event says"));
+                return Ok(Received::Ignored(
+                    "the charge is not in the state the event says",
+                ));
             }
             _ => return Ok(Received::Ignored("type not acted on")),
         };

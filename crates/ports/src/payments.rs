@@ -137,8 +137,12 @@ pub trait ChargeRecords: Send + Sync {
     -> Result<Option<ChargeRecord>, StoreError>;
 
     /// Records the provider's id of the attempt.
-    async fn record(&self, order_id: Uuid, attempt: u32, provider_id: &str)
-    -> Result<(), StoreError>;
+    async fn record(
+        &self,
+        order_id: Uuid,
+        attempt: u32,
+        provider_id: &str,
+    ) -> Result<(), StoreError>;
 
     /// The order's latest attempt noted.
     async fn latest(&self, order_id: Uuid) -> Result<Option<ChargeRecord>, StoreError>;

@@ -24,9 +24,9 @@ use async_trait::async_trait;
 use domain::{OrderStatus, PaymentStatus};
 use ports::{
     AddNoteError, ChangeStatusError, ExportRow, NewNote, NewOrder, NewRefund, NewShipment, Order,
-    OrderCursor, OrderFilter, OrderNote, OrderRepository, PaymentUpdateError, PlaceOrderError,
-    PaymentNotice, ProviderEventOutcome, ReconcileHorizon, Refund, RefundError, RefundSettlement, ShipError, Shipment, StatusChange,
-    StoreError, StoredEvent,
+    OrderCursor, OrderFilter, OrderNote, OrderRepository, PaymentNotice, PaymentUpdateError,
+    PlaceOrderError, ProviderEventOutcome, ReconcileHorizon, Refund, RefundError, RefundSettlement,
+    ShipError, Shipment, StatusChange, StoreError, StoredEvent,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -223,9 +223,7 @@ impl From<PayOrderError> for ApiError {
             PayOrderError::NotFound => ApiError::not_found(),
             PayOrderError::Validation(errors) => errors.into(),
             PayOrderError::InvalidTransition(t) => invalid_transition(t),
-            PayOrderError::PaymentDeclined { order, reason } => {
-                payment_declined(order.id, &reason)
-            }
+            PayOrderError::PaymentDeclined { order, reason } => payment_declined(order.id, &reason),
             PayOrderError::Store(e) => e.into(),
         }
     }
