@@ -22,30 +22,10 @@ readonly REQUIREMENTS="$ROOT/scripts/requirements-stripe.txt"
 readonly LAUNCHER_SOURCE="$ROOT/scripts/localstripe-loopback.py"
 readonly LAUNCHER="$VENV/bin/localstripe-loopback"
 
-find_python() {
-  local candidate
-  for candidate in "${STRIPE_TEST_PYTHON:-}" python3 python3.13 python3.12 python3.11 python3.10 python3.9; do
-    [ -n "$candidate" ] || continue
-    command -v "$candidate" >/dev/null 2>&1 || continue
-    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
-      command -v "$candidate"
-      return 0
-    fi
-  done
-  return 1
-}
-
-# Creates .venv/stripe with the pinned requirements (unless it holds exactly them) and writes the
-# launcher with the virtualenv's interpreter.
+# Creates .venv/stripe with the pinned requirements and writes the launcher with the
+# virtualenv's interpreter.
 ensure_venv() {
-  local python stamp="$VENV/requirements-stripe.txt"
-  if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$REQUIREMENTS" "$stamp"; then
-    python="$(find_python)" || die "Python 3.9 or newer is needed (set STRIPE_TEST_PYTHON)"
-    step "virtualenv .venv/stripe with scripts/requirements-stripe.txt ($("$python" --version))"
-    [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-    cp "$REQUIREMENTS" "$stamp"
-  fi
+  ensure_pinned_venv "$VENV" "$REQUIREMENTS" 9 STRIPE_TEST_PYTHON
   { printf '#!%s\n' "$VENV/bin/python"; cat "$LAUNCHER_SOURCE"; } >"$LAUNCHER.tmp"
   chmod +x "$LAUNCHER.tmp"
   mv "$LAUNCHER.tmp" "$LAUNCHER"

@@ -19,7 +19,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use adapters_postgres::testing::TestDb;
 use adapters_stripe::StripeSettings;
-use e2e::{Session, TestApp, count, eventually, json_of, order_body, plain_client, spawn_app_with};
+use e2e::{
+    Session, TestApp, count, eventually, json_of, order_body, order_of, plain_client,
+    spawn_app_with,
+};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -269,18 +272,6 @@ fn place(app: &TestApp, shopper: &Shopper, payment_method: &str) -> reqwest::Req
         .post(app.url("/api/orders"))
         .bearer_auth(&shopper.bearer)
         .json(&body)
-}
-
-async fn order_of(app: &TestApp, bearer: &str, id: &str) -> Value {
-    json_of(
-        plain_client()
-            .get(app.url(&format!("/api/orders/{id}")))
-            .bearer_auth(bearer)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
 }
 
 async fn wait_for_status(app: &TestApp, bearer: &str, id: &str, status: &str) -> Value {

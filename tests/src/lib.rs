@@ -153,6 +153,19 @@ pub fn order_body(product_id: i64, quantity: i64) -> Value {
     })
 }
 
+/// `GET /api/orders/{id}` as the holder of `bearer`: the order's JSON.
+pub async fn order_of(app: &TestApp, bearer: &str, id: &str) -> Value {
+    json_of(
+        plain_client()
+            .get(app.url(&format!("/api/orders/{id}")))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 /// The JSON body of a response, checking on the way that it never leaks a password hash.
 pub async fn json_of(response: Response) -> Value {
     let text = response.text().await.expect("body");

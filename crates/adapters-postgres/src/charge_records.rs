@@ -24,6 +24,23 @@ impl PgChargeRecords {
 
 type Row = (Uuid, i32, Option<String>);
 
+/// `stripe_payment_intents` rows as [`ChargeRecord`]s, to be filtered.
+type Records<'a> = intents::BoxedQuery<
+    'a,
+    diesel::pg::Pg,
+    (
+        diesel::sql_types::Uuid,
+        diesel::sql_types::Integer,
+        diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    ),
+>;
+
+fn records<'a>() -> Records<'a> {
+    intents::table
+        .select((intents::order_id, intents::attempt, intents::intent_id))
+        .into_boxed()
+}
+
 fn record((order_id, attempt, provider_id): Row) -> ChargeRecord {
     ChargeRecord {
         order_id,
@@ -34,6 +51,19 @@ fn record((order_id, attempt, provider_id): Row) -> ChargeRecord {
 
 fn attempt_of(attempt: u32) -> i32 {
     i32::try_from(attempt).unwrap_or(i32::MAX)
+}
+
+impl PgChargeRecords {
+    /// The first record `query` finds.
+    async fn first(&self, query: Records<'_>) -> Result<Option<ChargeRecord>, StoreError> {
+        let mut conn = self.pool.get().await.map_err(store_error)?;
+        query
+            .first::<Row>(&mut conn)
+            .await
+            .optional()
+            .map(|row| row.map(record))
+            .map_err(store_error)
+    }
 }
 
 #[async_trait]
@@ -53,17 +83,16 @@ impl ChargeRecords for PgChargeRecords {
             .execute(&mut conn)
             .await
             .map_err(store_error)?;
+        drop(conn);
         if inserted == 1 {
             return Ok(None);
         }
-        intents::table
-            .find((order_id, attempt_of(attempt)))
-            .select((intents::order_id, intents::attempt, intents::intent_id))
-            .first::<Row>(&mut conn)
-            .await
-            .optional()
-            .map(|row| row.map(record))
-            .map_err(store_error)
+        self.first(
+            records()
+                .filter(intents::order_id.eq(order_id))
+                .filter(intents::attempt.eq(attempt_of(attempt))),
+        )
+        .await
     }
 
     async fn record(
@@ -92,42 +121,29 @@ impl ChargeRecords for PgChargeRecords {
     }
 
     async fn latest(&self, order_id: Uuid) -> Result<Option<ChargeRecord>, StoreError> {
-        let mut conn = self.pool.get().await.map_err(store_error)?;
-        intents::table
-            .filter(intents::order_id.eq(order_id))
-            .order(intents::attempt.desc())
-            .select((intents::order_id, intents::attempt, intents::intent_id))
-            .first::<Row>(&mut conn)
-            .await
-            .optional()
-            .map(|row| row.map(record))
-            .map_err(store_error)
+        self.first(
+            records()
+                .filter(intents::order_id.eq(order_id))
+                .order(intents::attempt.desc()),
+        )
+        .await
     }
 
     async fn find(&self, provider_id: &str) -> Result<Option<ChargeRecord>, StoreError> {
-        let mut conn = self.pool.get().await.map_err(store_error)?;
-        intents::table
-            .filter(intents::intent_id.eq(provider_id))
-            .select((intents::order_id, intents::attempt, intents::intent_id))
-            .first::<Row>(&mut conn)
+        self.first(records().filter(intents::intent_id.eq(provider_id.to_owned())))
             .await
-            .optional()
-            .map(|row| row.map(record))
-            .map_err(store_error)
     }
 
     async fn for_refund(&self, refund_id: Uuid) -> Result<Option<ChargeRecord>, StoreError> {
-        let mut conn = self.pool.get().await.map_err(store_error)?;
-        intents::table
-            .inner_join(refunds::table.on(refunds::order_id.eq(intents::order_id)))
+        let of_order = refunds::table
             .filter(refunds::id.eq(refund_id))
-            .filter(intents::intent_id.is_not_null())
-            .order(intents::attempt.desc())
-            .select((intents::order_id, intents::attempt, intents::intent_id))
-            .first::<Row>(&mut conn)
-            .await
-            .optional()
-            .map(|row| row.map(record))
-            .map_err(store_error)
+            .select(refunds::order_id);
+        self.first(
+            records()
+                .filter(intents::order_id.eq_any(of_order))
+                .filter(intents::intent_id.is_not_null())
+                .order(intents::attempt.desc()),
+        )
+        .await
     }
 }
