@@ -184,3 +184,163 @@ impl PaymentEventService {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use domain::{OrderStatus, PaymentStatus};
+    use mockall::predicate::eq;
+    use ports::{ChargeRecord, MockChargeRecords, MockPaymentEvents};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::test_support::{Mocks, order};
+
+    const INTENT: &str = "pi_ours";
+
+    fn charge_event(kind: &str, order_id: Uuid, state: ChargeState, amount: i64) -> ProviderEvent {
+        ProviderEvent {
+            id: "evt_1".into(),
+            kind: kind.into(),
+            fact: ProviderFact::Charge {
+                provider_id: INTENT.into(),
+                order_id: Some(order_id),
+                state,
+                amount,
+                currency: "usd".into(),
+            },
+        }
+    }
+
+    /// The service over `mocks`, reading `event`, with `INTENT` recorded for `order_id`'s attempt 1.
+    fn service(mut mocks: Mocks, event: ProviderEvent, order_id: Uuid) -> PaymentEventService {
+        let id = order_id;
+        mocks.orders.expect_get().returning(move |_| {
+            Ok(Some(order(
+                id,
+                7,
+                OrderStatus::Pending,
+                PaymentStatus::Processing,
+            )))
+        });
+        let mut events = MockPaymentEvents::new();
+        events
+            .expect_read()
+            .returning(move |_, _| Ok(event.clone()));
+        let mut records = MockChargeRecords::new();
+        records.expect_find().returning(move |provider_id| {
+            Ok((provider_id == INTENT).then(|| ChargeRecord {
+                order_id: id,
+                attempt: 1,
+                provider_id: Some(INTENT.into()),
+            }))
+        });
+        PaymentEventService::new(mocks.into_deps(), Arc::new(events), Arc::new(records))
+    }
+
+    #[tokio::test]
+    async fn a_succeeded_intent_of_ours_pays_its_order() {
+        let id = Uuid::now_v7();
+        let mut mocks = Mocks::new();
+        mocks
+            .orders
+            .expect_apply_payment_notice()
+            .with(
+                eq("evt_1"),
+                eq(CHARGE_SUCCEEDED),
+                eq(PaymentNotice::Captured {
+                    order_id: id,
+                    attempt: 1,
+                    reference: INTENT.into(),
+                }),
+            )
+            .times(1)
+            .returning(|_, _, _| Ok(ProviderEventOutcome::Applied));
+        let event = charge_event(
+            CHARGE_SUCCEEDED,
+            id,
+            ChargeState::Captured {
+                reference: INTENT.into(),
+            },
+            3000,
+        );
+        let received = service(mocks, event, id).receive(None, vec![]).await;
+        assert_eq!(received, Ok(Received::Applied));
+    }
+
+    #[tokio::test]
+    async fn a_failed_intent_fails_its_attempt() {
+        let id = Uuid::now_v7();
+        let mut mocks = Mocks::new();
+        mocks
+            .orders
+            .expect_apply_payment_notice()
+            .with(
+                eq("evt_1"),
+                eq(CHARGE_FAILED),
+                eq(PaymentNotice::Failed {
+                    order_id: id,
+                    attempt: 1,
+                }),
+            )
+            .times(1)
+            .returning(|_, _, _| Ok(ProviderEventOutcome::Replayed));
+        let event = charge_event(CHARGE_FAILED, id, ChargeState::Declined, 3000);
+        let received = service(mocks, event, id).receive(None, vec![]).await;
+        assert_eq!(received, Ok(Received::Replayed));
+    }
+
+    #[tokio::test]
+    async fn disagreeing_events_change_nothing() {
+        let id = Uuid::now_v7();
+        let captured = ChargeState::Captured {
+            reference: INTENT.into(),
+        };
+        let mut cases = vec![
+            // Another amount than the order's total.
+            charge_event(CHARGE_SUCCEEDED, id, captured.clone(), 2999),
+            // "succeeded" while Stripe says the intent is not.
+            charge_event(CHARGE_SUCCEEDED, id, ChargeState::Pending, 3000),
+            // Its metadata names another order.
+            charge_event(CHARGE_SUCCEEDED, Uuid::now_v7(), captured.clone(), 3000),
+        ];
+        let mut other_currency = charge_event(CHARGE_SUCCEEDED, id, captured.clone(), 3000);
+        if let ProviderFact::Charge { currency, .. } = &mut other_currency.fact {
+            *currency = "eur".into();
+        }
+        cases.push(other_currency);
+        let mut foreign = charge_event(CHARGE_SUCCEEDED, id, captured, 3000);
+        if let ProviderFact::Charge { provider_id, .. } = &mut foreign.fact {
+            *provider_id = "pi_not_ours".into();
+        }
+        cases.push(foreign);
+        for event in cases {
+            // No apply_payment_notice expected: a call would fail the test.
+            let received = service(Mocks::new(), event.clone(), id)
+                .receive(None, vec![])
+                .await;
+            assert!(
+                matches!(received, Ok(Received::Ignored(_))),
+                "{event:?}: {received:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn signature_errors_pass_through() {
+        let mut events = MockPaymentEvents::new();
+        events
+            .expect_read()
+            .returning(|_, _| Err(ProviderEventError::InvalidSignature));
+        let service = PaymentEventService::new(
+            Mocks::new().into_deps(),
+            Arc::new(events),
+            Arc::new(MockChargeRecords::new()),
+        );
+        assert_eq!(
+            service
+                .receive(Some("t=1,v1=00".into()), b"{}".to_vec())
+                .await,
+            Err(ReceiveError::Event(ProviderEventError::InvalidSignature))
+        );
+    }
+}
