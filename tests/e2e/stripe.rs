@@ -893,6 +893,53 @@ async fn stripe_kill_9_between_the_payment_intent_and_paid_is_paid_once_by_the_r
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_a_capture_that_lands_on_a_cancelled_order_is_refunded() {
+    let Some(stripe) = LocalStripe::start() else {
+        return;
+    };
+    let app = stripe_app(&stripe.base, Duration::from_secs(5)).await;
+    let shopper = shopper(&app).await;
+    let card = stripe.card(CARD_3DS).await;
+    let order = json_of(place(&app, &shopper, &card).send().await.unwrap()).await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let secret = order["payment"]["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // An admin cancels the order while the customer is still authenticating.
+    let admin = app.admin().await;
+    let cancelled = admin
+        .client
+        .patch(app.url(&format!("/api/admin/orders/{id}/status")))
+        .header("X-CSRF-Token", &admin.csrf)
+        .json(&json!({"status": "CANCELLED"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+    stripe.authenticate(&secret, true).await;
+    let succeeded = event(
+        "evt_e2e_late_capture",
+        "payment_intent.succeeded",
+        json!({"id": intent_of_secret(&secret)}),
+    );
+    let answer = deliver(&app, &succeeded, WEBHOOK_SECRET, unix_now()).await;
+    assert_eq!(json_of(answer).await["outcome"], "unchanged");
+    assert_eq!(
+        order_of(&app, &shopper.bearer, &id).await["status"],
+        "CANCELLED"
+    );
+    let refunds = stripe
+        .get(&format!(
+            "/v1/refunds?payment_intent={}",
+            intent_of_secret(&secret)
+        ))
+        .await;
+    assert_eq!(refunds["data"].as_array().unwrap().len(), 1, "{refunds}");
+    assert_eq!(refunds["data"][0]["amount"], order["total_amount"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_webhook_refuses_everything_without_stripe() {
     // The simulated provider: the route exists, and refuses every body as unsigned (never 5xx).
     let app = spawn_app_with(|_| {}).await;

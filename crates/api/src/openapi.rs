@@ -113,6 +113,7 @@ mod tests {
             "/api/products",
             "/api/ws",
             "/api/events",
+            "/api/payments/stripe/webhook",
         ] {
             assert!(paths.contains_key(path), "{path}");
         }

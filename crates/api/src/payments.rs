@@ -47,6 +47,7 @@ pub fn gateway(
 pub fn events(
     settings: &PaymentSettings,
     deps: &app::Deps,
+    app_settings: &app::AppSettings,
     pool: &PgPool,
 ) -> anyhow::Result<Option<PaymentEventService>> {
     let Some(stripe) = settings
@@ -59,6 +60,7 @@ pub fn events(
     let client = StripeClient::new(stripe).map_err(anyhow::Error::msg)?;
     Ok(Some(PaymentEventService::new(
         deps.clone(),
+        app_settings,
         Arc::new(StripeEvents::new(client, stripe.webhook_secret.clone())),
         records(pool),
     )))

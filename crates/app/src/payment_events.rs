@@ -43,11 +43,14 @@ pub struct PaymentEventService {
     deps: Deps,
     events: Arc<dyn PaymentEvents>,
     records: Arc<dyn ChargeRecords>,
+    /// One call to the provider, at most (`PAYMENT_TIMEOUT_MS`).
+    payment_timeout: std::time::Duration,
 }
 
 impl PaymentEventService {
     pub fn new(
         deps: Deps,
+        settings: &crate::AppSettings,
         events: Arc<dyn PaymentEvents>,
         records: Arc<dyn ChargeRecords>,
     ) -> PaymentEventService {
@@ -55,6 +58,7 @@ impl PaymentEventService {
             deps,
             events,
             records,
+            payment_timeout: settings.payment_timeout,
         }
     }
 
@@ -123,7 +127,31 @@ impl PaymentEventService {
             }
             _ => return Ok(Received::Ignored("type not acted on")),
         };
-        self.apply(&event.id, &event.kind, &notice).await
+        let received = self.apply(&event.id, &event.kind, &notice).await?;
+        if received == Received::Unchanged && matches!(notice, PaymentNotice::Captured { .. }) {
+            self.refund_if_cancelled(order.id).await;
+        }
+        Ok(received)
+    }
+
+    /// A capture that landed on an order cancelled meanwhile (expired while the customer
+    /// authenticated, say) is given back, as a capture after a cancel is elsewhere; best effort,
+    /// logged.
+    async fn refund_if_cancelled(&self, order_id: uuid::Uuid) {
+        let cancelled = matches!(
+            self.deps.orders.get(order_id).await,
+            Ok(Some(order)) if order.status == domain::OrderStatus::Cancelled
+        );
+        if !cancelled {
+            return;
+        }
+        tracing::warn!(%order_id, "a charge captured on a cancelled order: refunding it");
+        let refunded =
+            crate::payments::refund(self.deps.payments.as_ref(), order_id, self.payment_timeout)
+                .await;
+        if let Err(error) = refunded {
+            tracing::error!(%order_id, %error, "refund failed: needs attention");
+        }
     }
 
     /// Settles each `pending` refund of ours the provider has settled; every one under its own key
@@ -234,7 +262,12 @@ mod tests {
                 provider_id: Some(INTENT.into()),
             }))
         });
-        PaymentEventService::new(mocks.into_deps(), Arc::new(events), Arc::new(records))
+        PaymentEventService::new(
+            mocks.into_deps(),
+            &crate::test_support::settings(),
+            Arc::new(events),
+            Arc::new(records),
+        )
     }
 
     #[tokio::test]
@@ -333,6 +366,7 @@ mod tests {
             .returning(|_, _| Err(ProviderEventError::InvalidSignature));
         let service = PaymentEventService::new(
             Mocks::new().into_deps(),
+            &crate::test_support::settings(),
             Arc::new(events),
             Arc::new(MockChargeRecords::new()),
         );
