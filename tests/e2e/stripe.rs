@@ -591,8 +591,10 @@ async fn stripe_webhooks_valid_forged_stale_replayed_and_unknown() {
     let Some(stripe) = LocalStripe::start() else {
         return;
     };
-    // No webhook registered at localstripe: the test signs the events itself.
-    let app = stripe_app(&stripe.base, Duration::from_secs(5)).await;
+    // No webhook registered at localstripe: the test signs the events itself. A long payment
+    // timeout keeps the reconciler (which asks about a charge only that long after its attempt)
+    // from settling these orders first.
+    let app = stripe_app(&stripe.base, Duration::from_secs(20)).await;
     let shopper = shopper(&app).await;
     let card = stripe.card(CARD_3DS).await;
     let order = json_of(place(&app, &shopper, &card).send().await.unwrap()).await;
