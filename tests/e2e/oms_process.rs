@@ -135,6 +135,19 @@ impl OmsProcess {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// `GET /api/orders/{id}` with the Bearer `token`: the order's JSON.
+    pub(crate) async fn order(&self, token: &str, id: &str) -> Value {
+        json_of(
+            plain_client()
+                .get(self.url(&format!("/api/orders/{id}")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     pub(crate) fn sigterm(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])

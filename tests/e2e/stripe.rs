@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::admin_support;
 use crate::oms_process::{OmsProcess, customer_token, product_in};
 
 const SECRET_KEY: &str = "sk_test_e2e_0123456789";
@@ -880,15 +881,7 @@ async fn stripe_kill_9_between_the_payment_intent_and_paid_is_paid_once_by_the_r
         .await,
         1
     );
-    let order = json_of(
-        plain_client()
-            .get(second.url(&format!("/api/orders/{order_id}")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let order = second.order(&token, &order_id).await;
     assert_eq!(order["payment_collected"], true);
     assert_eq!(second.lines_with("STRIPE_SECRET_KEY"), 0);
     assert_eq!(second.lines_with(SECRET_KEY), 0, "the key is never logged");
@@ -910,10 +903,7 @@ async fn stripe_a_capture_that_lands_on_a_cancelled_order_is_refunded() {
         .to_owned();
     // An admin cancels the order while the customer is still authenticating.
     let admin = app.admin().await;
-    let cancelled = admin
-        .client
-        .patch(app.url(&format!("/api/admin/orders/{id}/status")))
-        .header("X-CSRF-Token", &admin.csrf)
+    let cancelled = admin_support::patch(&admin, &app, &format!("/api/admin/orders/{id}/status"))
         .json(&json!({"status": "CANCELLED"}))
         .send()
         .await

@@ -270,32 +270,34 @@ mod tests {
         )
     }
 
-    #[tokio::test]
-    async fn a_succeeded_intent_of_ours_pays_its_order() {
-        let id = Uuid::now_v7();
+    /// Mocks that expect `notice` applied once as event `evt_1` of type `kind`, answering `outcome`.
+    fn expecting(
+        kind: &'static str,
+        notice: PaymentNotice,
+        outcome: ProviderEventOutcome,
+    ) -> Mocks {
         let mut mocks = Mocks::new();
         mocks
             .orders
             .expect_apply_payment_notice()
-            .with(
-                eq("evt_1"),
-                eq(CHARGE_SUCCEEDED),
-                eq(PaymentNotice::Captured {
-                    order_id: id,
-                    attempt: 1,
-                    reference: INTENT.into(),
-                }),
-            )
+            .with(eq("evt_1"), eq(kind), eq(notice))
             .times(1)
-            .returning(|_, _, _| Ok(ProviderEventOutcome::Applied));
-        let event = charge_event(
-            CHARGE_SUCCEEDED,
-            id,
-            ChargeState::Captured {
-                reference: INTENT.into(),
-            },
-            3000,
-        );
+            .returning(move |_, _, _| Ok(outcome));
+        mocks
+    }
+
+    #[tokio::test]
+    async fn a_succeeded_intent_of_ours_pays_its_order() {
+        let id = Uuid::now_v7();
+        let reference = INTENT.to_owned();
+        let notice = PaymentNotice::Captured {
+            order_id: id,
+            attempt: 1,
+            reference: reference.clone(),
+        };
+        let mocks = expecting(CHARGE_SUCCEEDED, notice, ProviderEventOutcome::Applied);
+        let captured = ChargeState::Captured { reference };
+        let event = charge_event(CHARGE_SUCCEEDED, id, captured, 3000);
         let received = service(mocks, event, id).receive(None, vec![]).await;
         assert_eq!(received, Ok(Received::Applied));
     }
@@ -303,20 +305,11 @@ mod tests {
     #[tokio::test]
     async fn a_failed_intent_fails_its_attempt() {
         let id = Uuid::now_v7();
-        let mut mocks = Mocks::new();
-        mocks
-            .orders
-            .expect_apply_payment_notice()
-            .with(
-                eq("evt_1"),
-                eq(CHARGE_FAILED),
-                eq(PaymentNotice::Failed {
-                    order_id: id,
-                    attempt: 1,
-                }),
-            )
-            .times(1)
-            .returning(|_, _, _| Ok(ProviderEventOutcome::Replayed));
+        let notice = PaymentNotice::Failed {
+            order_id: id,
+            attempt: 1,
+        };
+        let mocks = expecting(CHARGE_FAILED, notice, ProviderEventOutcome::Replayed);
         let event = charge_event(CHARGE_FAILED, id, ChargeState::Declined, 3000);
         let received = service(mocks, event, id).receive(None, vec![]).await;
         assert_eq!(received, Ok(Received::Replayed));
