@@ -65,6 +65,15 @@ pub struct ApiError {
     pub decline_code: Option<String>,
     #[serde(default)]
     pub message: Option<String>,
+    /// The PaymentIntent a declined confirmation made (Stripe sends it with a card error).
+    #[serde(default)]
+    pub payment_intent: Option<IntentRef>,
+}
+
+/// An object named by its id only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct IntentRef {
+    pub id: String,
 }
 
 impl ApiError {
@@ -345,6 +354,13 @@ mod tests {
         let card = br#"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}}"#;
         match classify(402, card) {
             StripeError::Card(error) => assert_eq!(error.decline_reason(), "insufficient_funds"),
+            other => panic!("{other:?}"),
+        }
+        let with_intent = br#"{"error":{"type":"card_error","code":"card_declined","payment_intent":{"id":"pi_9","status":"requires_payment_method"}}}"#;
+        match classify(402, with_intent) {
+            StripeError::Card(error) => {
+                assert_eq!(error.payment_intent.map(|i| i.id).as_deref(), Some("pi_9"));
+            }
             other => panic!("{other:?}"),
         }
         // A local fake's decline: invalid_request_error with the code card_declined.

@@ -45,12 +45,15 @@ impl StripePaymentGateway {
         provider_id: Option<String>,
     ) -> Result<Option<PaymentIntent>, PaymentError> {
         if let Some(id) = provider_id {
-            return self
-                .client
-                .retrieve_intent(&id)
-                .await
-                .map(Some)
-                .map_err(payment_error);
+            return match self.client.retrieve_intent(&id).await {
+                Ok(intent) => Ok(Some(intent)),
+                // Stripe does not know it (another account's key now): as if never made.
+                Err(StripeError::Refused { status: 404, .. }) => {
+                    tracing::warn!(%order_id, attempt, "Stripe does not know the recorded PaymentIntent");
+                    Ok(None)
+                }
+                Err(error) => Err(payment_error(error)),
+            };
         }
         let found = self
             .client
@@ -201,9 +204,14 @@ impl PaymentGateway for StripePaymentGateway {
                 self.note(order_id, attempt, &intent.id).await;
                 charge_outcome(&intent)
             }
-            Err(StripeError::Card(error)) => Ok(ChargeOutcome::Declined {
-                reason: error.decline_reason(),
-            }),
+            Err(StripeError::Card(error)) => {
+                if let Some(intent) = &error.payment_intent {
+                    self.note(order_id, attempt, &intent.id).await;
+                }
+                Ok(ChargeOutcome::Declined {
+                    reason: error.decline_reason(),
+                })
+            }
             // An unknown or unusable PaymentMethod is declined too; a refused key is not the
             // card's fault (the order stays processing, and the error is logged).
             Err(StripeError::Refused { status, error }) if status != 401 && status != 403 => {
