@@ -23,7 +23,7 @@ DB := scripts/db.sh
 EXTRA_SUITES := fuzz quickstart-test web-test db-bare-test stripe-test
 
 .PHONY: help run build test test-suite fmt fmt-check lint clippy check-scripts migrate \
-	db-url db-status db-down clean-db bench fuzz quickstart-test web web-deps web-test $(EXTRA_SUITES)
+	db-url db-status db-down clean-db bench fuzz mail quickstart-test web web-deps web-test $(EXTRA_SUITES)
 
 help: ## List the targets
 	@echo "Usage: make <target>   (variables: PROFILE=dev|release, DATABASE_URL=...)"
@@ -85,6 +85,9 @@ clean-db: ## Stop the project-local cluster and delete its data (.pgdata/)
 
 bench: ## Benchmarks: the server against pgbench on the same work (scripts/bench.sh, < 10 min)
 	@scripts/bench.sh
+
+mail: ## A local mail catcher on smtp://127.0.0.1:1025 that prints every email (development)
+	@scripts/mail.sh
 
 fuzz: ## Fuzz the API against its OpenAPI document (schemathesis, at most 5 min)
 	@scripts/fuzz.sh

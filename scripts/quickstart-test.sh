@@ -206,6 +206,8 @@ main() {
   credentials="$(printed_credentials Customers)"
   check_login "$base" "${credentials%% *}" "${credentials#* }" CUSTOMER
   check_catalogue "$base"
+  step "the start-up log says email is off (no SMTP_URL)"
+  grep -q "email is off" "$TMP/make-run.log" || fail "make run did not say that email is off"
   check_no_zombie
 
   step "SIGTERM to make run's process group"

@@ -18,6 +18,7 @@ mod audit_secrets;
 mod bad_input;
 mod crash_recovery;
 mod customers;
+mod email;
 mod event_feed;
 mod journey;
 mod oms_process;

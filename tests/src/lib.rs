@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod receiver;
+pub mod smtp;
 
 use std::sync::Arc;
 use std::time::Duration;

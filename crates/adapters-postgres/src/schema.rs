@@ -280,6 +280,33 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    email_deliveries (id) {
+        id -> Uuid,
+        event_id -> Int8,
+        kind -> Text,
+        recipient -> Text,
+        order_id -> Uuid,
+        shipment_id -> Nullable<Uuid>,
+        refund_id -> Nullable<Uuid>,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        last_attempt_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        lease_token -> Nullable<Uuid>,
+        leased_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    email_fanout (singleton) {
+        singleton -> Bool,
+        last_event_id -> Int8,
+    }
+}
+
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(order_items -> products (product_id));
@@ -308,4 +335,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_fanout,
     stripe_payment_intents,
     stripe_events,
+    email_deliveries,
+    email_fanout,
 );

@@ -43,6 +43,11 @@
 //! | `WEBHOOK_CONCURRENCY` | `16` | webhook attempts in flight per instance (at least 1) |
 //! | `WEBHOOK_DELIVERY_RETENTION` | `30d` | how long webhook deliveries are kept in the deliveries log |
 //! | `WEBHOOK_ALLOW_HTTP` | `false` | accept `http://` endpoint URLs (local development) |
+//! | `SMTP_URL` | (none: no email) | the mail server: `smtp://host:port`, `smtps://user:pass@host`, or `smtp://…?tls=required` (a secret: never logged) |
+//! | `MAIL_FROM` | (none; required with `SMTP_URL`) | the sender, `Shop <orders@shop.example>` or a bare address; its domain ends every `Message-ID` |
+//! | `ADMIN_EMAIL` | (none) | the shop's address: an email for every paid order |
+//! | `MAIL_TIMEOUT` | `30s` | one email handed to the mail server, at most |
+//! | `MAIL_RETRY_SCHEDULE` | `1m,5m,30m,2h,6h,12h` | waits after each transient failure (each ±10%); after the last the email is `failed` |
 //! | `WEBHOOK_ALLOW_PRIVATE` | `false` | accept endpoints on loopback, private and other non-public addresses (local development, tests) |
 //! | `METRICS_ADDR` | (none) | serve `/metrics` only on this address instead of the API's |
 //! | `SENTRY_DSN` | (none) | report panics and 5xx errors to Sentry (off when unset) |
@@ -55,6 +60,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use app::mail::MailSettings;
 use app::webhooks::WebhookSettings;
 use domain::{Cents, PricingRules, TaxRates};
 use ipnet::IpNet;
@@ -86,11 +92,22 @@ pub struct Settings {
     pub payments: PaymentSettings,
     pub realtime: RealtimeSettings,
     pub webhooks: WebhookSettings,
+    pub mail: MailConfig,
     pub metrics_addr: Option<String>,
     pub sentry_dsn: Option<SecretString>,
     /// Things worth a warning at start-up (a generated secret, insecure cookies); logged once
     /// telemetry is up.
     pub warnings: Vec<String>,
+}
+
+/// Email (`SMTP_URL`, `MAIL_*`, `ADMIN_EMAIL`): off without `SMTP_URL`.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// May hold a password.
+    pub smtp_url: Option<SecretString>,
+    pub from: Option<String>,
+    pub admin_email: Option<String>,
+    pub settings: MailSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -324,12 +341,30 @@ impl Settings {
             },
             webhooks: WebhookSettings {
                 timeout: duration_var(&get, "WEBHOOK_TIMEOUT", "10s")?,
-                retry_schedule: schedule_var(&get, "WEBHOOK_RETRY_SCHEDULE")?,
+                retry_schedule: schedule_var(
+                    &get,
+                    "WEBHOOK_RETRY_SCHEDULE",
+                    domain::webhook::DEFAULT_RETRY_SCHEDULE.to_vec(),
+                )?,
                 disable_after: duration_var(&get, "WEBHOOK_DISABLE_AFTER", "5d")?,
                 concurrency: num_var(&get, "WEBHOOK_CONCURRENCY", 16)?,
                 delivery_retention: duration_var(&get, "WEBHOOK_DELIVERY_RETENTION", "30d")?,
                 allow_http: bool_var(&get, "WEBHOOK_ALLOW_HTTP", false)?,
                 allow_private: bool_var(&get, "WEBHOOK_ALLOW_PRIVATE", false)?,
+            },
+            mail: MailConfig {
+                smtp_url: get("SMTP_URL").map(SecretString::from),
+                from: get("MAIL_FROM"),
+                admin_email: get("ADMIN_EMAIL"),
+                settings: MailSettings {
+                    timeout: duration_var(&get, "MAIL_TIMEOUT", "30s")?,
+                    retry_schedule: schedule_var(
+                        &get,
+                        "MAIL_RETRY_SCHEDULE",
+                        MailSettings::default().retry_schedule,
+                    )?,
+                    ..MailSettings::default()
+                },
             },
             metrics_addr: get("METRICS_ADDR"),
             sentry_dsn: get("SENTRY_DSN").map(SecretString::from),
@@ -337,6 +372,36 @@ impl Settings {
         };
         settings.check()?;
         Ok(settings)
+    }
+
+    /// Email: `SMTP_URL` a `smtp://` or `smtps://` URL, with `MAIL_FROM`; the addresses look like
+    /// addresses (the mailer parses them fully at start-up).
+    fn check_mail(&self) -> Result<(), ConfigError> {
+        if self.mail.settings.timeout.is_zero() {
+            return Err(invalid("MAIL_TIMEOUT", "must be more than 0"));
+        }
+        for (name, value) in [
+            ("MAIL_FROM", &self.mail.from),
+            ("ADMIN_EMAIL", &self.mail.admin_email),
+        ] {
+            if value.as_deref().is_some_and(|v| !v.contains('@')) {
+                return Err(invalid(name, "must be an email address"));
+            }
+        }
+        let Some(url) = &self.mail.smtp_url else {
+            return Ok(());
+        };
+        let url = url.expose_secret();
+        if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+            return Err(invalid(
+                "SMTP_URL",
+                "must be smtp://host:port, smtps://user:pass@host, or smtp://host:port?tls=required",
+            ));
+        }
+        if self.mail.from.is_none() {
+            return Err(invalid("MAIL_FROM", "is required when SMTP_URL is set"));
+        }
+        Ok(())
     }
 
     /// The rules of settings, checked when they are read and again when a server starts (tests
@@ -355,6 +420,7 @@ impl Settings {
         if self.webhooks.timeout.is_zero() {
             return Err(invalid("WEBHOOK_TIMEOUT", "must be more than 0"));
         }
+        self.check_mail()?;
         let longest_request = self.payments.timeout + self.database.statement_timeout;
         if self.shop.idempotency_lease < longest_request {
             return Err(invalid(
@@ -510,13 +576,15 @@ fn duration_var(
     })
 }
 
-/// `WEBHOOK_RETRY_SCHEDULE`: comma-separated durations, at least one, each more than zero.
+/// `WEBHOOK_RETRY_SCHEDULE`, `MAIL_RETRY_SCHEDULE`: comma-separated durations, at least one, each
+/// more than zero.
 fn schedule_var(
     get: &impl Fn(&str) -> Option<String>,
     name: &'static str,
+    default: Vec<Duration>,
 ) -> Result<Vec<Duration>, ConfigError> {
     let Some(value) = get(name) else {
-        return Ok(domain::webhook::DEFAULT_RETRY_SCHEDULE.to_vec());
+        return Ok(default);
     };
     let waits: Option<Vec<Duration>> = value
         .split(',')
@@ -639,6 +707,52 @@ mod tests {
                 .stripe
                 .is_none()
         );
+    }
+
+    #[test]
+    fn email_is_off_without_smtp_url_and_needs_mail_from_with_it() {
+        let off = settings(&[("JWT_SECRET", SECRET)]).unwrap().mail;
+        assert!(off.smtp_url.is_none());
+        assert_eq!(off.settings, MailSettings::default());
+        let on = settings(&[
+            ("JWT_SECRET", SECRET),
+            ("SMTP_URL", "smtps://user:secret@mail.example.com"),
+            ("MAIL_FROM", "Shop <orders@shop.example>"),
+            ("ADMIN_EMAIL", "owner@shop.example"),
+            ("MAIL_RETRY_SCHEDULE", "1s,2s"),
+            ("MAIL_TIMEOUT", "5s"),
+        ])
+        .unwrap()
+        .mail;
+        assert_eq!(
+            on.settings.retry_schedule,
+            [Duration::from_secs(1), Duration::from_secs(2)]
+        );
+        assert_eq!(on.settings.timeout, Duration::from_secs(5));
+        assert!(
+            !format!("{on:?}").contains("secret"),
+            "SMTP_URL is never shown"
+        );
+        for (vars, variable) in [
+            (&[("SMTP_URL", "smtp://127.0.0.1:25")][..], "MAIL_FROM"),
+            (
+                &[("SMTP_URL", "http://mail"), ("MAIL_FROM", "a@b.c")][..],
+                "SMTP_URL",
+            ),
+            (&[("MAIL_FROM", "nobody")][..], "MAIL_FROM"),
+            (&[("ADMIN_EMAIL", "nobody")][..], "ADMIN_EMAIL"),
+            (
+                &[("MAIL_RETRY_SCHEDULE", "later")][..],
+                "MAIL_RETRY_SCHEDULE",
+            ),
+            (&[("MAIL_TIMEOUT", "0s")][..], "MAIL_TIMEOUT"),
+        ] {
+            let mut all = vec![("JWT_SECRET", SECRET)];
+            all.extend_from_slice(vars);
+            let error = settings(&all).unwrap_err();
+            assert_eq!(error.variable, variable, "{vars:?}");
+            assert!(!error.to_string().contains("secret"));
+        }
     }
 
     #[test]

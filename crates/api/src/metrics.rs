@@ -12,7 +12,9 @@
 //!   `oms_webhook_attempt_duration_seconds{outcome}` (histogram) of this instance's attempts
 //!   (`failed`: the last attempt of a delivery failed);
 //! - `oms_webhook_pending_deliveries{endpoint}` and
-//!   `oms_webhook_oldest_pending_seconds{endpoint}`: the queue, read every few seconds.
+//!   `oms_webhook_oldest_pending_seconds{endpoint}`: the queue, read every few seconds;
+//! - `oms_emails_total{outcome="sent"|"retrying"|"failed"}`: this instance's email attempts
+//!   (`failed`: refused for good, or the last attempt failed).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -68,7 +70,11 @@ pub struct Metrics {
     sse_clients: AtomicI64,
     webhook_attempts: Mutex<BTreeMap<&'static str, Series>>,
     webhook_queue: Mutex<Vec<ports::QueueStats>>,
+    emails: [AtomicU64; EMAIL_OUTCOMES.len()],
 }
+
+/// The outcomes `oms_emails_total` counts.
+pub const EMAIL_OUTCOMES: [&str; 3] = ["sent", "retrying", "failed"];
 
 /// A real-time transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +130,23 @@ impl ports::WebhookTelemetry for Metrics {
     }
 }
 
+impl ports::MailTelemetry for Metrics {
+    fn attempt(&self, outcome: &'static str) {
+        if let Some(index) = EMAIL_OUTCOMES.iter().position(|o| *o == outcome) {
+            self.emails[index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 impl Metrics {
+    /// Email attempts this instance made that ended with `outcome`.
+    pub fn email_attempts(&self, outcome: &str) -> u64 {
+        EMAIL_OUTCOMES
+            .iter()
+            .position(|o| *o == outcome)
+            .map_or(0, |index| self.emails[index].load(Ordering::Relaxed))
+    }
+
     pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
         requests
@@ -265,6 +287,15 @@ impl Metrics {
             );
         }
         self.render_webhooks(&mut out);
+        out.push_str("# HELP oms_emails_total Email attempts by outcome.\n");
+        out.push_str("# TYPE oms_emails_total counter\n");
+        for (outcome, count) in EMAIL_OUTCOMES.iter().zip(&self.emails) {
+            let _ = writeln!(
+                out,
+                "oms_emails_total{{outcome=\"{outcome}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
         out
     }
 

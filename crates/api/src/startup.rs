@@ -7,8 +7,10 @@
 //! LISTEN oms_events ── PgEventSource ──▶ app::EventRelay ──▶ sinks: the real-time hub,
 //!                      (EventSource)     in id order, each once;      webhooks (WebhookSink)
 //!                                        gaps and reconnects read from the EventLog
-//! WebhookSink ─ wakes ─▶ DeliveryWorker fan-out (PgDeliveryQueue: events → deliveries, durable
-//!                        position) ─ wakes ─▶ delivery loop (claim, sign, HttpWebhookSender, record)
+//!                                                                 email (when SMTP_URL is set)
+//! each delivery sink ─ wakes ─▶ app::delivery::DeliveryLoop fan-out (events → deliveries, durable
+//!                     position) ─ wakes ─▶ delivery loop (claim under a lease, attempt, record):
+//!     webhooks: PgDeliveryQueue, sign, HttpWebhookSender;  email: PgMailQueue, SmtpMailer
 //! LISTEN oms_revocations ── RevocationNotice ──▶ follow_revocations ──▶ RevokedTokens, the hub
 //! ```
 //! [`Application::build`] only wires these. A new consumer of events (webhooks, email) implements
@@ -30,20 +32,21 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use adapters_postgres::listener::{self, RevocationNotice};
 use adapters_postgres::{
-    PgCustomerRepository, PgDeliveryQueue, PgEventLog, PgIdempotencyStore, PgOrderRepository,
-    PgPool, PgProductRepository, PgSettings, PgTokenRevocations, PgUserRepository,
+    PgCustomerRepository, PgDeliveryQueue, PgEventLog, PgIdempotencyStore, PgMailQueue,
+    PgOrderRepository, PgPool, PgProductRepository, PgSettings, PgTokenRevocations,
+    PgUserRepository,
 };
 use adapters_webhooks::HttpWebhookSender;
 use adapters_ws::Hub;
 use anyhow::Context as _;
 use app::{
     AdminOrderService, AppSettings, AuthService, CatalogueService, CustomerService, Deps,
-    EventRelay, OrderService, webhooks::DeliveryWorker,
+    EventRelay, OrderService, mail::MailWorker, webhooks::DeliveryWorker,
 };
 use async_trait::async_trait;
 use ports::{
-    AuditLog, Clock, DeliveryQueue, EventLog, IdempotencyStore, StoreError, SystemClock,
-    TokenRevocations,
+    AuditLog, Clock, DeliveryQueue, EventLog, IdempotencyStore, MailQueue, OrderRepository,
+    StoreError, SystemClock, TokenRevocations,
 };
 use secrecy::ExposeSecret;
 use tokio::sync::{mpsc, watch};
@@ -220,12 +223,22 @@ impl Application {
             metrics.clone(),
             settings.webhooks.clone(),
         );
-        let relay = EventRelay::new(Box::new(listener.events), deps.events.clone())
+        let mail = mail_worker(&settings, &pool, deps.orders.clone(), metrics.clone())?;
+        let mut relay = EventRelay::new(Box::new(listener.events), deps.events.clone())
             .with_sink(Arc::new(realtime.hub.clone()))
-            .with_sink(Arc::new(webhooks.sink()))
-            .after_latest()
-            .await;
+            .with_sink(Arc::new(webhooks.sink()));
+        if let Some((mail, _)) = &mail {
+            relay = relay.with_sink(Arc::new(mail.sink()));
+        }
+        let relay = relay.after_latest().await;
         tasks.push(tokio::spawn(relay.run()));
+        let mail_queue = mail.map(|(mail, queue)| {
+            tasks.push(tokio::spawn(
+                mail.clone().run_fan_out_until(shutdown_rx.clone()),
+            ));
+            tasks.push(tokio::spawn(mail.run_until(shutdown_rx.clone())));
+            queue
+        });
         tasks.push(tokio::spawn(
             webhooks.clone().run_fan_out_until(shutdown_rx.clone()),
         ));
@@ -303,6 +316,7 @@ impl Application {
                 clock: deps.clock.clone(),
                 limiters: limiters.clone(),
                 webhook_queue,
+                mail_queue,
                 delivery_retention: time::Duration::try_from(settings.webhooks.delivery_retention)
                     .unwrap_or(time::Duration::MAX),
             },
@@ -567,6 +581,8 @@ struct Housekeeping {
     clock: Arc<dyn Clock>,
     limiters: RateLimiters,
     webhook_queue: Arc<dyn DeliveryQueue>,
+    /// The email queue, when email is on.
+    mail_queue: Option<Arc<dyn MailQueue>>,
     delivery_retention: time::Duration,
 }
 
@@ -612,7 +628,49 @@ async fn housekeeping(work: Housekeeping, mut shutdown: watch::Receiver<bool>) {
         {
             tracing::warn!(%error, "purging old webhook deliveries failed");
         }
+        if let Some(mail_queue) = &work.mail_queue
+            && let Err(error) = mail_queue
+                .purge_before(audit_cutoff(now, EMAIL_RETENTION))
+                .await
+        {
+            tracing::warn!(%error, "purging old email records failed");
+        }
     }
+}
+
+/// How long the record of an email (sent, failed) is kept.
+const EMAIL_RETENTION: time::Duration = time::Duration::days(30);
+
+/// Email, when `SMTP_URL` is set: the loops to run and the queue (for housekeeping). Unset, it
+/// says so once and sends nothing.
+fn mail_worker(
+    settings: &Settings,
+    pool: &PgPool,
+    orders: Arc<dyn OrderRepository>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Option<(MailWorker, Arc<dyn MailQueue>)>> {
+    let mail = &settings.mail;
+    let (Some(url), Some(from)) = (&mail.smtp_url, &mail.from) else {
+        tracing::info!("email is off: SMTP_URL is not set");
+        return Ok(None);
+    };
+    let mailer = adapters_email::SmtpMailer::new(url.expose_secret(), from, mail.settings.timeout)
+        .map_err(anyhow::Error::msg)?;
+    tracing::info!(
+        from = %from,
+        shop_copy = mail.admin_email.is_some(),
+        "email is on"
+    );
+    let queue: Arc<dyn MailQueue> =
+        Arc::new(PgMailQueue::new(pool.clone(), mail.admin_email.clone()));
+    let worker = MailWorker::new(
+        queue.clone(),
+        orders,
+        Arc::new(mailer),
+        metrics,
+        mail.settings.clone(),
+    );
+    Ok(Some((worker, queue)))
 }
 
 /// How often the webhook queue's gauges are read.

@@ -18,7 +18,10 @@
 //! - [`reconcile`]: resolves orders whose charge is unknown and cancels expired ones.
 //! - [`relay`]: hands committed events, in id order and each once, from the event source to
 //!   every sink (the real-time hub, webhooks).
-//! - [`webhooks`]: webhook endpoints for admins, and the worker that delivers to them.
+//! - [`delivery`]: the durable delivery machinery webhooks and email share (fan-out, claims
+//!   under a lease, attempts side by side, batched records, retries).
+//! - [`mail`]: email to customers and the shop, a channel of [`delivery`].
+//! - [`webhooks`]: webhook endpoints for admins, and the channel that delivers to them.
 //! - [`payments`]: gateway calls with a timeout, shared by the above.
 //! - [`payment_events`]: the payment provider's notifications (webhooks), checked and applied once.
 //! - [`paging`]: keyset pages (`limit + 1` rows fetched to know whether a next page exists).
@@ -56,8 +59,10 @@ pub mod audit;
 pub mod auth;
 pub mod catalogue;
 pub mod customers;
+pub mod delivery;
 pub mod event_feed;
 pub mod live_feed;
+pub mod mail;
 pub mod notes;
 pub mod orders;
 pub mod paging;

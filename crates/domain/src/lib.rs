@@ -4,9 +4,12 @@
 //!   [`order::fulfillment`]: shipments, partial refunds and returns, unit by unit.
 //! - [`money`] and [`pricing`]: integer cents with checked arithmetic, the pricing rules.
 //! - [`validation`]: request validation whose every failure names its field.
+//! - [`email`]: which events make which emails, their fixed `Message-ID`, retries, money as
+//!   receipts write it.
 //! - [`webhook`]: webhook URL rules, the addresses a delivery must never connect to, secrets and
 //!   signatures, subscriptions, retries and disabling.
 
+pub mod email;
 pub mod money;
 pub mod order;
 pub mod pricing;

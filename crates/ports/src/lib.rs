@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod live;
+pub mod mail;
 pub mod notes;
 pub mod orders;
 pub mod passwords;
@@ -37,6 +38,7 @@ pub use events::{
 };
 pub use idempotency::{Claim, IdempotencyBegin, IdempotencyStore, StoredResponse};
 pub use live::{CloseReason, EventMessage, LiveEvents, LiveSubscription, Viewer};
+pub use mail::{ClaimedMail, MailQueue, MailRecord, MailTelemetry, Mailer, OutgoingMail};
 pub use notes::{AddNoteError, NewNote, OrderNote};
 pub use orders::{
     Actor, ChangeStatusError, ExportRow, NewOrder, NewRefund, NewShipment, Order, OrderCursor,
@@ -61,6 +63,8 @@ pub use webhooks::{
 
 #[cfg(feature = "mock")]
 pub use live::{MockLiveEvents, MockLiveSubscription};
+#[cfg(feature = "mock")]
+pub use mail::{MockMailQueue, MockMailTelemetry, MockMailer};
 #[cfg(feature = "mock")]
 pub use {
     audit::MockAuditLog, clock::MockClock, customers::MockCustomerRepository, events::MockEventLog,

@@ -56,6 +56,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::errors::{TxError, store_error};
+use crate::leased::{self, Queue, micros};
 use crate::pool::PgPool;
 use crate::rows::{EventRow, events_from_rows};
 
@@ -118,12 +119,6 @@ struct ClaimRow {
 }
 
 #[derive(QueryableByName)]
-struct NextDue {
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    at: Option<OffsetDateTime>,
-}
-
-#[derive(QueryableByName)]
 struct StatsRow {
     #[diesel(sql_type = SqlUuid)]
     endpoint_id: Uuid,
@@ -137,11 +132,6 @@ struct StatsRow {
 struct Disabled {
     #[diesel(sql_type = SqlUuid)]
     id: Uuid,
-}
-
-/// Microseconds of `duration`, for `$n * interval '1 microsecond'`.
-fn micros(duration: Duration) -> i64 {
-    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
 #[derive(QueryableByName)]
@@ -504,28 +494,11 @@ impl DeliveryQueue for PgDeliveryQueue {
     }
 
     async fn next_due(&self) -> Result<Option<OffsetDateTime>, StoreError> {
-        let mut conn = self.pool.get().await.map_err(store_error)?;
-        let next: NextDue = sql_query(
-            "SELECT LEAST( \
-                 (SELECT min(next_attempt_at) FROM webhook_deliveries \
-                  WHERE status = 'pending' AND next_attempt_at > now()), \
-                 (SELECT min(leased_until) FROM webhook_deliveries \
-                  WHERE status = 'pending' AND leased_until IS NOT NULL)) AS at",
-        )
-        .get_result(&mut conn)
-        .await
-        .map_err(store_error)?;
-        Ok(next.at)
+        leased::next_due(&self.pool, Queue::Webhooks).await
     }
 
     async fn purge_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
-        let mut conn = self.pool.get().await.map_err(store_error)?;
-        let deleted = sql_query("DELETE FROM webhook_deliveries WHERE created_at < $1")
-            .bind::<Timestamptz, _>(cutoff)
-            .execute(&mut conn)
-            .await
-            .map_err(store_error)?;
-        Ok(deleted as u64)
+        leased::purge_before(&self.pool, Queue::Webhooks, cutoff).await
     }
 
     async fn stats(&self) -> Result<Vec<QueueStats>, StoreError> {

@@ -11,6 +11,7 @@ mod events;
 mod group_commit;
 mod idempotency;
 mod listener;
+mod mail_queue;
 mod migrations;
 mod orders;
 mod payments_simulated;

@@ -148,14 +148,19 @@ pub fn next_step(
     if outcome.succeeded() {
         return NextStep::Done;
     }
-    let index = usize::try_from(attempts.saturating_sub(1)).unwrap_or(usize::MAX);
-    match schedule.get(index) {
-        Some(wait) => {
-            let factor = 1.0 + jitter.clamp(-1.0, 1.0) / 10.0;
-            NextStep::RetryAfter(wait.mul_f64(factor))
-        }
+    match retry_wait(attempts, schedule, jitter) {
+        Some(wait) => NextStep::RetryAfter(wait),
         None => NextStep::GiveUp,
     }
+}
+
+/// The wait after the `attempts`-th failed attempt (1 for the first): `schedule[attempts - 1]`
+/// scaled by `1 + jitter / 10` (`jitter` in `-1.0..=1.0`: ±10%); `None` once the schedule is used
+/// up. Webhooks and email retry alike.
+pub fn retry_wait(attempts: u32, schedule: &[Duration], jitter: f64) -> Option<Duration> {
+    let index = usize::try_from(attempts.saturating_sub(1)).unwrap_or(usize::MAX);
+    let factor = 1.0 + jitter.clamp(-1.0, 1.0) / 10.0;
+    schedule.get(index).map(|wait| wait.mul_f64(factor))
 }
 
 /// Why the endpoint must be disabled after a failed attempt, if it must: at once after `410`; after

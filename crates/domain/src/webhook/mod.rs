@@ -12,6 +12,6 @@ pub mod signing;
 pub use address::{URL_FIELD, URL_MAX, WebhookHost, WebhookUrl, forbidden_reason, parse_url};
 pub use delivery::{
     AttemptOutcome, DEFAULT_RETRY_SCHEDULE, EVENT_TYPES_FIELD, EventFilter, NextStep,
-    TEST_EVENT_TYPE, disable_reason, next_step,
+    TEST_EVENT_TYPE, disable_reason, next_step, retry_wait,
 };
 pub use signing::{SecretError, WebhookSecret, signature_header};

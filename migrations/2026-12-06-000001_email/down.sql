@@ -1,0 +1,2 @@
+DROP TABLE email_fanout;
+DROP TABLE email_deliveries;
