@@ -137,15 +137,7 @@ impl OmsProcess {
 
     /// `GET /api/orders/{id}` with the Bearer `token`: the order's JSON.
     pub(crate) async fn order(&self, token: &str, id: &str) -> Value {
-        json_of(
-            plain_client()
-                .get(self.url(&format!("/api/orders/{id}")))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        e2e::order_at(&self.url(""), token, id).await
     }
 
     pub(crate) fn sigterm(&self) {

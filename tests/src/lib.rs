@@ -156,9 +156,14 @@ pub fn order_body(product_id: i64, quantity: i64) -> Value {
 
 /// `GET /api/orders/{id}` as the holder of `bearer`: the order's JSON.
 pub async fn order_of(app: &TestApp, bearer: &str, id: &str) -> Value {
+    order_at(&app.base, bearer, id).await
+}
+
+/// `GET {base}/api/orders/{id}` as the holder of `bearer` (any server: a spawned one, a process).
+pub async fn order_at(base: &str, bearer: &str, id: &str) -> Value {
     json_of(
         plain_client()
-            .get(app.url(&format!("/api/orders/{id}")))
+            .get(format!("{base}/api/orders/{id}"))
             .bearer_auth(bearer)
             .send()
             .await
