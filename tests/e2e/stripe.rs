@@ -477,7 +477,7 @@ async fn stripe_slow_answer_is_202_then_the_reconciler_finds_the_intent_and_pays
         return;
     };
     let proxy = HoldProxy::start(stripe.port).await;
-    let app = stripe_app(&proxy.base, Duration::from_millis(1000)).await;
+    let app = stripe_app(&proxy.base, Duration::from_millis(2000)).await;
     let shopper = shopper(&app).await;
     proxy.hold(true);
     let response = place(&app, &shopper, "pm_card_visa").send().await.unwrap();
@@ -487,7 +487,12 @@ async fn stripe_slow_answer_is_202_then_the_reconciler_finds_the_intent_and_pays
     assert!(order.get("payment").is_none());
     let id = order["id"].as_str().unwrap().to_owned();
     // The PaymentIntent was made; its answer never reached the server.
-    assert_eq!(stripe.intents_of(&id).await.len(), 1);
+    eventually(
+        "the PaymentIntent made",
+        Duration::from_secs(10),
+        async || (stripe.intents_of(&id).await.len() == 1).then_some(()),
+    )
+    .await;
     assert_eq!(
         count(
             &app.pool,
