@@ -20,7 +20,7 @@ DB := scripts/db.sh
 
 # Test suites that later work adds to `make test`: append the target's name on the line below
 # (it must stay above the `test` rule), e.g. the quick-start shell test or a fuzzing smoke run.
-EXTRA_SUITES := fuzz quickstart-test web-test db-bare-test
+EXTRA_SUITES := fuzz quickstart-test web-test db-bare-test stripe-test
 
 .PHONY: help run build test test-suite fmt fmt-check lint clippy check-scripts migrate \
 	db-url db-status db-down clean-db bench fuzz mail quickstart-test web web-deps web-test $(EXTRA_SUITES)
@@ -95,6 +95,9 @@ fuzz: ## Fuzz the API against its OpenAPI document (schemathesis, at most 5 min)
 
 quickstart-test: ## The README quick start from a fresh clone: make run, /readyz, demo login
 	@scripts/quickstart-test.sh
+
+stripe-test: ## The Stripe e2e tests against localstripe on 127.0.0.1 (installs it into .venv/stripe)
+	@scripts/stripe-test.sh
 
 db-bare-test: ## scripts/db.sh on a bare machine: installs PostgreSQL (a stand-in; no network), starts a cluster
 	@scripts/db-bare-test.sh

@@ -42,29 +42,9 @@ ADMIN_DB_URL=""
 
 # --- tools -------------------------------------------------------------------------------------
 
-# A Python 3.11+ interpreter (schemathesis 4 needs it).
-find_python() {
-  local candidate
-  for candidate in "${FUZZ_PYTHON:-}" python3.11 python3.12 python3.13 python3; do
-    [ -n "$candidate" ] || continue
-    command -v "$candidate" >/dev/null 2>&1 || continue
-    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-      command -v "$candidate"
-      return 0
-    fi
-  done
-  return 1
-}
-
-# Creates .venv/fuzz and installs the pinned requirements, unless it already holds exactly them.
+# Creates .venv/fuzz with the pinned requirements (schemathesis 4 needs Python 3.11+).
 ensure_venv() {
-  local python stamp="$VENV/requirements-fuzz.txt"
-  if [ -x "$VENV/bin/schemathesis" ] && cmp -s "$REQUIREMENTS" "$stamp"; then return 0; fi
-  python="$(find_python)" || die "Python 3.11 or newer is needed (set FUZZ_PYTHON)"
-  step "virtualenv .venv/fuzz with scripts/requirements-fuzz.txt ($("$python" --version))"
-  [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-  cp "$REQUIREMENTS" "$stamp"
+  ensure_pinned_venv "$VENV" "$REQUIREMENTS" 11 FUZZ_PYTHON
 }
 
 # --- the run -----------------------------------------------------------------------------------

@@ -99,6 +99,38 @@ drop_database() {
     || warn "could not drop database $1"
 }
 
+# --- Python tools ------------------------------------------------------------------------------
+
+# A Python 3 interpreter of at least 3.$1: $2 when set (an override the caller's user gave), else
+# python3 or a versioned name on PATH. Status 1 when none.
+find_python() {
+  local min_minor="$1" preferred="${2:-}" candidate
+  for candidate in "$preferred" python3 python3.13 python3.12 python3.11 python3.10 python3.9; do
+    [ -n "$candidate" ] || continue
+    command -v "$candidate" >/dev/null 2>&1 || continue
+    if "$candidate" -c "import sys; sys.exit(sys.version_info < (3, $min_minor))" 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Creates the virtualenv $1 and installs the pinned requirements file $2 into it, unless it
+# already holds exactly them (a copy of $2 inside it is the stamp). $3: the least Python 3 minor
+# version; $4: the variable that names an interpreter to prefer (for the messages, and read).
+ensure_pinned_venv() {
+  local venv="$1" requirements="$2" min_minor="$3" override="${4:-}" python stamp
+  stamp="$venv/$(basename "$requirements")"
+  if [ -x "$venv/bin/python" ] && cmp -s "$requirements" "$stamp"; then return 0; fi
+  python="$(find_python "$min_minor" "${override:+${!override:-}}")" \
+    || die "Python 3.$min_minor or newer is needed${override:+ (set $override)}"
+  step "virtualenv ${venv#"$ROOT"/} with ${requirements#"$ROOT"/} ($("$python" --version))"
+  [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$stamp"
+}
+
 # --- building ----------------------------------------------------------------------------------
 
 # `cargo build ARGS...` in the checkout; prints the executables built, one a line (from Cargo's

@@ -18,13 +18,7 @@ readonly REQUIREMENTS="$ROOT/scripts/requirements-mail.txt"
 readonly PORT="${MAIL_PORT:-1025}"
 
 ensure_venv() {
-  local python="${MAIL_PYTHON:-python3}" stamp="$VENV/requirements-mail.txt"
-  if [ -x "$VENV/bin/aiosmtpd" ] && cmp -s "$REQUIREMENTS" "$stamp"; then return 0; fi
-  command -v "$python" >/dev/null 2>&1 || die "python3 is needed (set MAIL_PYTHON)"
-  step "virtualenv .venv/mail with scripts/requirements-mail.txt ($("$python" --version))"
-  [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-  cp "$REQUIREMENTS" "$stamp"
+  ensure_pinned_venv "$VENV" "$REQUIREMENTS" 8 MAIL_PYTHON
 }
 
 main() {

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use e2e::{Session, TestApp, eventually, json_of, order_body, plain_client, spawn_app};
+use e2e::{Session, TestApp, eventually, json_of, order_body, order_of, plain_client, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -44,18 +44,6 @@ fn ship(
     admin
         .post(app, &format!("/api/admin/orders/{order_id}/shipments"))
         .json(&json!({"items": [{"product_id": product, "quantity": units}]}))
-}
-
-async fn order_of(app: &TestApp, bearer: &str, id: &str) -> Value {
-    json_of(
-        plain_client()
-            .get(app.url(&format!("/api/orders/{id}")))
-            .bearer_auth(bearer)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
 }
 
 async fn until(ws: &mut Ws, kind: &str) -> Value {

@@ -240,15 +240,7 @@ async fn a_payment_cut_by_kill_9_is_finished_by_its_retry_after_the_lease_once()
         "charged once"
     );
     eventually("the order paid", Duration::from_secs(15), async || {
-        let order = json_of(
-            plain_client()
-                .get(second.url(&format!("/api/orders/{order_id}")))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let order = second.order(&token, &order_id).await;
         (order["status"] == "PAID").then_some(())
     })
     .await;

@@ -29,5 +29,6 @@ mod realtime;
 mod reconciler;
 mod resilience;
 mod security;
+mod stripe;
 mod webhooks;
 mod webhooks_admin;

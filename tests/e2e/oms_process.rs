@@ -135,6 +135,11 @@ impl OmsProcess {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// `GET /api/orders/{id}` with the Bearer `token`: the order's JSON.
+    pub(crate) async fn order(&self, token: &str, id: &str) -> Value {
+        e2e::order_at(&self.url(""), token, id).await
+    }
+
     pub(crate) fn sigterm(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])

@@ -154,6 +154,24 @@ pub fn order_body(product_id: i64, quantity: i64) -> Value {
     })
 }
 
+/// `GET /api/orders/{id}` as the holder of `bearer`: the order's JSON.
+pub async fn order_of(app: &TestApp, bearer: &str, id: &str) -> Value {
+    order_at(&app.base, bearer, id).await
+}
+
+/// `GET {base}/api/orders/{id}` as the holder of `bearer` (any server: a spawned one, a process).
+pub async fn order_at(base: &str, bearer: &str, id: &str) -> Value {
+    json_of(
+        plain_client()
+            .get(format!("{base}/api/orders/{id}"))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 /// The JSON body of a response, checking on the way that it never leaks a password hash.
 pub async fn json_of(response: Response) -> Value {
     let text = response.text().await.expect("body");

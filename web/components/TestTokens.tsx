@@ -18,6 +18,10 @@ export function TestTokenHelp({ id }: { id: string }) {
         ))}
       </ul>
       <p>Any other token is declined.</p>
+      <p>
+        A shop that takes payments through Stripe asks for a Stripe PaymentMethod id instead (in Stripe&apos;s test mode:{" "}
+        <code>pm_card_visa</code> succeeds, <code>pm_card_chargeCustomerFail</code> is declined).
+      </p>
     </div>
   );
 }

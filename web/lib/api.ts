@@ -88,6 +88,11 @@ export interface Order {
   items: OrderItem[];
   created_at: string;
   updated_at: string;
+  /**
+   * Only in the 202 answer of a placement or payment through Stripe whose charge awaits the
+   * customer's authentication (3-D Secure): the PaymentIntent's client secret for Stripe.js.
+   */
+  payment?: { client_secret: string };
 }
 /** An event of the order, or (admins only) an internal note: `type` "note", no statuses. */
 export interface OrderHistoryEntry {

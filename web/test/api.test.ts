@@ -196,6 +196,15 @@ describe("Idempotency-Key", () => {
     expect(calls[2].headers["Idempotency-Key"]).not.toBe(calls[1].headers["Idempotency-Key"]);
   });
 
+  it("a 202 awaiting 3-D Secure carries the client secret to the page", async () => {
+    const awaiting = { ...order("o4", "PENDING"), payment: { client_secret: "pi_1_secret_abc" } };
+    const { fetch } = fakeFetch([[202, awaiting]]);
+    const api = new ApiClient({ fetch });
+    const result = await new CheckoutAttempt().place(api, { ...body, payment: { token: "pm_card_visa" } });
+    expect(result.status).toBe(202);
+    expect(result.order.payment?.client_secret).toBe("pi_1_secret_abc");
+  });
+
   it("keyFor keeps the key for an equal body and changes it for another", () => {
     let n = 0;
     const attempt = new CheckoutAttempt(() => `k${++n}`);

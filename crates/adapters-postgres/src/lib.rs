@@ -7,6 +7,7 @@ pub mod audit;
 mod batch;
 pub mod bus_lease;
 mod cached;
+pub mod charge_records;
 pub mod customers;
 pub mod errors;
 pub mod events;
@@ -31,6 +32,7 @@ pub mod webhooks;
 
 pub use audit::PgAuditLog;
 pub use bus_lease::PgPublisherLease;
+pub use charge_records::PgChargeRecords;
 pub use customers::{CUSTOMER_LOCK_KEY, PgCustomerRepository};
 pub use errors::store_error;
 pub use events::{EVENT_LOCK_KEY, EVENTS_CHANNEL, PgEventLog, REVOCATIONS_CHANNEL};

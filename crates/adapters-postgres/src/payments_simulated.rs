@@ -16,9 +16,10 @@
 //! pays again with another card); once a charge was captured (or refunded) every attempt returns
 //! it and nothing is charged again.
 //!
-//! A real provider plugs in the same way: implement `ports::PaymentGateway` (charge with the order
-//! id and attempt as the provider's idempotency key, lookup by order, refund), select it in the api's
-//! startup by `PAYMENT_PROVIDER`, and keep its secrets in `secrecy` types.
+//! A real provider plugs in the same way (as `adapters-stripe` does): implement
+//! `ports::PaymentGateway` (charge with the order id and attempt as the provider's idempotency key,
+//! lookup by order, refund), select it in the api's `payments.rs` by `PAYMENT_PROVIDER`, and keep
+//! its secrets in `secrecy` types.
 
 use std::time::Duration;
 

@@ -262,6 +262,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    stripe_payment_intents (order_id, attempt) {
+        order_id -> Uuid,
+        attempt -> Int4,
+        intent_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stripe_events (event_id) {
+        event_id -> Text,
+        #[sql_name = "type"]
+        kind -> Text,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     email_deliveries (id) {
         id -> Uuid,
         event_id -> Int8,
@@ -314,6 +333,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     webhook_deliveries,
     webhook_fanout,
+    stripe_payment_intents,
+    stripe_events,
     email_deliveries,
     email_fanout,
 );

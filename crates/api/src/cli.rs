@@ -96,7 +96,13 @@ pub fn main() -> ExitCode {
         Err(error) => {
             tracing::error!("{error:#}");
             eprintln!("oms: {error:#}");
-            ExitCode::FAILURE
+            // A setting that cannot be used (it names the variable) is a usage error, like a bad
+            // argument: status 2. Anything else that failed: 1.
+            if error.downcast_ref::<crate::config::ConfigError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

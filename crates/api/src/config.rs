@@ -28,9 +28,12 @@
 //! | `IDEMPOTENCY_LEASE` | `60s` | how long a request that never answered (its instance died) holds its `Idempotency-Key`; at least `PAYMENT_TIMEOUT_MS` plus `DATABASE_STATEMENT_TIMEOUT` |
 //! | `EVENT_RETENTION` | `30d` | how long order events are kept for real-time replay |
 //! | `AUDIT_RETENTION` | `365d` | how long audit log entries are kept (at least `1d`); housekeeping purges older ones |
-//! | `PAYMENT_PROVIDER` | `simulated` | the payment provider adapter |
+//! | `PAYMENT_PROVIDER` | `simulated` | the payment provider adapter: `simulated` or `stripe` |
 //! | `PAYMENT_TIMEOUT_MS` | `5000` | one call to the payment provider, at most (milliseconds) |
 //! | `SIMULATED_PAYMENT_LATENCY_MS` | `0` | delay of every simulated provider answer (milliseconds) |
+//! | `STRIPE_SECRET_KEY` | required with `stripe` | Stripe's secret API key (`sk_test_...`, `sk_live_...`) |
+//! | `STRIPE_WEBHOOK_SECRET` | required with `stripe` | the signing secret of the webhook endpoint (`whsec_...`) |
+//! | `STRIPE_API_BASE` | `https://api.stripe.com` | where Stripe's API is reached (a local Stripe fake in tests) |
 //! | `WS_PING_INTERVAL` | `30s` | WebSocket ping interval |
 //! | `WS_PING_TIMEOUT` | `10s` | a WebSocket client that does not answer a ping this long is dropped |
 //! | `WS_CLIENT_QUEUE` | `256` | events queued per real-time client before it is dropped as too slow |
@@ -195,7 +198,12 @@ pub struct PaymentSettings {
     pub provider: String,
     pub timeout: Duration,
     pub simulated_latency: Duration,
+    /// With `PAYMENT_PROVIDER=stripe` (its secrets are `SecretString`s: `Debug` never shows them).
+    pub stripe: Option<adapters_stripe::StripeSettings>,
 }
+
+/// The payment providers `PAYMENT_PROVIDER` may name.
+pub const PAYMENT_PROVIDERS: [&str; 2] = ["simulated", "stripe"];
 
 #[derive(Debug, Clone)]
 pub struct RealtimeSettings {
@@ -262,6 +270,22 @@ impl Settings {
             }
             None => TaxRates::default(),
         };
+        let provider = get("PAYMENT_PROVIDER")
+            .map(|p| p.trim().to_owned())
+            .unwrap_or_else(|| "simulated".into());
+        if !PAYMENT_PROVIDERS.contains(&provider.as_str()) {
+            return Err(invalid(
+                "PAYMENT_PROVIDER",
+                format!("must be one of {}", PAYMENT_PROVIDERS.join(", ")),
+            ));
+        }
+        let payment_timeout = Duration::from_millis(num_var(&get, "PAYMENT_TIMEOUT_MS", 5000)?);
+        let stripe = if provider == "stripe" {
+            Some(stripe_settings(&get, payment_timeout)?)
+        } else {
+            None
+        };
+
         let currency = get("CURRENCY").unwrap_or_else(|| "USD".into());
         let currency = currency.trim().to_ascii_uppercase();
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
@@ -324,13 +348,14 @@ impl Settings {
                 idempotency_lease: duration_var(&get, "IDEMPOTENCY_LEASE", "60s")?,
             },
             payments: PaymentSettings {
-                provider: get("PAYMENT_PROVIDER").unwrap_or_else(|| "simulated".into()),
-                timeout: Duration::from_millis(num_var(&get, "PAYMENT_TIMEOUT_MS", 5000)?),
+                provider,
+                timeout: payment_timeout,
                 simulated_latency: Duration::from_millis(num_var(
                     &get,
                     "SIMULATED_PAYMENT_LATENCY_MS",
                     0,
                 )?),
+                stripe,
             },
             realtime: RealtimeSettings {
                 ws_ping_interval: duration_var(&get, "WS_PING_INTERVAL", "30s")?,
@@ -501,6 +526,38 @@ impl Settings {
         self.http.public_origin == origin
             || self.http.cors_allowed_origins.iter().any(|o| o == origin)
     }
+}
+
+/// `STRIPE_SECRET_KEY` and `STRIPE_WEBHOOK_SECRET` (required), `STRIPE_API_BASE` (an
+/// `http(s)://` URL, default Stripe's). The secrets are never echoed.
+fn stripe_settings(
+    get: &impl Fn(&str) -> Option<String>,
+    timeout: Duration,
+) -> Result<adapters_stripe::StripeSettings, ConfigError> {
+    let required = |name: &'static str| {
+        get(name)
+            .map(|v| SecretString::from(v.trim().to_owned()))
+            .ok_or_else(|| invalid(name, "is required with PAYMENT_PROVIDER=stripe"))
+    };
+    let secret_key = required("STRIPE_SECRET_KEY")?;
+    let webhook_secret = required("STRIPE_WEBHOOK_SECRET")?;
+    let api_base = get("STRIPE_API_BASE")
+        .map(|v| v.trim().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| adapters_stripe::DEFAULT_API_BASE.to_owned());
+    let valid = url::Url::parse(&api_base)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+    if !valid {
+        return Err(invalid(
+            "STRIPE_API_BASE",
+            "must be an http:// or https:// URL",
+        ));
+    }
+    Ok(adapters_stripe::StripeSettings {
+        secret_key,
+        webhook_secret,
+        api_base,
+        timeout,
+    })
 }
 
 fn random_secret() -> SecretString {
@@ -694,6 +751,54 @@ mod tests {
             let error = settings(&[("JWT_SECRET", SECRET), (name, value)]).unwrap_err();
             assert_eq!(error.variable, name, "{value:?}");
         }
+    }
+
+    #[test]
+    fn stripe_settings_are_checked_and_never_printed() {
+        let base = [
+            ("JWT_SECRET", SECRET),
+            ("PAYMENT_PROVIDER", "stripe"),
+            ("STRIPE_SECRET_KEY", "sk_test_topsecretkey"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_topsecrethook"),
+        ];
+        let s = settings(&base).expect("valid");
+        let stripe = s.payments.stripe.clone().expect("stripe settings");
+        assert_eq!(stripe.api_base, "https://api.stripe.com");
+        assert_eq!(stripe.secret_key.expose_secret(), "sk_test_topsecretkey");
+        let printed = format!("{s:?}");
+        assert!(
+            !printed.contains("topsecretkey") && !printed.contains("topsecrethook"),
+            "{printed}"
+        );
+        for missing in ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"] {
+            let vars: Vec<_> = base
+                .iter()
+                .copied()
+                .filter(|(n, _)| *n != missing)
+                .collect();
+            let error = settings(&vars).unwrap_err();
+            assert_eq!(error.variable, missing);
+            assert!(error.to_string().contains(missing), "{error}");
+        }
+        let mut local = base.to_vec();
+        local.push(("STRIPE_API_BASE", "http://127.0.0.1:8420/"));
+        assert_eq!(
+            settings(&local).unwrap().payments.stripe.unwrap().api_base,
+            "http://127.0.0.1:8420"
+        );
+        let mut bad = base.to_vec();
+        bad.push(("STRIPE_API_BASE", "ftp://x"));
+        assert_eq!(settings(&bad).unwrap_err().variable, "STRIPE_API_BASE");
+        let unknown = settings(&[("JWT_SECRET", SECRET), ("PAYMENT_PROVIDER", "paypal")]);
+        assert_eq!(unknown.unwrap_err().variable, "PAYMENT_PROVIDER");
+        // Without stripe, its variables are not needed.
+        assert!(
+            settings(&[("JWT_SECRET", SECRET)])
+                .unwrap()
+                .payments
+                .stripe
+                .is_none()
+        );
     }
 
     #[test]

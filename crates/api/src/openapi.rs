@@ -12,7 +12,8 @@ use crate::handlers::auth::token::TokenJson;
 use crate::handlers::health::Health;
 use crate::handlers::orders::order_json::{
     ActorJson, AddressJson, AddressRequest, HistoryEntryJson, HistoryJson, LineRequest,
-    OrderItemJson, OrderJson, OrderPage, PaymentRequest, PlaceOrderRequest, TrackingJson,
+    OrderItemJson, OrderJson, OrderPage, PaymentActionJson, PaymentRequest, PlaceOrderRequest,
+    TrackingJson,
 };
 use crate::handlers::orders::pay_order::PayRequest;
 use crate::handlers::products::product_json::{ProductJson, ProductPage};
@@ -48,7 +49,7 @@ problem JSON with a stable `code`. Cookie-authenticated writes need `X-CSRF-Toke
         ChangePasswordRequest,
         ProductJson, ProductPage, OrderJson, OrderPage, OrderItemJson, AddressJson, TrackingJson,
         HistoryJson, HistoryEntryJson, ActorJson, PlaceOrderRequest, LineRequest, AddressRequest,
-        PaymentRequest, PayRequest,
+        PaymentRequest, PayRequest, PaymentActionJson,
     )),
     modifiers(&SecuritySchemes),
     tags(
@@ -88,6 +89,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::handlers::admin::customers::CustomersApiDoc::openapi());
     doc.merge(crate::handlers::admin::webhooks::WebhooksApiDoc::openapi());
     doc.merge(crate::handlers::realtime::RealtimeApiDoc::openapi());
+    doc.merge(crate::handlers::payments::PaymentsApiDoc::openapi());
     doc
 }
 
@@ -111,6 +113,7 @@ mod tests {
             "/api/products",
             "/api/ws",
             "/api/events",
+            "/api/payments/stripe/webhook",
         ] {
             assert!(paths.contains_key(path), "{path}");
         }

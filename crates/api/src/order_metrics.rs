@@ -179,6 +179,24 @@ impl OrderRepository for CountingOrders {
         self.inner.pending_refunds(before, limit).await
     }
 
+    async fn apply_payment_notice(
+        &self,
+        event_id: &str,
+        event_type: &str,
+        notice: &ports::PaymentNotice,
+    ) -> Result<ports::ProviderEventOutcome, StoreError> {
+        let outcome = self
+            .inner
+            .apply_payment_notice(event_id, event_type, notice)
+            .await?;
+        if outcome == ports::ProviderEventOutcome::Applied
+            && matches!(notice, ports::PaymentNotice::Captured { .. })
+        {
+            self.metrics.order_outcome("paid");
+        }
+        Ok(outcome)
+    }
+
     async fn add_note(
         &self,
         note: &ports::NewNote,
@@ -226,6 +244,8 @@ impl PaymentGateway for CountingGateway {
                 self.metrics.order_outcome("declined");
             }
             Ok(ChargeOutcome::Captured { .. }) => unanswered.armed = false,
+            // Answered 202 `processing` until the customer authenticates it.
+            Ok(ChargeOutcome::RequiresAction { .. }) => {}
             // A provider failure: the outcome is unknown, the guard counts it.
             Err(_) => {}
         }

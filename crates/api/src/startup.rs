@@ -299,6 +299,12 @@ impl Application {
             cursors: CursorKey::new(&settings.auth.jwt_secret),
             readiness: Arc::new(PoolReadiness(pool.clone())),
             currency: settings.shop.currency.clone(),
+            payment_events: crate::payments::events(
+                &settings.payments,
+                &deps,
+                &app_settings,
+                &pool,
+            )?,
         });
 
         let reconciler = app::Reconciler::new(deps.clone(), app_settings);

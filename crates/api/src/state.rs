@@ -32,4 +32,6 @@ pub struct AppState {
     pub readiness: Arc<dyn Readiness>,
     /// `CURRENCY`.
     pub currency: String,
+    /// The payment provider's webhooks (`None`: the provider sends none, every call is refused).
+    pub payment_events: Option<app::payment_events::PaymentEventService>,
 }

@@ -128,10 +128,36 @@ fn serve_refuses_a_bad_setting_without_echoing_it() {
         .env("JWT_SECRET", "short-secret")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let text = String::from_utf8(out.stderr).unwrap();
     assert!(
         text.contains("JWT_SECRET") && !text.contains("short-secret"),
         "{text}"
     );
+}
+
+#[test]
+fn serve_with_stripe_names_each_missing_secret_and_exits_2() {
+    for (present, missing) in [
+        (None, "STRIPE_SECRET_KEY"),
+        (
+            Some(("STRIPE_SECRET_KEY", "sk_test_hidden_value")),
+            "STRIPE_WEBHOOK_SECRET",
+        ),
+    ] {
+        let mut command = Command::new(OMS);
+        command
+            .arg("serve")
+            .env_clear()
+            .env("APP_ENV", "development")
+            .env("PAYMENT_PROVIDER", "stripe");
+        if let Some((name, value)) = present {
+            command.env(name, value);
+        }
+        let out = command.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{missing}");
+        let text = String::from_utf8(out.stderr).unwrap();
+        assert!(text.contains(missing), "{text}");
+        assert!(!text.contains("sk_test_hidden_value"), "{text}");
+    }
 }

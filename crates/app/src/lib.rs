@@ -25,6 +25,7 @@
 //! - [`mail`]: email to customers and the shop, a channel of [`delivery`].
 //! - [`webhooks`]: webhook endpoints for admins, and the channel that delivers to them.
 //! - [`payments`]: gateway calls with a timeout, shared by the above.
+//! - [`payment_events`]: the payment provider's notifications (webhooks), checked and applied once.
 //! - [`paging`]: keyset pages (`limit + 1` rows fetched to know whether a next page exists).
 //!
 //! # Where this differs from `app-spec.md`
@@ -68,6 +69,7 @@ pub mod mail;
 pub mod notes;
 pub mod orders;
 pub mod paging;
+pub mod payment_events;
 pub mod payments;
 pub mod reconcile;
 pub mod refunds;

@@ -71,6 +71,10 @@ pub enum PlacementOutcome {
     Paid(Order),
     /// The provider did not answer in time or failed: `PENDING`, payment `processing` (202).
     Processing(Order),
+    /// The customer must still authenticate the charge (3-D Secure) with the client secret in the
+    /// provider's page script: `PENDING`, payment `processing` (202); the provider's notification
+    /// or the reconciler settles it.
+    AwaitingAction(Order, String),
     /// No payment was sent: `PENDING`, payment `unpaid` (201).
     Unpaid(Order),
     /// A resumed request found the order settled otherwise meanwhile (cancelled at expiry or by
@@ -83,6 +87,7 @@ impl PlacementOutcome {
         match self {
             PlacementOutcome::Paid(o)
             | PlacementOutcome::Processing(o)
+            | PlacementOutcome::AwaitingAction(o, _)
             | PlacementOutcome::Unpaid(o)
             | PlacementOutcome::AsItStands(o) => o,
         }
@@ -92,6 +97,7 @@ impl PlacementOutcome {
         match self {
             PlacementOutcome::Paid(o)
             | PlacementOutcome::Processing(o)
+            | PlacementOutcome::AwaitingAction(o, _)
             | PlacementOutcome::Unpaid(o)
             | PlacementOutcome::AsItStands(o) => o,
         }
@@ -113,9 +119,14 @@ pub enum PlaceOrderError {
     /// An amount would not fit (422).
     #[error("the order's amounts are too large")]
     PricingOverflow,
-    /// The provider declined the charge: the order is `CANCELLED` (its stock back) (402).
+    /// The provider declined the charge: the order is `CANCELLED` (its stock back) (402);
+    /// `reason` is the provider's decline code.
     #[error("payment declined")]
-    PaymentDeclined { order_id: Uuid, order: Box<Order> },
+    PaymentDeclined {
+        order_id: Uuid,
+        order: Box<Order>,
+        reason: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -149,9 +160,10 @@ pub enum PayOrderError {
     /// (`to` is `PAID`) (409).
     #[error(transparent)]
     InvalidTransition(InvalidTransition),
-    /// Declined: the order stays `PENDING` with payment `failed`, and may be paid again (402).
+    /// Declined: the order stays `PENDING` with payment `failed`, and may be paid again (402);
+    /// `reason` is the provider's decline code.
     #[error("payment declined")]
-    PaymentDeclined { order: Box<Order> },
+    PaymentDeclined { order: Box<Order>, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -317,6 +329,7 @@ impl OrderService {
                 return Err(PlaceOrderError::PaymentDeclined {
                     order_id: order.id,
                     order: Box::new(order),
+                    reason: "declined".into(),
                 });
             }
             _ => PlacementOutcome::AsItStands(order),
@@ -338,7 +351,12 @@ impl OrderService {
                 Err(PlaceOrderError::PaymentDeclined {
                     order_id: order.id,
                     order: Box::new(order),
+                    reason,
                 })
+            }
+            ChargeResult::RequiresAction { client_secret } => {
+                tracing::info!("charge awaits the customer's authentication");
+                Ok(PlacementOutcome::AwaitingAction(order, client_secret))
             }
             ChargeResult::Unknown(error) => {
                 tracing::warn!(%error, "charge outcome unknown: left to the reconciler");
@@ -426,7 +444,12 @@ impl OrderService {
                 let order = self.mark_failed(order).await;
                 Err(PayOrderError::PaymentDeclined {
                     order: Box::new(order),
+                    reason,
                 })
+            }
+            ChargeResult::RequiresAction { client_secret } => {
+                tracing::info!("charge awaits the customer's authentication");
+                Ok(PlacementOutcome::AwaitingAction(order, client_secret))
             }
             ChargeResult::Unknown(error) => {
                 tracing::warn!(%error, "charge outcome unknown: left to the reconciler");

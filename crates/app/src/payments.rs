@@ -15,6 +15,8 @@ pub enum ChargeResult {
     Captured { reference: String },
     /// The provider refused the charge.
     Declined { reason: String },
+    /// The customer must still act (3-D Secure) with `client_secret`; the outcome comes later.
+    RequiresAction { client_secret: String },
     /// No answer in time, or the provider failed: the outcome is unknown.
     Unknown(PaymentError),
 }
@@ -28,6 +30,9 @@ pub async fn charge(
     match with_timeout(timeout, gateway.charge(request)).await {
         Ok(ChargeOutcome::Captured { reference }) => ChargeResult::Captured { reference },
         Ok(ChargeOutcome::Declined { reason }) => ChargeResult::Declined { reason },
+        Ok(ChargeOutcome::RequiresAction { client_secret }) => {
+            ChargeResult::RequiresAction { client_secret }
+        }
         Err(error) => ChargeResult::Unknown(error),
     }
 }

@@ -251,6 +251,12 @@ impl Reconciler {
             Ok(ChargeState::NotCharged | ChargeState::Declined | ChargeState::Refunded) => {
                 self.mark_failed(&order, cutoff).await
             }
+            // Awaiting the customer's authentication (3-D Secure) or still processing: asked
+            // again, until the order's TTL runs out (then it fails and expires like an unpaid one).
+            Ok(ChargeState::Pending) if order.created_at < cutoff => {
+                self.mark_failed(&order, cutoff).await
+            }
+            Ok(ChargeState::Pending) => Ok(Handled::Unresolved),
             Err(error) => {
                 tracing::warn!(order_id = %order.id, %error, "charge still unknown");
                 Ok(Handled::Unresolved)

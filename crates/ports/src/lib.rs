@@ -44,14 +44,15 @@ pub use mail::{ClaimedMail, MailQueue, MailRecord, MailTelemetry, Mailer, Outgoi
 pub use notes::{AddNoteError, NewNote, OrderNote};
 pub use orders::{
     Actor, ChangeStatusError, ExportRow, NewOrder, NewRefund, NewShipment, Order, OrderCursor,
-    OrderFilter, OrderItem, OrderRepository, PaymentUpdateError, PlaceOrderError, ReconcileHorizon,
-    Refund, RefundError, RefundSettlement, RefundStatus, ShipError, Shipment, Shortage,
-    StatusChange, Tracking, UnknownProduct,
+    OrderFilter, OrderItem, OrderRepository, PaymentNotice, PaymentUpdateError, PlaceOrderError,
+    ProviderEventOutcome, ReconcileHorizon, Refund, RefundError, RefundSettlement, RefundStatus,
+    ShipError, Shipment, Shortage, StatusChange, Tracking, UnknownProduct,
 };
 pub use passwords::{HashError, PasswordHasher};
 pub use payments::{
-    ChargeOutcome, ChargeRequest, ChargeState, PaymentError, PaymentGateway, RefundOutcome,
-    RefundRequest, RefundState,
+    ChargeOutcome, ChargeRecord, ChargeRecords, ChargeRequest, ChargeState, PaymentError,
+    PaymentEvents, PaymentGateway, ProviderEvent, ProviderEventError, ProviderFact, ProviderRefund,
+    RefundOutcome, RefundRequest, RefundState,
 };
 pub use products::{Product, ProductQuery, ProductRepository, ProductWriteError};
 pub use revocations::{TokenRevocations, UserGeneration};
@@ -72,8 +73,9 @@ pub use mail::{MockMailQueue, MockMailTelemetry, MockMailer};
 pub use {
     audit::MockAuditLog, clock::MockClock, customers::MockCustomerRepository, events::MockEventLog,
     events::MockEventSink, events::MockEventSource, idempotency::MockIdempotencyStore,
-    orders::MockOrderRepository, passwords::MockPasswordHasher, payments::MockPaymentGateway,
-    products::MockProductRepository, revocations::MockTokenRevocations, users::MockUserRepository,
-    webhooks::MockDeliveryQueue, webhooks::MockHostResolver, webhooks::MockWebhookSender,
-    webhooks::MockWebhookStore, webhooks::MockWebhookTelemetry,
+    orders::MockOrderRepository, passwords::MockPasswordHasher, payments::MockChargeRecords,
+    payments::MockPaymentEvents, payments::MockPaymentGateway, products::MockProductRepository,
+    revocations::MockTokenRevocations, users::MockUserRepository, webhooks::MockDeliveryQueue,
+    webhooks::MockHostResolver, webhooks::MockWebhookSender, webhooks::MockWebhookStore,
+    webhooks::MockWebhookTelemetry,
 };

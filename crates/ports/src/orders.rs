@@ -486,6 +486,46 @@ pub trait OrderRepository: Send + Sync {
         before: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<Refund>, StoreError>;
+
+    /// Applies what the payment provider's event `event_id` (of type `event_type`) told, once: the event id is stored in
+    /// the transaction of the change it makes (a replay is `Replayed` and changes nothing); a
+    /// change the order is past (paid already, cancelled, a later attempt) is `Unchanged`.
+    async fn apply_payment_notice(
+        &self,
+        event_id: &str,
+        event_type: &str,
+        notice: &PaymentNotice,
+    ) -> Result<ProviderEventOutcome, StoreError>;
+}
+
+/// What a payment provider's event, checked against the provider, changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentNotice {
+    /// Attempt `attempt`'s charge was captured: `PENDING` (payment `processing` or `failed`) →
+    /// `PAID`.
+    Captured {
+        order_id: Uuid,
+        attempt: u32,
+        reference: String,
+    },
+    /// Attempt `attempt` failed: payment `processing → failed` while it is the order's latest
+    /// attempt (the order stays `PENDING`, payable again).
+    Failed { order_id: Uuid, attempt: u32 },
+    /// A `pending` refund ended.
+    RefundSettled {
+        refund_id: Uuid,
+        settlement: RefundSettlement,
+    },
+}
+
+/// What applying a provider's event came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderEventOutcome {
+    Applied,
+    /// Seen before: nothing changed.
+    Replayed,
+    /// The order or refund is past what the event speaks of: nothing changed.
+    Unchanged,
 }
 
 /// The oldest `PENDING` orders the reconciler will have to look at.

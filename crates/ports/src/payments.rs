@@ -7,6 +7,9 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::error::StoreError;
+use crate::orders::RefundSettlement;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChargeRequest {
     /// With `attempt`, the idempotency key at the provider.
@@ -20,8 +23,17 @@ pub struct ChargeRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChargeOutcome {
-    Captured { reference: String },
-    Declined { reason: String },
+    Captured {
+        reference: String,
+    },
+    Declined {
+        reason: String,
+    },
+    /// The customer must still act (3-D Secure) with `client_secret` in the provider's own page
+    /// script; the outcome arrives later (the provider's notification, or the reconciler asks).
+    RequiresAction {
+        client_secret: String,
+    },
 }
 
 /// What the provider knows of an order's charge.
@@ -34,6 +46,8 @@ pub enum ChargeState {
     },
     Declined,
     Refunded,
+    /// Not settled yet: the customer must still act (3-D Secure), or the provider is processing.
+    Pending,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,4 +112,109 @@ pub trait PaymentGateway: Send + Sync {
 
     /// What happened to a refund (for the reconciler).
     async fn refund_state(&self, refund_id: Uuid) -> Result<RefundState, PaymentError>;
+}
+
+/// One charge attempt of an order as a provider adapter noted it: the provider's id of it once
+/// the provider answered with one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeRecord {
+    pub order_id: Uuid,
+    pub attempt: u32,
+    /// The provider's object (a Stripe PaymentIntent id), `None` while its creation is in flight
+    /// or when its answer was lost (a crash, a timeout).
+    pub provider_id: Option<String>,
+}
+
+/// Where a provider adapter keeps what it made at the provider for each charge attempt, so that
+/// a retry, the reconciler and the provider's notifications find that object again instead of
+/// making another (a provider that ignores idempotency keys must still never charge twice).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ChargeRecords: Send + Sync {
+    /// Notes that `attempt` of `order_id` is about to be made; returns the record as it stood
+    /// before (`None`: this is the first time).
+    async fn begin(&self, order_id: Uuid, attempt: u32)
+    -> Result<Option<ChargeRecord>, StoreError>;
+
+    /// Records the provider's id of the attempt.
+    async fn record(
+        &self,
+        order_id: Uuid,
+        attempt: u32,
+        provider_id: &str,
+    ) -> Result<(), StoreError>;
+
+    /// The order's latest attempt noted.
+    async fn latest(&self, order_id: Uuid) -> Result<Option<ChargeRecord>, StoreError>;
+
+    /// The attempt a provider id was recorded for.
+    async fn find(&self, provider_id: &str) -> Result<Option<ChargeRecord>, StoreError>;
+
+    /// The latest attempt with a provider id of the order that refund `refund_id` is about.
+    async fn for_refund(&self, refund_id: Uuid) -> Result<Option<ChargeRecord>, StoreError>;
+}
+
+/// A notification from the payment provider, read and checked by its adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderEvent {
+    /// The provider's event id: each is applied once.
+    pub id: String,
+    pub kind: String,
+    pub fact: ProviderFact,
+}
+
+/// What a notification is about, as the provider tells it when asked again (never as the
+/// notification's body says).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderFact {
+    /// A charge (a PaymentIntent): its id, the order its metadata names, the state, the amount.
+    Charge {
+        provider_id: String,
+        order_id: Option<Uuid>,
+        state: ChargeState,
+        amount: i64,
+        currency: String,
+    },
+    /// Refunds of a charge as the provider has them: our refund id (its metadata), the
+    /// provider's refund id, the amount, and how it ended (`None` while it is still pending).
+    Refunds {
+        charge_provider_id: String,
+        refunds: Vec<ProviderRefund>,
+    },
+    /// A type this server does not act on.
+    Ignored,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRefund {
+    pub refund_id: Option<Uuid>,
+    pub provider_id: String,
+    pub amount: i64,
+    pub settlement: Option<RefundSettlement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderEventError {
+    /// The signature is missing, wrong or too old (400 `invalid_signature`).
+    #[error("invalid signature")]
+    InvalidSignature,
+    /// Signed but not an event this server can read (400).
+    #[error("malformed event: {0}")]
+    Malformed(String),
+    /// The provider could not be asked about it now (503: the provider sends it again later).
+    #[error("payment provider unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The provider's notifications (webhooks).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait PaymentEvents: Send + Sync {
+    /// Checks `signature` over the raw `body` before reading anything of it, then reads the
+    /// event and asks the provider for the object it is about.
+    async fn read(
+        &self,
+        signature: Option<String>,
+        body: Vec<u8>,
+    ) -> Result<ProviderEvent, ProviderEventError>;
 }

@@ -31,8 +31,27 @@ export default function CheckoutPage() {
   const [token, setToken] = useState("tok_visa");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  // A Stripe charge that the customer's bank must still confirm (3-D Secure): the placed order.
+  const [awaitingAction, setAwaitingAction] = useState<string | null>(null);
 
   if (!user) return <Loading label="Checking your session…" />;
+  if (awaitingAction) {
+    return (
+      <section>
+        <h1>Checkout</h1>
+        <div className="alert alert-warn" role="status" data-testid="payment-action">
+          <strong>Your bank must confirm this payment.</strong>
+          <p>
+            Your order is placed and waits for the payment to be confirmed (3-D Secure). Finish the confirmation your
+            bank asks for; the order turns paid by itself once it is confirmed, and is cancelled if it never is.
+          </p>
+          <p>
+            <Link href={`/orders/${awaitingAction}`}>Follow your order</Link>
+          </p>
+        </div>
+      </section>
+    );
+  }
   if (lines.length === 0) {
     return (
       <section>
@@ -71,6 +90,11 @@ export default function CheckoutPage() {
       // a double click or a retry after a network error never makes a second order.
       const result = await attempt.current.place(api, body());
       cart.clear();
+      if (result.order.payment?.client_secret) {
+        // A shop that loads Stripe.js passes the secret to stripe.handleNextAction() here.
+        setAwaitingAction(result.order.id);
+        return;
+      }
       router.push(`/orders/${result.order.id}${result.status === 202 ? "?processing=1" : ""}`);
     } catch (e) {
       setError(e);
@@ -124,6 +148,7 @@ export default function CheckoutPage() {
               <option value="tok_chargeDeclined" />
               <option value="tok_timeout" />
               <option value="tok_error" />
+              <option value="pm_card_visa" />
             </datalist>
             <TestTokenHelp id="token-help" />
           </fieldset>

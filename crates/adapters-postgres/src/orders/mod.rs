@@ -13,6 +13,7 @@
 //! under the order's row lock); a refused write stores none.
 
 mod notes;
+mod notice;
 mod place;
 mod queries;
 mod refund;
@@ -23,9 +24,9 @@ use async_trait::async_trait;
 use domain::{OrderStatus, PaymentStatus};
 use ports::{
     AddNoteError, ChangeStatusError, ExportRow, NewNote, NewOrder, NewRefund, NewShipment, Order,
-    OrderCursor, OrderFilter, OrderNote, OrderRepository, PaymentUpdateError, PlaceOrderError,
-    ReconcileHorizon, Refund, RefundError, RefundSettlement, ShipError, Shipment, StatusChange,
-    StoreError, StoredEvent,
+    OrderCursor, OrderFilter, OrderNote, OrderRepository, PaymentNotice, PaymentUpdateError,
+    PlaceOrderError, ProviderEventOutcome, ReconcileHorizon, Refund, RefundError, RefundSettlement,
+    ShipError, Shipment, StatusChange, StoreError, StoredEvent,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -167,6 +168,15 @@ impl OrderRepository for PgOrderRepository {
         limit: u32,
     ) -> Result<Vec<Refund>, StoreError> {
         refund::pending(&self.pool, before, limit).await
+    }
+
+    async fn apply_payment_notice(
+        &self,
+        event_id: &str,
+        event_type: &str,
+        notice: &PaymentNotice,
+    ) -> Result<ProviderEventOutcome, StoreError> {
+        notice::apply(&self.pool, event_id, event_type, notice).await
     }
 
     async fn add_note(&self, note: &NewNote) -> Result<OrderNote, AddNoteError> {

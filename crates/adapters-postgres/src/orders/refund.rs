@@ -250,6 +250,31 @@ pub(super) async fn settle(
     }
 }
 
+/// [`settle_in`] within the caller's transaction, for a refund still `pending`; `false` (nothing
+/// done) when it is settled already or unknown.
+pub(super) async fn settle_pending_in(
+    conn: &mut AsyncPgConnection,
+    refund_id: Uuid,
+    settlement: &RefundSettlement,
+) -> Result<bool, super::notice::NoticeFailure> {
+    let status: Option<String> = refunds::table
+        .find(refund_id)
+        .select(refunds::status)
+        .for_update()
+        .get_result(conn)
+        .await
+        .optional()?;
+    if status.as_deref() != Some(RefundStatus::Pending.as_str()) {
+        return Ok(false);
+    }
+    match settle_in(conn, refund_id, settlement).await {
+        Ok(_) => Ok(true),
+        Err(Refused::Db(e)) => Err(e.into()),
+        Err(Refused::Refund(RefundError::Store(e))) => Err(e.into()),
+        Err(Refused::Refund(other)) => Err(StoreError::Internal(other.to_string()).into()),
+    }
+}
+
 async fn settle_in(
     conn: &mut AsyncPgConnection,
     refund_id: Uuid,

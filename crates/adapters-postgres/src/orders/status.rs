@@ -72,7 +72,7 @@ struct Planned<'a> {
 ///    or the change is refused);
 /// 6. on moves to `FULFILLED`, every open unit ships in one shipment (one statement);
 /// 7. the events and their `NOTIFY`.
-async fn change_all(
+pub(super) async fn change_all(
     conn: &mut AsyncPgConnection,
     jobs: &[StatusJob],
 ) -> Result<Vec<Result<Order, ChangeStatusError>>, DieselError> {

@@ -140,13 +140,25 @@ fn invalid_transition(t: InvalidTransition) -> ApiError {
     .into()
 }
 
-fn payment_declined(order_id: uuid::Uuid) -> ApiError {
+/// 402 `payment_declined`; the detail names the provider's decline code, and nothing else of the
+/// provider's answer (the code is kept to `[A-Za-z0-9_ ]`, 64 characters at most).
+fn payment_declined(order_id: uuid::Uuid, reason: &str) -> ApiError {
+    let code: String = reason
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ' ')
+        .take(64)
+        .collect();
+    let detail = if code.trim().is_empty() {
+        "the payment provider declined the charge".to_owned()
+    } else {
+        format!("the payment provider declined the charge: {}", code.trim())
+    };
     Problem::new(
         StatusCode::PAYMENT_REQUIRED,
         "payment_declined",
         "Payment declined",
     )
-    .detail("the payment provider declined the charge")
+    .detail(detail)
     .member("order_id", order_id.to_string())
     .into()
 }
@@ -197,7 +209,9 @@ impl From<PlaceOrderError> for ApiError {
             PlaceOrderError::PricingOverflow => {
                 ApiError::invalid_field("items", "the order's amounts are too large")
             }
-            PlaceOrderError::PaymentDeclined { order_id, .. } => payment_declined(order_id),
+            PlaceOrderError::PaymentDeclined {
+                order_id, reason, ..
+            } => payment_declined(order_id, &reason),
             PlaceOrderError::Store(e) => e.into(),
         }
     }
@@ -209,7 +223,7 @@ impl From<PayOrderError> for ApiError {
             PayOrderError::NotFound => ApiError::not_found(),
             PayOrderError::Validation(errors) => errors.into(),
             PayOrderError::InvalidTransition(t) => invalid_transition(t),
-            PayOrderError::PaymentDeclined { order } => payment_declined(order.id),
+            PayOrderError::PaymentDeclined { order, reason } => payment_declined(order.id, &reason),
             PayOrderError::Store(e) => e.into(),
         }
     }

@@ -104,6 +104,7 @@ mod tests {
             cursors: CursorKey::new(&SecretString::from("k".repeat(32))),
             readiness,
             currency: "USD".into(),
+            payment_events: None,
         }
     }
 

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod orders;
+pub mod payments;
 pub mod products;
 pub mod realtime;
 
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &RateLimiters) {
     auth::configure(cfg, limits);
     products::configure(cfg);
     orders::configure(cfg, limits);
+    payments::configure(cfg);
     admin::configure(cfg);
     cfg.service(resource("/api/openapi.json").get(crate::openapi::serve));
 }

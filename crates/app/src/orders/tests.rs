@@ -164,7 +164,10 @@ async fn place_with_a_declined_charge_cancels_the_order() {
         .place_order(CUSTOMER, command(Some("tok_chargeDeclined")))
         .await
         .expect_err("declined");
-    let PlaceOrderError::PaymentDeclined { order_id, order } = err else {
+    let PlaceOrderError::PaymentDeclined {
+        order_id, order, ..
+    } = err
+    else {
         panic!("expected declined, got {err:?}");
     };
     assert_eq!(order_id, order.id);
@@ -500,7 +503,7 @@ async fn pay_a_failed_order_declined_again_stays_pending_failed() {
         .pay_order(CUSTOMER, id, "tok_chargeDeclined")
         .await
         .expect_err("declined");
-    let PayOrderError::PaymentDeclined { order } = err else {
+    let PayOrderError::PaymentDeclined { order, .. } = err else {
         panic!("expected declined, got {err:?}");
     };
     assert_eq!(order.status, OrderStatus::Pending);

@@ -151,6 +151,46 @@ async fn processing_and_not_charged_becomes_failed_and_is_left_until_expiry() {
 }
 
 #[tokio::test]
+async fn a_charge_awaiting_the_customer_is_asked_again_until_its_ttl() {
+    // Young: unresolved (asked again later), nothing changes.
+    let mut mocks = Mocks::new();
+    expect_batch(&mut mocks, vec![pending(PaymentStatus::Processing, 1)]);
+    mocks
+        .payments
+        .expect_lookup()
+        .times(1)
+        .returning(|_| Ok(ChargeState::Pending));
+    let report = reconciler(mocks).run_once().await.expect("ran");
+    assert_eq!(
+        report,
+        ReconcileReport {
+            examined: 1,
+            unresolved: 1,
+            ..Default::default()
+        }
+    );
+
+    // Past its TTL: it fails like a charge never made.
+    let old = pending(PaymentStatus::Processing, 45);
+    let id = old.id;
+    let mut mocks = Mocks::new();
+    expect_batch(&mut mocks, vec![old]);
+    mocks
+        .payments
+        .expect_lookup()
+        .times(1)
+        .returning(|_| Ok(ChargeState::Pending));
+    mocks
+        .orders
+        .expect_set_payment_status()
+        .withf(move |order_id, _, to| *order_id == id && *to == PaymentStatus::Failed)
+        .times(1)
+        .returning(|id, _, to| Ok(order(id, 7, OrderStatus::Pending, to)));
+    let report = reconciler(mocks).run_once().await.expect("ran");
+    assert_eq!(report.failed, 1);
+}
+
+#[tokio::test]
 async fn processing_declined_and_past_its_ttl_fails_then_expires() {
     let o = pending(PaymentStatus::Processing, 45);
     let id = o.id;

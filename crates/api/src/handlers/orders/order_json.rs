@@ -179,6 +179,17 @@ pub struct OrderJson {
     #[serde(with = "timestamps")]
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: OffsetDateTime,
+    /// Only in the 202 answer of a placement or payment whose charge awaits the customer's
+    /// authentication (3-D Secure, `PAYMENT_PROVIDER=stripe`): finish it with Stripe.js.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentActionJson>,
+}
+
+/// What the page needs to finish a payment with the provider's script.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PaymentActionJson {
+    /// The PaymentIntent's client secret, for `stripe.handleNextAction({clientSecret})`.
+    pub client_secret: String,
 }
 
 /// What `viewer` may move the order to now. A customer may cancel their own `PENDING` order
@@ -248,6 +259,7 @@ impl OrderJson {
                 .collect(),
             created_at: order.created_at,
             updated_at: order.updated_at,
+            payment: None,
         }
     }
 }

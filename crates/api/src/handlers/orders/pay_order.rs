@@ -2,7 +2,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use app::orders::PlacementOutcome;
 use ports::Claim;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -29,7 +28,7 @@ pub struct PayRequest {
         ("Idempotency-Key" = Option<String>, Header, description = "As for placing an order")),
     responses(
         (status = 200, description = "Paid: `PAID`", body = OrderJson),
-        (status = 202, description = "The provider did not answer in time: payment `processing`", body = OrderJson),
+        (status = 202, description = "The provider did not answer in time, or (Stripe) the customer must still authenticate the charge: payment `processing`; in the latter case only, `payment.client_secret` for Stripe.js", body = OrderJson),
         (status = 400, description = "`malformed_json`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "`unauthenticated`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 402, description = "`payment_declined`: the order stays `PENDING`, payment `failed`", body = ProblemBody, content_type = "application/problem+json"),
@@ -60,13 +59,7 @@ pub async fn pay_order(
         } else {
             state.orders.pay_order(actor, order_id, &token).await?
         };
-        let status = match outcome {
-            PlacementOutcome::Processing(_) => StatusCode::ACCEPTED,
-            PlacementOutcome::Paid(_)
-            | PlacementOutcome::Unpaid(_)
-            | PlacementOutcome::AsItStands(_) => StatusCode::OK,
-        };
-        let mut answer = order_answer(status, outcome.order(), actor)?;
+        let mut answer = order_answer(&outcome, StatusCode::OK, actor)?;
         answer.location = None;
         Ok(answer)
     };

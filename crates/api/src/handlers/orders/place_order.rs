@@ -7,7 +7,7 @@ use ports::{Actor, Claim, StoredResponse};
 use uuid::Uuid;
 
 use super::idempotency;
-use super::order_json::{OrderJson, PlaceOrderRequest};
+use super::order_json::{OrderJson, PaymentActionJson, PlaceOrderRequest};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ProblemBody};
 use crate::state::AppState;
@@ -21,7 +21,7 @@ use crate::state::AppState;
     responses(
         (status = 201, description = "Placed (`PAID`, or `PENDING` `unpaid` without payment); `Location` names it", body = OrderJson,
             headers(("Location" = String, description = "/api/orders/{id}"))),
-        (status = 202, description = "Placed; the provider did not answer in time: `PENDING`, payment `processing`", body = OrderJson,
+        (status = 202, description = "Placed; the provider did not answer in time, or (Stripe) the customer must still authenticate the charge: `PENDING`, payment `processing`; in the latter case only, `payment.client_secret` for Stripe.js", body = OrderJson,
             headers(("Location" = String, description = "/api/orders/{id}"))),
         (status = 400, description = "`malformed_json`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "`unauthenticated`", body = ProblemBody, content_type = "application/problem+json"),
@@ -98,22 +98,32 @@ async fn place(
             .place_order_as(actor, claim.resource, command)
             .await?
     };
-    let status = match outcome {
-        PlacementOutcome::Processing(_) => StatusCode::ACCEPTED,
-        PlacementOutcome::Paid(_)
-        | PlacementOutcome::Unpaid(_)
-        | PlacementOutcome::AsItStands(_) => StatusCode::CREATED,
-    };
-    order_answer(status, outcome.order(), actor)
+    order_answer(&outcome, StatusCode::CREATED, actor)
 }
 
-/// An order answer to keep and send, with its `Location`.
+/// The answer of a placement or payment to keep and send, with its `Location`: 202 while the
+/// charge is `processing` (with the client secret when the customer must still authenticate it),
+/// else `settled` (201 for a placement, 200 for a payment).
 pub fn order_answer(
-    status: StatusCode,
-    order: &ports::Order,
+    outcome: &PlacementOutcome,
+    settled: StatusCode,
     viewer: Actor,
 ) -> Result<StoredResponse, ApiError> {
-    let body = serde_json::to_string(&OrderJson::new(order, viewer))
+    let order = outcome.order();
+    let mut json = OrderJson::new(order, viewer);
+    let status = match outcome {
+        PlacementOutcome::Processing(_) => StatusCode::ACCEPTED,
+        PlacementOutcome::AwaitingAction(_, client_secret) => {
+            json.payment = Some(PaymentActionJson {
+                client_secret: client_secret.clone(),
+            });
+            StatusCode::ACCEPTED
+        }
+        PlacementOutcome::Paid(_)
+        | PlacementOutcome::Unpaid(_)
+        | PlacementOutcome::AsItStands(_) => settled,
+    };
+    let body = serde_json::to_string(&json)
         .map_err(|e| ApiError::Internal(format!("serialising an order: {e}")))?;
     Ok(StoredResponse {
         status: status.as_u16(),

@@ -1,0 +1,2 @@
+DROP TABLE stripe_events;
+DROP TABLE stripe_payment_intents;
