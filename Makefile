@@ -20,10 +20,10 @@ DB := scripts/db.sh
 
 # Test suites that later work adds to `make test`: append the target's name on the line below
 # (it must stay above the `test` rule), e.g. the quick-start shell test or a fuzzing smoke run.
-EXTRA_SUITES := fuzz quickstart-test web-test db-bare-test stripe-test
+EXTRA_SUITES := fuzz quickstart-test web-test db-bare-test stripe-test cluster-test
 
 .PHONY: help run build test test-suite fmt fmt-check lint clippy check-scripts migrate \
-	db-url db-status db-down clean-db bench fuzz mail quickstart-test web web-deps web-test $(EXTRA_SUITES)
+	db-url db-status db-down clean-db bench fuzz mail cluster-test quickstart-test web web-deps web-test $(EXTRA_SUITES)
 
 help: ## List the targets
 	@echo "Usage: make <target>   (variables: PROFILE=dev|release, DATABASE_URL=...)"
@@ -92,6 +92,9 @@ mail: ## A local mail catcher on smtp://127.0.0.1:1025 that prints every email (
 
 fuzz: ## Fuzz the API against its OpenAPI document (schemathesis, at most 5 min)
 	@scripts/fuzz.sh
+
+cluster-test: ## Three instances under load with instances and NATS nodes killed, over each bus (scripts/cluster-test.sh, ~2 min)
+	@scripts/cluster-test.sh
 
 quickstart-test: ## The README quick start from a fresh clone: make run, /readyz, demo login
 	@scripts/quickstart-test.sh

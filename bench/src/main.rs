@@ -19,11 +19,14 @@
 //! oms-bench webhooks --scenario throughput|flaky|latency --db-url URL [--events N] [--batch B]
 //!                    [--rate R --seconds S] [--fail-percent P] [--max-seconds S]
 //! oms-bench webhooks --scenario baseline [--events N] [--concurrency C]
+//! oms-bench cluster  --setup setup.json --bases URL,URL,... --db-url URL [--writers N]
+//!                    [--seconds S] [--drain-seconds S] [--bus postgres|nats]
 //! oms-bench rss      --pid PID --label L
 //! oms-bench report   --results results.jsonl --out FILE.md [--meta key=value]...
 //! ```
 
 mod args;
+mod cluster;
 mod export;
 mod fulfil;
 mod http;
@@ -48,7 +51,7 @@ fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = argv.split_first() else {
         eprintln!(
-            "usage: oms-bench <setup|place|reads|fulfil|realtime|export|signins|webhooks|pgbench|rss|report> --key value ..."
+            "usage: oms-bench <setup|place|reads|fulfil|realtime|export|signins|webhooks|cluster|pgbench|rss|report> --key value ..."
         );
         return ExitCode::from(2);
     };
@@ -81,6 +84,7 @@ fn run(command: &str, args: &Args) -> anyhow::Result<()> {
                     "export" => export::run(args).await,
                     "signins" => signins::run(args).await,
                     "webhooks" => webhooks::run(args).await,
+                    "cluster" => cluster::run(args).await,
                     other => anyhow::bail!("unknown command {other:?}"),
                 }
             })
