@@ -86,6 +86,21 @@ pub const REVOCATION_QUEUE: usize = 1024;
 /// is unbounded so that a relay busy replaying the log never holds up revocations (a notice is a
 /// few events; while the relay catches up nothing else grows it).
 pub fn spawn(url: String, shutdown: watch::Receiver<bool>) -> Listener {
+    spawn_on(url, shutdown, Channels::All)
+}
+
+/// Which channels the connection listens to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channels {
+    /// Events and revocations.
+    All,
+    /// Revocations only (events come from elsewhere: `EVENT_BUS=nats`); the events side then
+    /// hears only reconnections.
+    RevocationsOnly,
+}
+
+/// [`spawn`], listening to `channels`.
+pub fn spawn_on(url: String, shutdown: watch::Receiver<bool>, channels: Channels) -> Listener {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (revocations_tx, revocations_rx) = mpsc::channel(REVOCATION_QUEUE);
     let outlet = Outlet::Split {
@@ -95,7 +110,7 @@ pub fn spawn(url: String, shutdown: watch::Receiver<bool>) -> Listener {
     Listener {
         events: PgEventSource { rx: events_rx },
         revocations: revocations_rx,
-        task: tokio::spawn(run(url, outlet, shutdown)),
+        task: tokio::spawn(run(url, outlet, shutdown, channels)),
     }
 }
 
@@ -157,7 +172,7 @@ pub fn spawn_listener(
     tx: mpsc::Sender<Notice>,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(run(url, Outlet::One(tx), shutdown))
+    tokio::spawn(run(url, Outlet::One(tx), shutdown, Channels::All))
 }
 
 /// Why one connection's loop ended.
@@ -168,13 +183,13 @@ enum Ended {
     Lost,
 }
 
-async fn run(url: String, tx: Outlet, mut shutdown: watch::Receiver<bool>) {
+async fn run(url: String, tx: Outlet, mut shutdown: watch::Receiver<bool>, channels: Channels) {
     let mut backoff = BACKOFF_START;
     loop {
         if *shutdown.borrow() {
             return;
         }
-        match connect(&url).await {
+        match connect(&url, channels).await {
             Ok(mut conn) => {
                 tracing::info!(url = %redact_url(&url), "listening for notifications");
                 backoff = BACKOFF_START;
@@ -200,15 +215,18 @@ async fn run(url: String, tx: Outlet, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-async fn connect(url: &str) -> Result<AsyncPgConnection, String> {
+async fn connect(url: &str, channels: Channels) -> Result<AsyncPgConnection, String> {
     let mut conn = tokio::time::timeout(Duration::from_secs(10), AsyncPgConnection::establish(url))
         .await
         .map_err(|_| "connect timed out".to_owned())?
         .map_err(|e| e.to_string())?;
     // Several statements: the simple query protocol (`batch_execute`), one round trip.
+    let events = match channels {
+        Channels::All => format!("LISTEN {EVENTS_CHANNEL}; "),
+        Channels::RevocationsOnly => String::new(),
+    };
     conn.batch_execute(&format!(
-        "SET application_name = 'oms-listener'; \
-         LISTEN {EVENTS_CHANNEL}; LISTEN {REVOCATIONS_CHANNEL}"
+        "SET application_name = 'oms-listener'; {events}LISTEN {REVOCATIONS_CHANNEL}"
     ))
     .await
     .map_err(|e| e.to_string())?;

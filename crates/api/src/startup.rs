@@ -209,7 +209,12 @@ impl Application {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let realtime = realtime(&settings, deps.events.clone());
         let mut tasks = Vec::new();
-        let listener = listener::spawn(pg.url.clone(), shutdown_rx.clone());
+        // Under NATS the events come from the stream: this connection hears revocations only.
+        let channels = match settings.bus.kind {
+            BusKind::Postgres => listener::Channels::All,
+            BusKind::Nats => listener::Channels::RevocationsOnly,
+        };
+        let listener = listener::spawn_on(pg.url.clone(), shutdown_rx.clone(), channels);
         tasks.push(listener.task);
         // Ends when the listener does (shutdown). Its start is read before the server binds, so
         // no client can have subscribed before it.

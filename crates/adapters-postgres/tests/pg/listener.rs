@@ -186,3 +186,46 @@ async fn the_event_source_and_the_revocations_each_hear_their_own_and_every_reco
         .expect("the listener stops when asked")
         .unwrap();
 }
+
+/// Under `EVENT_BUS=nats` the connection listens to revocations only: committed events are not
+/// sent to it (they come from the stream), revocations and reconnections are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocations_only_listener_hears_no_events() {
+    let c = ctx().await;
+    let ada = c.customer("ada@example.com").await;
+    let a = c.product("A-1", 100, 1000).await;
+    let (_stop_tx, stop_rx) = watch::channel(false);
+    let Listener {
+        events: mut source,
+        mut revocations,
+        ..
+    } = listener::spawn_on(
+        c.db.url.clone(),
+        stop_rx,
+        listener::Channels::RevocationsOnly,
+    );
+    assert_eq!(next_source(&mut source).await, SourceNotice::Resumed);
+    assert_eq!(
+        next_revocation(&mut revocations).await,
+        RevocationNotice::Reconnected
+    );
+    c.place(ada.id, &[(a.id, 1)]).await;
+    c.revocations
+        .revoke(
+            "jti-9",
+            OffsetDateTime::now_utc() + time::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    // The revocation, committed after the event, arrives; the event never does.
+    assert_eq!(
+        next_revocation(&mut revocations).await,
+        RevocationNotice::Revoked("jti-9".into())
+    );
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), source.next())
+            .await
+            .is_err(),
+        "no event notice"
+    );
+}
