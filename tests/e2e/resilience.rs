@@ -111,18 +111,24 @@ async fn sigterm_finishes_the_slow_request_refuses_new_connections_closes_websoc
     let on_api = client.get(oms.url("/metrics")).send().await.unwrap();
     assert_eq!(on_api.status(), StatusCode::NOT_FOUND);
     let metrics_url = format!("http://127.0.0.1:{}/metrics", oms.metrics_port.unwrap());
-    let text = client
-        .get(&metrics_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(
-        sample(&text, "oms_realtime_clients{transport=\"ws\"}"),
-        Some(1.0)
-    );
+    // The client is counted once its session task runs, which may be just after the handshake's
+    // answer reached the test: wait for it (bounded).
+    let text = e2e::eventually(
+        "the WebSocket client counted",
+        Duration::from_secs(10),
+        async || {
+            let text = client
+                .get(&metrics_url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            (sample(&text, "oms_realtime_clients{transport=\"ws\"}") == Some(1.0)).then_some(text)
+        },
+    )
+    .await;
     assert_eq!(
         sample(
             &text,
