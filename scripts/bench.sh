@@ -33,6 +33,9 @@
 #   BENCH_WEBHOOK_SCHEDULE=100ms,200ms,400ms,800ms,1600ms   WEBHOOK_RETRY_SCHEDULE of every server
 #   BENCH_WEBHOOK_CONCURRENCY=16   WEBHOOK_CONCURRENCY of every server (and the baseline's)
 #   BENCH_SKIP_WEBHOOKS=1       skip scenario 7
+#   BENCH_SKIP_BUS=1            skip scenario 4b (three instances per EVENT_BUS; NATS on
+#                               127.0.0.1:4222, else a private nats-server)
+#   BENCH_BUS_CONNECTIONS=64    placement connections of scenario 4b, over the three instances
 #   BENCH_PORT=18490            the server's port (the export server uses the next one)
 #   BENCH_DB=oms_bench, BENCH_TEMPLATE=oms_bench_1m_tpl, BENCH_TEMPLATE_ORDERS=1000000
 #   BENCH_PGBENCH_PROTOCOL=prepared   pgbench -M (prepared: the database at its best)
@@ -57,6 +60,10 @@ readonly WEBHOOK_SECONDS="${BENCH_WEBHOOK_SECONDS:-10}"
 readonly WEBHOOK_SCHEDULE="${BENCH_WEBHOOK_SCHEDULE:-100ms,200ms,400ms,800ms,1600ms}"
 readonly WEBHOOK_CONCURRENCY="${BENCH_WEBHOOK_CONCURRENCY:-16}"
 readonly SKIP_WEBHOOKS="${BENCH_SKIP_WEBHOOKS:-0}"
+readonly SKIP_BUS="${BENCH_SKIP_BUS:-0}"
+readonly BUS_CONNECTIONS="${BENCH_BUS_CONNECTIONS:-64}"
+BUS_PIDS=()
+NATS_PID=""
 readonly PORT="${BENCH_PORT:-18490}"
 readonly EXPORT_PORT="$((PORT + 1))"
 readonly DB="${BENCH_DB:-oms_bench}"
@@ -163,6 +170,10 @@ stop_server() {
 
 cleanup() {
   stop_server
+  local pid
+  for pid in "${BUS_PIDS[@]}" "$NATS_PID"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
   if [ -n "${PSQL:-}" ] && [ -n "${PG_URL:-}" ]; then
     sql postgres -c "DROP DATABASE IF EXISTS \"$EXPORT_DB\" WITH (FORCE)" 2>/dev/null || true
   fi
@@ -344,6 +355,59 @@ report() {
   step "results written to ${out#"$ROOT"/}"
 }
 
+# 4b. The event bus: three instances on the bench database, for each EVENT_BUS, placement spread
+# over them, then WebSocket clients on the second while the first takes status changes.
+bus_scenarios() {
+  local bus i port bases nats_url="nats://127.0.0.1:4222" url stream
+  url="$(db_url "$DB")"
+  if ! port_in_use 4222; then
+    command -v nats-server >/dev/null 2>&1 || "$ROOT/scripts/nats.sh" ensure
+    port="$(free_port)"
+    nats-server -js -a 127.0.0.1 -p "$port" -sd "$RUN_DIR/nats" >"$RUN_DIR/nats.log" 2>&1 &
+    NATS_PID=$!
+    nats_url="nats://127.0.0.1:$port"
+    for _ in $(seq 1 50); do port_in_use "$port" && break; sleep 0.1; done
+  fi
+  for bus in postgres nats; do
+    stream="OMS_BENCH_$STAMP"
+    stream="${stream//[^A-Za-z0-9_]/_}"
+    bases=""
+    BUS_PIDS=()
+    for i in 0 1 2; do
+      port="$((PORT + 10 + i))"
+      port_in_use "$port" && die "port $port is taken (set BENCH_PORT)"
+      env APP_ENV=production RUST_LOG=warn DATABASE_URL="$url" BIND_ADDR="127.0.0.1:$port" \
+        PUBLIC_ORIGIN="http://127.0.0.1:$port" JWT_SECRET="$JWT_SECRET" \
+        RATE_LIMIT_AUTH_PER_MINUTE=0 RATE_LIMIT_API_PER_SECOND=0 RATE_LIMIT_ORDERS_PER_MINUTE=0 \
+        PAYMENT_PROVIDER=simulated SIMULATED_PAYMENT_LATENCY_MS=0 \
+        EVENT_BUS="$bus" NATS_URL="$nats_url" NATS_STREAM="$stream" \
+        NATS_SUBJECT_PREFIX="oms-bench.$stream" \
+        "$OMS" serve >>"$RUN_DIR/bus-$bus-$i.log" 2>&1 &
+      BUS_PIDS+=("$!")
+      bases="${bases:+$bases,}http://127.0.0.1:$port"
+    done
+    for i in 0 1 2; do
+      port="$((PORT + 10 + i))"
+      for _ in $(seq 1 300); do
+        BIND_ADDR="127.0.0.1:$port" "$OMS" healthcheck >/dev/null 2>&1 && break
+        sleep 0.1
+      done
+    done
+    step "4b. EVENT_BUS=$bus: placement over 3 instances, $BUS_CONNECTIONS connections, ${SECS} s"
+    measure place --setup "$RUN_DIR/setup.json" --label "bus-$bus" --mode spread --bus "$bus" \
+      --bases "$bases" --connections "$BUS_CONNECTIONS" --seconds "$SECS" \
+      --orders-out "$RUN_DIR/bus-$bus-orders.txt" --keep-orders 100000
+    step "4b. EVENT_BUS=$bus: 100 WebSocket clients on instance 2, changes on instance 1"
+    measure realtime --setup "$RUN_DIR/setup.json" --orders "$RUN_DIR/bus-$bus-orders.txt" \
+      --clients 100 --rate "$WS_RATE" --seconds "$SECS" --bus "$bus" \
+      --base "http://127.0.0.1:$((PORT + 10))" --ws-base "http://127.0.0.1:$((PORT + 11))" \
+      --pid "${BUS_PIDS[1]}"
+    for i in "${!BUS_PIDS[@]}"; do stop_pid "${BUS_PIDS[i]}" 200; done
+    BUS_PIDS=()
+  done
+  if [ -n "$NATS_PID" ]; then stop_pid "$NATS_PID" 50; NATS_PID=""; fi
+}
+
 main() {
   cd "$ROOT"
   PSQL="$(pg_tool psql)" || die "psql not found: install the PostgreSQL client (apt-get install postgresql-client)"
@@ -364,6 +428,7 @@ main() {
   prepare_databases
   main_scenarios
   [ "$SKIP_WEBHOOKS" = 1 ] || webhook_scenarios
+  [ "$SKIP_BUS" = 1 ] || bus_scenarios
   [ "$SKIP_EXPORT" = 1 ] || export_scenario
   report "$(( $(date +%s) - RUN_STARTED ))" "$load_start"
 }

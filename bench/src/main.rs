@@ -7,12 +7,13 @@
 //! ```text
 //! oms-bench setup    --base URL --admin-email E --admin-password P --out setup.json --env-out setup.env
 //! oms-bench place    --setup setup.json --label L --mode spread|hot --connections N --seconds S
-//!                    [--max-requests M] [--pid PID] [--orders-out FILE]
+//!                    [--max-requests M] [--pid PID] [--orders-out FILE] [--bases URL,URL,...]
 //! oms-bench reads    --setup setup.json --route products|order --connections N --seconds S
 //!                    [--orders FILE] [--max-requests M]
 //! oms-bench fulfil   --setup setup.json --orders FILE --connections N --seconds S
 //!                    [--max-requests M]
 //! oms-bench realtime --setup setup.json --orders FILE --clients N --rate R --seconds S --pid PID
+//!                    [--base URL] [--ws-base URL]
 //! oms-bench export   --base URL --admin-email E --admin-password P --pid PID --max-seconds S
 //! oms-bench pgbench  --label L --clients N --seconds S --script FILE --url URL [--define k=v]...
 //! oms-bench signins  --setup setup.json --concurrency N --rounds R --pid PID

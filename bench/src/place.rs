@@ -3,6 +3,8 @@
 //!
 //! - `--mode spread`: products `a` and `a + 1` for a random `a` among the bench products (what
 //!   the pgbench scripts do);
+//! - `--bases URL,URL,...`: the connections spread over several instances (connection n on the
+//!   n-th in turn);
 //! - `--mode hot`: two distinct products among the few hot ones, in random line order (every
 //!   client competes for the same rows).
 
@@ -37,7 +39,15 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         other => bail!("--mode {other:?}: spread or hot"),
     };
     let tokens: Vec<String> = setup.customers.iter().map(|c| c.token.clone()).collect();
-    let url = format!("{}/api/orders", setup.base);
+    // `--bases URL,URL,...`: connection n places on the n-th instance in turn (several `oms serve`
+    // on one database); else on the setup's server.
+    let urls: Vec<String> = match args.get("bases") {
+        Some(bases) => bases
+            .split(',')
+            .map(|base| format!("{}/api/orders", base.trim().trim_end_matches('/')))
+            .collect(),
+        None => vec![format!("{}/api/orders", setup.base)],
+    };
     let hot = mode == "hot";
     let build: Arc<Build> = Arc::new(move |n, http, rng| {
         let (a, b) = if hot {
@@ -45,7 +55,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         } else {
             spread_pair(&products, rng)
         };
-        http.post(&url)
+        http.post(&urls[n % urls.len()])
             .bearer_auth(&tokens[n % tokens.len()])
             .header(CONTENT_TYPE, "application/json")
             .body(order_body(a, b))
@@ -74,6 +84,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
                 json!(args.get("label").unwrap_or(&mode)),
             ),
             ("mode".to_owned(), json!(mode)),
+            ("bus".to_owned(), json!(args.get("bus"))),
             ("connections".to_owned(), json!(plan.connections)),
             ("rss_before_kib".to_owned(), json!(rss_before)),
             ("rss_max_kib".to_owned(), json!(rss.max_kib)),

@@ -50,7 +50,12 @@ struct Seen {
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<()> {
-    let setup = Setup::load(args.required("setup")?)?;
+    let mut setup = Setup::load(args.required("setup")?)?;
+    // `--base`: the instance that takes the status changes (else the setup's server).
+    if let Some(base) = args.get("base") {
+        crate::http::ensure_loopback(base)?;
+        setup.base = base.trim_end_matches('/').to_owned();
+    }
     let orders = load_orders(args.required("orders")?, &setup)?;
     let clients: usize = args.number("clients", 1_000)?;
     let rate: f64 = args.number("rate", 20.0)?;
@@ -60,7 +65,14 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         bail!("--rate must be positive");
     }
     let changes = ((rate * seconds) as usize).min(orders.len());
-    let ws_url = format!("{}/api/ws", setup.base.replacen("http://", "ws://", 1));
+    // `--ws-base`: the clients on another instance than the one that takes the changes (the
+    // event crosses the bus).
+    let ws_base = args
+        .get("ws-base")
+        .unwrap_or(&setup.base)
+        .trim_end_matches('/')
+        .to_owned();
+    let ws_url = format!("{}/api/ws", ws_base.replacen("http://", "ws://", 1));
 
     let rss_before = status_kib(pid, "VmRSS");
     let received = Arc::new(AtomicU64::new(0));
@@ -123,6 +135,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     };
     let mut figures = json!({
         "kind": "realtime",
+        "bus": args.get("bus"),
         "clients": clients,
         "connected": open,
         "connect_failures": failures,

@@ -58,6 +58,7 @@ impl Run {
         self.results.iter().find(|r| {
             r["kind"] == kind
                 && (label.is_empty() || r["label"] == label)
+                && r["bus"].is_null()
                 && connections.is_none_or(|c| r["connections"].as_u64() == Some(c))
         })
     }
@@ -66,7 +67,7 @@ impl Run {
         let mut counts: Vec<u64> = self
             .results
             .iter()
-            .filter(|r| r["kind"] == "place" && r["mode"] == "spread")
+            .filter(|r| r["kind"] == "place" && r["mode"] == "spread" && r["bus"].is_null())
             .filter_map(|r| r["connections"].as_u64())
             .collect();
         counts.sort_unstable();
@@ -131,6 +132,7 @@ fn render(run: &Run) -> String {
     reads(run, &mut md);
     fulfil(run, &mut md);
     realtime(run, &mut md);
+    event_bus(run, &mut md);
     export(run, &mut md);
     memory(run, &mut md);
     webhooks(run, &mut md);
@@ -392,7 +394,11 @@ fn realtime(run: &Run, md: &mut String) {
          expected | p50 ms | p99 ms | p99.9 ms | max ms | PATCH p50 / p99 ms | server RSS per \
          client |\n|---|---|---|---|---|---|---|---|---|"
     );
-    for r in run.results.iter().filter(|r| r["kind"] == "realtime") {
+    for r in run
+        .results
+        .iter()
+        .filter(|r| r["kind"] == "realtime" && r["bus"].is_null())
+    {
         let _ = writeln!(
             md,
             "| {} of {} (in {} s) | {} ({}/s) | {} / {} | {} | {} | {} | {} | {} / {} | {} KiB |",
@@ -414,6 +420,58 @@ fn realtime(run: &Run, md: &mut String) {
         if let Some(e) = r["first_error"].as_str() {
             let _ = writeln!(md, "\nFirst client error: `{}`", e.replace('`', "'"));
         }
+    }
+    md.push('\n');
+}
+
+/// Section 4b: placement over three instances and cross-instance delivery, per `EVENT_BUS`.
+fn event_bus(run: &Run, md: &mut String) {
+    let rows: Vec<&Value> = run
+        .results
+        .iter()
+        .filter(|r| r["bus"].is_string())
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "## 4b. Event bus
+
+Three `oms serve` instances on the bench database, per `EVENT_BUS`, in \
+         the same run: placement with the connections spread over the three (connection n on \
+         instance n mod 3), then WebSocket clients on the second instance while the first takes \
+         `PATCH` status changes (each event crosses instances: `LISTEN`/`NOTIFY`, or the NATS \
+         stream through the one publisher). Latency as in 4.\n\n| EVENT_BUS | placement \
+         connections | orders/s | p50 ms | p99 ms | errors | cross-instance delivery: clients, \
+         changes/s | delivered / expected | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    let mut buses: Vec<&str> = rows.iter().filter_map(|r| r["bus"].as_str()).collect();
+    buses.dedup();
+    for bus in buses {
+        let place = rows
+            .iter()
+            .find(|r| r["kind"] == "place" && r["bus"] == bus)
+            .copied();
+        let live = rows
+            .iter()
+            .find(|r| r["kind"] == "realtime" && r["bus"] == bus)
+            .copied();
+        let _ = writeln!(
+            md,
+            "| {bus} | {} | {} | {} | {} | {} | {}, {} | {} / {} | {} | {} |",
+            field(place, "connections", 0),
+            field(place, "rate", 0),
+            field(place, "p50_ms", 1),
+            field(place, "p99_ms", 1),
+            errors(place),
+            field(live, "connected", 0),
+            field(live, "rate", 0),
+            field(live, "delivered", 0),
+            field(live, "expected", 0),
+            field(live, "p50_ms", 1),
+            field(live, "p99_ms", 1),
+        );
     }
     md.push('\n');
 }
