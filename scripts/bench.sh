@@ -172,7 +172,7 @@ cleanup() {
   stop_server
   local pid
   for pid in "${BUS_PIDS[@]}" "$NATS_PID"; do
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
   done
   if [ -n "${PSQL:-}" ] && [ -n "${PG_URL:-}" ]; then
     sql postgres -c "DROP DATABASE IF EXISTS \"$EXPORT_DB\" WITH (FORCE)" 2>/dev/null || true

@@ -39,7 +39,7 @@ NATS_URLS=""
 cleanup() {
   local pid
   for pid in "${OMS_PIDS[@]}" "${NATS_PIDS[@]}"; do
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+    if [ -n "$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
   done
   if [ -n "$DB_NAME" ] && [ -n "${ADMIN_DB_URL:-}" ]; then
     "$(pg_tool psql)" -X -q -w -d "$ADMIN_DB_URL" \
@@ -53,7 +53,7 @@ build() {
   exes="$(cargo_build_executables -p api --bin oms -p bench --bin oms-bench)" || die "cargo build failed"
   OMS="$(printf '%s\n' "$exes" | grep '/oms$' | tail -n 1)" || true
   LOADGEN="$(printf '%s\n' "$exes" | grep '/oms-bench$' | tail -n 1)" || true
-  [ -x "$OMS" ] && [ -x "$LOADGEN" ] || die "cargo built no oms / oms-bench executable"
+  if [ ! -x "$OMS" ] || [ ! -x "$LOADGEN" ]; then die "cargo built no oms / oms-bench executable"; fi
 }
 
 # nats_start I: starts node I (0-based) with NATS_ARGS[I].
