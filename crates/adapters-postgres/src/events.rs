@@ -32,16 +32,14 @@ use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::{EventType, OrderStatus, PaymentStatus};
 use ports::{Actor, EventLog, EventQuery, StoreError, StoredEvent};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::cached::Cached;
 use crate::errors::store_error;
 use crate::pool::PgPool;
-use crate::rows::{
-    EventRow, events_from_rows, parse_fulfillment_status, parse_payment_status, parse_status,
-};
+use crate::rows::{EventRow, events_from_rows};
 use crate::schema::order_events;
 
 /// The channel that carries committed events.
@@ -135,8 +133,9 @@ impl NewEvent {
     }
 }
 
-/// An event as the real-time channel and the `NOTIFY` payload show it (API.md, "Real-time").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An event as the real-time channel and the `NOTIFY` payload show it (API.md, "Real-time");
+/// read back as [`ports::EventWire`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventPayload {
     pub id: i64,
     #[serde(rename = "type")]
@@ -146,25 +145,17 @@ pub struct EventPayload {
     pub from_status: Option<String>,
     pub to_status: String,
     pub payment_status: String,
-    /// Defaults for payloads of instances that predate shipments (a rolling deploy): they wrote
-    /// only unfulfilled, unrefunded orders' events.
-    #[serde(default = "unfulfilled")]
     pub fulfillment_status: String,
     pub total_amount: i64,
-    #[serde(default)]
     pub refunded_amount: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shipment_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub refund_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub amount: Option<i64>,
     #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,
-}
-
-fn unfulfilled() -> String {
-    domain::FulfillmentStatus::Unfulfilled.as_str().to_owned()
 }
 
 impl EventPayload {
@@ -185,30 +176,6 @@ impl EventPayload {
             amount: row.amount,
             occurred_at: row.occurred_at,
         }
-    }
-
-    /// The stored event this payload reports (`actor` and `note` are not in the payload: `None`).
-    pub fn into_event(self) -> Result<StoredEvent, StoreError> {
-        Ok(StoredEvent {
-            id: self.id,
-            kind: EventType::parse(&self.kind).ok_or_else(|| {
-                StoreError::Internal(format!("unknown event type {:?}", self.kind))
-            })?,
-            order_id: self.order_id,
-            user_id: self.user_id,
-            from_status: self.from_status.as_deref().map(parse_status).transpose()?,
-            to_status: parse_status(&self.to_status)?,
-            payment_status: parse_payment_status(&self.payment_status)?,
-            fulfillment_status: parse_fulfillment_status(&self.fulfillment_status)?,
-            total_amount: self.total_amount,
-            refunded_amount: self.refunded_amount,
-            shipment_id: self.shipment_id,
-            refund_id: self.refund_id,
-            amount: self.amount,
-            actor: None,
-            note: None,
-            occurred_at: self.occurred_at,
-        })
     }
 }
 
@@ -328,9 +295,13 @@ fn notify_payloads(rows: &[EventRow]) -> Result<Vec<String>, DieselError> {
 
 /// Parses an [`EVENTS_CHANNEL`] payload.
 pub fn parse_events_payload(payload: &str) -> Result<Vec<StoredEvent>, StoreError> {
-    let payloads: Vec<EventPayload> = serde_json::from_str(payload)
-        .map_err(|e| StoreError::Internal(format!("bad {EVENTS_CHANNEL} payload: {e}")))?;
-    payloads.into_iter().map(EventPayload::into_event).collect()
+    let bad = |e: String| StoreError::Internal(format!("bad {EVENTS_CHANNEL} payload: {e}"));
+    let payloads: Vec<ports::EventWire> =
+        serde_json::from_str(payload).map_err(|e| bad(e.to_string()))?;
+    payloads
+        .into_iter()
+        .map(|wire| wire.into_event().map_err(bad))
+        .collect()
 }
 
 /// [`EventLog`] over `order_events`.

@@ -70,34 +70,17 @@ impl StoredEvent {
     /// Reads an event back from its JSON ([`StoredEvent::to_json`], as a message bus carries it);
     /// `actor` and `note` are not in it (`None`). The error says what was wrong, for logs.
     pub fn from_json(text: &str) -> Result<StoredEvent, String> {
-        let wire: EventWire = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let status = |s: &str| OrderStatus::parse(s).ok_or_else(|| format!("status {s:?}"));
-        Ok(StoredEvent {
-            id: wire.id,
-            kind: EventType::parse(&wire.kind).ok_or_else(|| format!("type {:?}", wire.kind))?,
-            order_id: wire.order_id,
-            user_id: wire.user_id,
-            from_status: wire.from_status.as_deref().map(status).transpose()?,
-            to_status: status(&wire.to_status)?,
-            payment_status: PaymentStatus::parse(&wire.payment_status)
-                .ok_or_else(|| format!("payment status {:?}", wire.payment_status))?,
-            fulfillment_status: FulfillmentStatus::parse(&wire.fulfillment_status)
-                .ok_or_else(|| format!("fulfillment status {:?}", wire.fulfillment_status))?,
-            total_amount: wire.total_amount,
-            refunded_amount: wire.refunded_amount,
-            shipment_id: wire.shipment_id,
-            refund_id: wire.refund_id,
-            amount: wire.amount,
-            actor: None,
-            note: None,
-            occurred_at: wire.occurred_at,
-        })
+        serde_json::from_str::<EventWire>(text)
+            .map_err(|e| e.to_string())?
+            .into_event()
     }
 }
 
-/// [`StoredEvent::from_json`]'s reading of the event JSON.
+/// The event JSON as read back ([`StoredEvent::from_json`], the `NOTIFY` payloads). Members that
+/// instances predating shipments did not write default to what those events were: unfulfilled,
+/// nothing refunded (a rolling deploy).
 #[derive(Deserialize)]
-struct EventWire {
+pub struct EventWire {
     id: i64,
     #[serde(rename = "type")]
     kind: String,
@@ -106,8 +89,10 @@ struct EventWire {
     from_status: Option<String>,
     to_status: String,
     payment_status: String,
+    #[serde(default = "unfulfilled")]
     fulfillment_status: String,
     total_amount: i64,
+    #[serde(default)]
     refunded_amount: i64,
     #[serde(default)]
     shipment_id: Option<Uuid>,
@@ -117,6 +102,38 @@ struct EventWire {
     amount: Option<i64>,
     #[serde(with = "time::serde::rfc3339")]
     occurred_at: OffsetDateTime,
+}
+
+fn unfulfilled() -> String {
+    FulfillmentStatus::Unfulfilled.as_str().to_owned()
+}
+
+impl EventWire {
+    /// The stored event (`actor` and `note` are not in the JSON: `None`); the error says what was
+    /// wrong, for logs.
+    pub fn into_event(self) -> Result<StoredEvent, String> {
+        let status = |s: &str| OrderStatus::parse(s).ok_or_else(|| format!("status {s:?}"));
+        Ok(StoredEvent {
+            id: self.id,
+            kind: EventType::parse(&self.kind).ok_or_else(|| format!("type {:?}", self.kind))?,
+            order_id: self.order_id,
+            user_id: self.user_id,
+            from_status: self.from_status.as_deref().map(status).transpose()?,
+            to_status: status(&self.to_status)?,
+            payment_status: PaymentStatus::parse(&self.payment_status)
+                .ok_or_else(|| format!("payment status {:?}", self.payment_status))?,
+            fulfillment_status: FulfillmentStatus::parse(&self.fulfillment_status)
+                .ok_or_else(|| format!("fulfillment status {:?}", self.fulfillment_status))?,
+            total_amount: self.total_amount,
+            refunded_amount: self.refunded_amount,
+            shipment_id: self.shipment_id,
+            refund_id: self.refund_id,
+            amount: self.amount,
+            actor: None,
+            note: None,
+            occurred_at: self.occurred_at,
+        })
+    }
 }
 
 #[derive(Serialize)]

@@ -36,7 +36,7 @@ pub use customers::{
 };
 pub use error::StoreError;
 pub use events::{
-    EventLog, EventQuery, EventSink, EventSource, SinkError, SourceNotice, StoredEvent,
+    EventLog, EventQuery, EventSink, EventSource, EventWire, SinkError, SourceNotice, StoredEvent,
 };
 pub use idempotency::{Claim, IdempotencyBegin, IdempotencyStore, StoredResponse};
 pub use live::{CloseReason, EventMessage, LiveEvents, LiveSubscription, Viewer};
