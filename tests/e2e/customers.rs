@@ -88,7 +88,12 @@ async fn me_status(app: &TestApp, cookies: &CookieSession, bearer: &str) -> (u16
 }
 
 /// `PATCH /api/admin/customers/{id}` as `admin` with `body`.
-async fn change(app: &TestApp, admin: &Session, id: i64, body: Value) -> reqwest::Response {
+pub(crate) async fn change(
+    app: &TestApp,
+    admin: &Session,
+    id: i64,
+    body: Value,
+) -> reqwest::Response {
     patch(admin, app, &format!("/api/admin/customers/{id}"))
         .json(&body)
         .send()
@@ -97,7 +102,7 @@ async fn change(app: &TestApp, admin: &Session, id: i64, body: Value) -> reqwest
 }
 
 /// Waits for the socket to be closed by the server; returns the close code.
-async fn close_code(ws: &mut Ws) -> CloseCode {
+pub(crate) async fn close_code(ws: &mut Ws) -> CloseCode {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await

@@ -1,7 +1,8 @@
 //! `EVENT_BUS=nats` against a real NATS server with JetStream ([`adapters_nats::testing`]): two
 //! instances whose clients get every event once and in order while both take writes, the stream
 //! holding each committed event once in commit order, a deleted stream refilled from the log, and
-//! the publisher's instance killed with `kill -9` (another takes over).
+//! the publisher's instance killed with `kill -9` (another takes over), and token revocations
+//! reaching the other instance over the bus with no `LISTEN` connection at all.
 
 use std::time::Duration;
 
@@ -83,7 +84,9 @@ impl Stream {
     }
 
     async fn delete(&self) {
-        let _ = self.context().await.delete_stream(&self.name).await;
+        let js = self.context().await;
+        let _ = js.delete_stream(&self.name).await;
+        let _ = js.delete_stream(format!("{}_REVOCATIONS", self.name)).await;
     }
 }
 
@@ -199,5 +202,74 @@ async fn when_the_publishers_instance_is_killed_another_takes_over() {
         read_ids(&mut ws, 3).await,
         stored[stored.len() - 3..].to_vec()
     );
+    stream.delete().await;
+}
+
+/// `GET /api/auth/me` on `app` with `bearer`: its status.
+async fn me(app: &TestApp, bearer: &str) -> u16 {
+    e2e::plain_client()
+        .get(app.url("/api/auth/me"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn revocations_reach_every_instance_over_the_bus_without_listen() {
+    let stream = Stream::new();
+    let a = spawn_app_with(|s| stream.apply(s)).await;
+    let b = a.second_instance().await;
+    let admin = a.admin().await;
+    let customer = a.customer().await;
+    let logged_out = b.bearer(&customer.email).await;
+    let other = b.bearer(&customer.email).await;
+    let mut ws = ws_connect(&b, &logged_out, None).await;
+    assert_eq!(
+        (me(&b, &logged_out).await, me(&b, &other).await),
+        (200, 200)
+    );
+    // Neither instance listens: revocations come over NATS too.
+    let listening = "SELECT count(*) AS n FROM pg_stat_activity \
+                     WHERE datname = current_database() AND application_name = 'oms-listener'";
+    assert_eq!(e2e::count(&a.pool, listening).await, 0);
+
+    // A logout on `a` (one token) ends it on `b` within a second, socket included.
+    let out = e2e::plain_client()
+        .post(a.url("/api/auth/logout"))
+        .bearer_auth(&logged_out)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 204);
+    eventually(
+        "b to refuse the logged-out token",
+        Duration::from_secs(1),
+        async || (me(&b, &logged_out).await == 401).then_some(()),
+    )
+    .await;
+    assert_eq!(
+        crate::customers::close_code(&mut ws).await,
+        tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Policy
+    );
+    assert_eq!(me(&b, &other).await, 200, "the other session lives on");
+
+    // Disabling the user on `a` (every token below a generation) ends the other one on `b`.
+    let response = crate::customers::change(
+        &a,
+        &admin,
+        customer.user_id,
+        serde_json::json!({"status": "disabled"}),
+    )
+    .await;
+    assert_eq!(response.status().as_u16(), 200);
+    eventually(
+        "b to refuse the disabled user's token",
+        Duration::from_secs(1),
+        async || (me(&b, &other).await == 401).then_some(()),
+    )
+    .await;
     stream.delete().await;
 }

@@ -7,10 +7,13 @@
 use std::time::Duration;
 
 use adapters_nats::testing::nats_url;
-use adapters_nats::{NatsBus, NatsConfig, NatsEventSource, connect};
+use adapters_nats::{NatsBus, NatsConfig, NatsEventSource, NatsRevocationSource, connect};
 use async_nats::jetstream;
 use domain::{EventType, FulfillmentStatus, OrderStatus, PaymentStatus};
-use ports::{EventBus, EventSource, SourceNotice, StoredEvent};
+use ports::{
+    EventBus, EventSource, LoggedRevocation, Revocation, RevocationNotice, RevocationSource,
+    SourceNotice, StoredEvent, UserGeneration,
+};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -79,9 +82,9 @@ async fn stored(
 }
 
 async fn delete(client: &async_nats::Client, config: &NatsConfig) {
-    let _ = jetstream::new(client.clone())
-        .delete_stream(&config.stream)
-        .await;
+    let js = jetstream::new(client.clone());
+    let _ = js.delete_stream(&config.stream).await;
+    let _ = js.delete_stream(&config.revocations_stream()).await;
 }
 
 #[tokio::test]
@@ -168,5 +171,80 @@ async fn the_source_resumes_then_hands_over_what_is_published_in_order() {
         }
     }
     assert_eq!(seen, vec![2, 3, 5]);
+    delete(&client, &config).await;
+}
+
+#[tokio::test]
+async fn a_stream_whose_messages_aged_out_takes_the_log_again() {
+    let config = config();
+    let client = connect(&config).await.unwrap();
+    let bus = NatsBus::new(client.clone(), config.clone());
+    assert_eq!(bus.last_published().await.unwrap(), 0);
+    bus.publish(&events(&[1, 2]), 0).await.unwrap();
+    // What `max_age` does: no message left, but the sequence is past 0.
+    jetstream::new(client.clone())
+        .get_stream(&config.stream)
+        .await
+        .unwrap()
+        .purge()
+        .await
+        .unwrap();
+    assert_eq!(bus.last_published().await.unwrap(), 0);
+    bus.publish(&events(&[3, 4]), 0).await.unwrap();
+    assert_eq!(bus.last_published().await.unwrap(), 4);
+    // A publisher that still believes the stream empty is refused.
+    assert!(bus.publish(&events(&[5]), 0).await.is_err());
+    let ids: Vec<i64> = stored(&client, &config)
+        .await
+        .iter()
+        .map(|(_, id, _)| *id)
+        .collect();
+    assert_eq!(ids, vec![3, 4]);
+    delete(&client, &config).await;
+}
+
+fn logged(id: i64) -> LoggedRevocation {
+    LoggedRevocation {
+        id,
+        revocation: if id % 2 == 0 {
+            Revocation::Token(format!("{id:032x}"))
+        } else {
+            Revocation::User(UserGeneration {
+                user_id: id,
+                min_generation: id + 1,
+            })
+        },
+    }
+}
+
+#[tokio::test]
+async fn revocations_travel_on_their_own_stream_once_each_in_order() {
+    let config = config();
+    let client = connect(&config).await.unwrap();
+    let bus = NatsBus::new(client.clone(), config.clone());
+    assert_eq!(bus.last_revocation_published().await.unwrap(), 0);
+    bus.publish_revocations(&[logged(1)], 0).await.unwrap(); // before the source
+    let (_stop, stopped) = watch::channel(false);
+    let (mut source, _task) = NatsRevocationSource::spawn(client.clone(), config.clone(), stopped);
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(10), source.next())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(next().await, RevocationNotice::Reconnected);
+    bus.publish_revocations(&[logged(2), logged(3)], 1)
+        .await
+        .unwrap();
+    // A repeat is dropped; a gap is refused.
+    bus.publish_revocations(&[logged(3)], 2).await.ok();
+    assert!(bus.publish_revocations(&[logged(9)], 7).await.is_err());
+    bus.publish_revocations(&[logged(4)], 3).await.unwrap();
+    assert_eq!(bus.last_revocation_published().await.unwrap(), 4);
+    for id in [2, 3, 4] {
+        assert_eq!(next().await, RevocationNotice::from(logged(id).revocation));
+    }
+    // The events' stream is untouched, and its consumers hear none of it.
+    assert_eq!(bus.last_published().await.unwrap(), 0);
     delete(&client, &config).await;
 }

@@ -13,8 +13,9 @@
 //!
 //! Two ways to consume it:
 //! - [`spawn`] (the server): the events side is a [`PgEventSource`], the [`EventSource`] port the
-//!   event relay (`app::relay`) reads; revocations come on a channel of their own
-//!   ([`RevocationNotice`]), for the in-memory revocation set. Each hears every (re)connection.
+//!   event relay (`app::relay`) reads; revocations come on a source of their own
+//!   ([`PgRevocationSource`]), for the in-memory revocation set. Each hears every (re)connection.
+//!   (`EVENT_BUS=nats` needs no listener: both come over the bus.)
 //! - [`spawn_listener`]: every [`Notice`] on one channel, in the order heard (its tests).
 
 use std::pin::pin;
@@ -23,12 +24,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures_util::StreamExt;
-use ports::{EventSource, SourceNotice, StoredEvent, UserGeneration};
+use ports::{
+    EventSource, Revocation, RevocationNotice, RevocationSource, SourceNotice, StoredEvent,
+    UserGeneration,
+};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::events::{EVENTS_CHANNEL, REVOCATIONS_CHANNEL, parse_events_payload};
-use crate::revocations::{Revocation, parse_payload};
 use crate::settings::redact_url;
 
 /// What the listener tells its consumer.
@@ -41,17 +44,6 @@ pub enum Notice {
     /// Every token of a user below a generation was revoked (disable, role or password change).
     UserRevoked(UserGeneration),
     /// The listener is (again) listening: replay what may have been missed.
-    Reconnected,
-}
-
-/// What the listener tells the revocation set's consumer ([`spawn`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RevocationNotice {
-    /// A token was revoked (its `jti`).
-    Revoked(String),
-    /// Every token of a user below a generation was revoked (disable, role or password change).
-    UserRevoked(UserGeneration),
-    /// The listener is (again) listening: reload the revocations, some may have been missed.
     Reconnected,
 }
 
@@ -69,12 +61,25 @@ impl EventSource for PgEventSource {
     }
 }
 
+/// The revocations side of the listener: `Revoked`/`UserRevoked` for each `oms_revocations`
+/// notification, `Reconnected` after every `LISTEN`. Ends when the listener stops.
+pub struct PgRevocationSource {
+    rx: mpsc::Receiver<RevocationNotice>,
+}
+
+#[async_trait]
+impl RevocationSource for PgRevocationSource {
+    async fn next(&mut self) -> Option<RevocationNotice> {
+        self.rx.recv().await
+    }
+}
+
 /// A running listener, as [`spawn`] returns it.
 pub struct Listener {
     /// Committed events and reconnections, for the event relay.
     pub events: PgEventSource,
     /// Revocations and reconnections, for the revocation set.
-    pub revocations: mpsc::Receiver<RevocationNotice>,
+    pub revocations: PgRevocationSource,
     /// Ends when `shutdown` turns `true`, or when both consumers are gone.
     pub task: JoinHandle<()>,
 }
@@ -86,21 +91,6 @@ pub const REVOCATION_QUEUE: usize = 1024;
 /// is unbounded so that a relay busy replaying the log never holds up revocations (a notice is a
 /// few events; while the relay catches up nothing else grows it).
 pub fn spawn(url: String, shutdown: watch::Receiver<bool>) -> Listener {
-    spawn_on(url, shutdown, Channels::All)
-}
-
-/// Which channels the connection listens to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channels {
-    /// Events and revocations.
-    All,
-    /// Revocations only (events come from elsewhere: `EVENT_BUS=nats`); the events side then
-    /// hears only reconnections.
-    RevocationsOnly,
-}
-
-/// [`spawn`], listening to `channels`.
-pub fn spawn_on(url: String, shutdown: watch::Receiver<bool>, channels: Channels) -> Listener {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (revocations_tx, revocations_rx) = mpsc::channel(REVOCATION_QUEUE);
     let outlet = Outlet::Split {
@@ -109,8 +99,8 @@ pub fn spawn_on(url: String, shutdown: watch::Receiver<bool>, channels: Channels
     };
     Listener {
         events: PgEventSource { rx: events_rx },
-        revocations: revocations_rx,
-        task: tokio::spawn(run(url, outlet, shutdown, channels)),
+        revocations: PgRevocationSource { rx: revocations_rx },
+        task: tokio::spawn(run(url, outlet, shutdown)),
     }
 }
 
@@ -172,7 +162,7 @@ pub fn spawn_listener(
     tx: mpsc::Sender<Notice>,
     shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(run(url, Outlet::One(tx), shutdown, Channels::All))
+    tokio::spawn(run(url, Outlet::One(tx), shutdown))
 }
 
 /// Why one connection's loop ended.
@@ -183,13 +173,13 @@ enum Ended {
     Lost,
 }
 
-async fn run(url: String, tx: Outlet, mut shutdown: watch::Receiver<bool>, channels: Channels) {
+async fn run(url: String, tx: Outlet, mut shutdown: watch::Receiver<bool>) {
     let mut backoff = BACKOFF_START;
     loop {
         if *shutdown.borrow() {
             return;
         }
-        match connect(&url, channels).await {
+        match connect(&url).await {
             Ok(mut conn) => {
                 tracing::info!(url = %redact_url(&url), "listening for notifications");
                 backoff = BACKOFF_START;
@@ -215,18 +205,14 @@ async fn run(url: String, tx: Outlet, mut shutdown: watch::Receiver<bool>, chann
     }
 }
 
-async fn connect(url: &str, channels: Channels) -> Result<AsyncPgConnection, String> {
+async fn connect(url: &str) -> Result<AsyncPgConnection, String> {
     let mut conn = tokio::time::timeout(Duration::from_secs(10), AsyncPgConnection::establish(url))
         .await
         .map_err(|_| "connect timed out".to_owned())?
         .map_err(|e| e.to_string())?;
     // Several statements: the simple query protocol (`batch_execute`), one round trip.
-    let events = match channels {
-        Channels::All => format!("LISTEN {EVENTS_CHANNEL}; "),
-        Channels::RevocationsOnly => String::new(),
-    };
     conn.batch_execute(&format!(
-        "SET application_name = 'oms-listener'; {events}LISTEN {REVOCATIONS_CHANNEL}"
+        "SET application_name = 'oms-listener'; LISTEN {EVENTS_CHANNEL}; LISTEN {REVOCATIONS_CHANNEL}"
     ))
     .await
     .map_err(|e| e.to_string())?;
@@ -271,7 +257,7 @@ async fn listen(
                     continue;
                 }
             },
-            REVOCATIONS_CHANNEL => match parse_payload(&notification.payload) {
+            REVOCATIONS_CHANNEL => match Revocation::parse(&notification.payload) {
                 Revocation::Token(jti) => Notice::Revoked(jti),
                 Revocation::User(generation) => Notice::UserRevoked(generation),
             },

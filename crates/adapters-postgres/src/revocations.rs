@@ -1,60 +1,45 @@
 //! [`TokenRevocations`] over `revoked_tokens` and `users.token_generation`, announced on
-//! `oms_revocations`.
-//!
-//! Payloads of `oms_revocations` ([`Revocation`]):
-//! - a token's `jti`, as it always was (our `jti`s are 32 hex digits: never a `:`);
-//! - `user:<user_id>:<generation>`: every token of that user whose generation (claim `gen`) is
-//!   below `<generation>` is revoked. Sent in the transaction that raised the user's
-//!   `token_generation` (disable, role change, password change).
+//! `oms_revocations` (payloads: [`Revocation::payload`]) and logged in `revocation_log` for the bus
+//! ([`RevocationLog`]), both in the revoking transaction.
 
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use ports::{AuditEntry, StoreError, TokenRevocations, UserGeneration};
+use ports::{
+    AuditEntry, LoggedRevocation, Revocation, RevocationLog, StoreError, TokenRevocations,
+    UserGeneration,
+};
 use time::OffsetDateTime;
 
 use crate::errors::store_error;
 use crate::events::{REVOCATIONS_CHANNEL, notify};
 use crate::pool::PgPool;
-use crate::schema::{revoked_tokens, users};
+use crate::schema::{revocation_log, revoked_tokens, users};
 
-/// What an `oms_revocations` payload says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revocation {
-    /// One token, by its `jti` (logout).
-    Token(String),
-    /// Every token of a user below a generation.
-    User(UserGeneration),
-}
+/// The advisory lock every revoking transaction holds from its `revocation_log` insert to its
+/// commit ("oms_revk"): ids then ascend in commit order (see the migration).
+pub const REVOCATION_LOCK_KEY: i64 = 0x6f6d_735f_7265_766b;
 
-const USER_PREFIX: &str = "user:";
+/// How long `revocation_log` keeps a row (the publisher needs it for milliseconds).
+pub const REVOCATION_LOG_RETENTION: time::Duration = time::Duration::days(1);
 
-/// The payload announcing `generation`.
-pub fn user_payload(generation: UserGeneration) -> String {
-    format!(
-        "{USER_PREFIX}{}:{}",
-        generation.user_id, generation.min_generation
-    )
-}
-
-/// Reads a payload: `user:<id>:<generation>` (both decimal integers) is a user's generation;
-/// anything else is a `jti`.
-pub fn parse_payload(payload: &str) -> Revocation {
-    let user = payload.strip_prefix(USER_PREFIX).and_then(|rest| {
-        let (id, generation) = rest.split_once(':')?;
-        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !digits(id) || !digits(generation) {
-            return None;
-        }
-        Some(UserGeneration {
-            user_id: id.parse().ok()?,
-            min_generation: generation.parse().ok()?,
-        })
-    });
-    match user {
-        Some(generation) => Revocation::User(generation),
-        None => Revocation::Token(payload.to_owned()),
-    }
+/// Announces `revocation` to every instance when the caller's transaction commits: `NOTIFY
+/// oms_revocations` (`EVENT_BUS=postgres`) and a `revocation_log` row (`EVENT_BUS=nats`).
+async fn announce(
+    conn: &mut AsyncPgConnection,
+    revocation: &Revocation,
+) -> Result<(), diesel::result::Error> {
+    let payload = revocation.payload();
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<BigInt, _>(REVOCATION_LOCK_KEY)
+        .execute(conn)
+        .await?;
+    diesel::insert_into(revocation_log::table)
+        .values(revocation_log::payload.eq(&payload))
+        .execute(conn)
+        .await?;
+    notify(conn, REVOCATIONS_CHANNEL, &payload).await
 }
 
 /// Tells every instance (when the caller's transaction commits) that the user's tokens below
@@ -63,7 +48,7 @@ pub(crate) async fn notify_user_generation(
     conn: &mut AsyncPgConnection,
     generation: UserGeneration,
 ) -> Result<(), diesel::result::Error> {
-    notify(conn, REVOCATIONS_CHANNEL, &user_payload(generation)).await
+    announce(conn, &Revocation::User(generation)).await
 }
 
 #[derive(Clone)]
@@ -97,7 +82,7 @@ async fn revoke_on(
         )
         .execute(conn)
         .await?;
-    notify(conn, REVOCATIONS_CHANNEL, jti).await
+    announce(conn, &Revocation::Token(jti.to_owned())).await
 }
 
 #[async_trait]
@@ -160,6 +145,13 @@ impl TokenRevocations for PgTokenRevocations {
 
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let mut conn = self.pool.get().await.map_err(store_error)?;
+        diesel::delete(
+            revocation_log::table
+                .filter(revocation_log::logged_at.lt(now - REVOCATION_LOG_RETENTION)),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(store_error)?;
         let deleted =
             diesel::delete(revoked_tokens::table.filter(revoked_tokens::expires_at.lt(now)))
                 .execute(&mut conn)
@@ -169,37 +161,30 @@ impl TokenRevocations for PgTokenRevocations {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payloads_tell_users_from_tokens() {
-        let generation = UserGeneration {
-            user_id: 42,
-            min_generation: 3,
-        };
-        assert_eq!(user_payload(generation), "user:42:3");
-        assert_eq!(parse_payload("user:42:3"), Revocation::User(generation));
-        let jti = "0192f3b1c2d34e5f8a9b0c1d2e3f4a5b";
-        assert_eq!(parse_payload(jti), Revocation::Token(jti.into()));
-        // Anything not exactly `user:<digits>:<digits>` is a jti.
-        for other in [
-            "user:",
-            "user:42",
-            "user:42:",
-            "user::3",
-            "user:-1:3",
-            "user:42:3:1",
-            "user:4x:3",
-            "user:99999999999999999999:1",
-            "USER:42:3",
-        ] {
-            assert_eq!(
-                parse_payload(other),
-                Revocation::Token(other.into()),
-                "{other}"
-            );
-        }
+#[async_trait]
+impl RevocationLog for PgTokenRevocations {
+    /// The lock in [`announce`] orders ids by commit, so reading past an id is safe (as
+    /// `PgEventLog::events_after` is for events).
+    async fn revocations_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<LoggedRevocation>, StoreError> {
+        let mut conn = self.pool.get().await.map_err(store_error)?;
+        let rows: Vec<(i64, String)> = revocation_log::table
+            .select((revocation_log::id, revocation_log::payload))
+            .filter(revocation_log::id.gt(after))
+            .order(revocation_log::id.asc())
+            .limit(i64::from(limit))
+            .load(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, payload)| LoggedRevocation {
+                id,
+                revocation: Revocation::parse(&payload),
+            })
+            .collect())
     }
 }

@@ -157,6 +157,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    revocation_log (id) {
+        id -> Int8,
+        payload -> Text,
+        logged_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     simulated_charges (order_id) {
         order_id -> Uuid,
         token -> Text,
@@ -322,6 +330,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_events,
     idempotency_keys,
     revoked_tokens,
+    revocation_log,
     simulated_charges,
     shipments,
     shipment_items,

@@ -13,6 +13,9 @@
 //!     webhooks: PgDeliveryQueue, sign, HttpWebhookSender;  email: PgMailQueue, SmtpMailer
 //! LISTEN oms_revocations ── RevocationNotice ──▶ follow_revocations ──▶ RevokedTokens, the hub
 //! ```
+//! With `EVENT_BUS=nats` there is no `LISTEN`: the one bus publisher (`app::bus`, under a lease)
+//! copies the event log and the revocation log to two JetStream streams, and each instance follows
+//! them (`NatsEventSource`, `NatsRevocationSource`) in place of the two channels above.
 //! [`Application::build`] only wires these. A new consumer of events (webhooks, email) implements
 //! [`ports::EventSink`] and is registered with `.with_sink(…)` on the relay there.
 //!
@@ -30,7 +33,7 @@ use actix_web::dev::Server;
 use actix_web::http::{Method, header};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
-use adapters_postgres::listener::{self, RevocationNotice};
+use adapters_postgres::listener;
 use adapters_postgres::{
     PgCustomerRepository, PgDeliveryQueue, PgEventLog, PgIdempotencyStore, PgMailQueue,
     PgOrderRepository, PgPool, PgProductRepository, PgSettings, PgTokenRevocations,
@@ -46,10 +49,10 @@ use app::{
 use async_trait::async_trait;
 use ports::{
     AuditLog, Clock, DeliveryQueue, EventLog, IdempotencyStore, MailQueue, OrderRepository,
-    StoreError, SystemClock, TokenRevocations,
+    RevocationNotice, RevocationSource, StoreError, SystemClock, TokenRevocations,
 };
 use secrecy::ExposeSecret;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::password::Argon2Hasher;
@@ -209,15 +212,6 @@ impl Application {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let realtime = realtime(&settings, deps.events.clone());
         let mut tasks = Vec::new();
-        // Under NATS the events come from the stream: this connection hears revocations only.
-        let channels = match settings.bus.kind {
-            BusKind::Postgres => listener::Channels::All,
-            BusKind::Nats => listener::Channels::RevocationsOnly,
-        };
-        let listener = listener::spawn_on(pg.url.clone(), shutdown_rx.clone(), channels);
-        tasks.push(listener.task);
-        // Ends when the listener does (shutdown). Its start is read before the server binds, so
-        // no client can have subscribed before it.
         let webhook_queue: Arc<dyn DeliveryQueue> = Arc::new(PgDeliveryQueue::new(pool.clone()));
         let webhooks = DeliveryWorker::new(
             webhook_queue.clone(),
@@ -229,15 +223,12 @@ impl Application {
             settings.webhooks.clone(),
         );
         let mail = mail_worker(&settings, &pool, deps.orders.clone(), metrics.clone())?;
-        let source = event_source(
-            &settings,
-            listener.events,
-            &deps,
-            &pg.url,
-            &shutdown_rx,
-            &mut tasks,
-        )
-        .await?;
+        let Sources {
+            events: source,
+            revocations: revocation_source,
+        } = sources(&settings, &deps, &pool, &pg.url, &shutdown_rx, &mut tasks).await?;
+        // The relay ends when its source does (shutdown). Its start is read before the server
+        // binds, so no client can have subscribed before it.
         let mut relay = EventRelay::new(source, deps.events.clone())
             .with_sink(Arc::new(realtime.hub.clone()))
             .with_sink(Arc::new(webhooks.sink()));
@@ -264,7 +255,7 @@ impl Application {
             shutdown_rx.clone(),
         )));
         tasks.push(tokio::spawn(follow_revocations(
-            listener.revocations,
+            revocation_source,
             Revocations {
                 revoked: revoked.clone(),
                 store: revocations.clone(),
@@ -541,11 +532,12 @@ struct Revocations {
     token_ttl: Duration,
 }
 
-/// Applies the listener's revocation notices to the in-memory set (a token's `jti`, or a user's
-/// minimum generation; a full reload after a reconnect, since notices were lost meanwhile), then
-/// closes the revoked real-time clients (the set first: see `handlers::realtime::open_feed`).
+/// Applies the revocation notices (`LISTEN` or the bus) to the in-memory set (a token's `jti`, or
+/// a user's minimum generation; a full reload after a reconnect, since notices were lost
+/// meanwhile), then closes the revoked real-time clients (the set first: see
+/// `handlers::realtime::open_feed`).
 async fn follow_revocations(
-    mut rx: mpsc::Receiver<RevocationNotice>,
+    mut source: Box<dyn RevocationSource>,
     revocations: Revocations,
     hub: Hub,
 ) {
@@ -555,7 +547,7 @@ async fn follow_revocations(
         clock,
         token_ttl,
     } = revocations;
-    while let Some(notice) = rx.recv().await {
+    while let Some(notice) = source.next().await {
         match notice {
             RevocationNotice::Revoked(jti) => {
                 revoked.insert(jti.clone());
@@ -652,20 +644,33 @@ async fn housekeeping(work: Housekeeping, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// Where the relay hears of committed events: the `LISTEN` connection (`EVENT_BUS=postgres`), or
-/// the NATS stream (`EVENT_BUS=nats`: then this instance also runs a bus publisher, which publishes
-/// while it holds the lease). Revocations keep travelling over `LISTEN` either way.
-async fn event_source(
+/// Where an instance hears of what any instance committed.
+struct Sources {
+    /// Committed events, for the relay.
+    events: Box<dyn ports::EventSource>,
+    /// Token revocations, for the revocation set.
+    revocations: Box<dyn RevocationSource>,
+}
+
+/// The `LISTEN` connection (`EVENT_BUS=postgres`), or the NATS streams (`EVENT_BUS=nats`: no
+/// `LISTEN` at all, and this instance also runs a bus publisher, which publishes events and
+/// revocations while it holds the lease).
+async fn sources(
     settings: &Settings,
-    listening: adapters_postgres::listener::PgEventSource,
     deps: &Deps,
+    pool: &PgPool,
     database_url: &str,
     shutdown: &watch::Receiver<bool>,
     tasks: &mut Vec<tokio::task::JoinHandle<()>>,
-) -> anyhow::Result<Box<dyn ports::EventSource>> {
+) -> anyhow::Result<Sources> {
     let bus = &settings.bus;
     if bus.kind == BusKind::Postgres {
-        return Ok(Box::new(listening));
+        let listener = listener::spawn(database_url.to_owned(), shutdown.clone());
+        tasks.push(listener.task);
+        return Ok(Sources {
+            events: Box::new(listener.events),
+            revocations: Box::new(listener.revocations),
+        });
     }
     let config = adapters_nats::NatsConfig {
         urls: bus.nats_url.clone(),
@@ -677,12 +682,19 @@ async fn event_source(
     let client = adapters_nats::connect(&config)
         .await
         .map_err(anyhow::Error::msg)?;
-    tracing::info!(stream = %config.stream, "events travel over NATS JetStream");
-    let (source, task) =
+    tracing::info!(stream = %config.stream, "events and revocations travel over NATS JetStream");
+    let (events, task) =
         adapters_nats::NatsEventSource::spawn(client.clone(), config.clone(), shutdown.clone());
+    tasks.push(task);
+    let (revocations, task) = adapters_nats::NatsRevocationSource::spawn(
+        client.clone(),
+        config.clone(),
+        shutdown.clone(),
+    );
     tasks.push(task);
     let publisher = app::bus::BusPublisher::new(
         deps.events.clone(),
+        Arc::new(PgTokenRevocations::new(pool.clone())),
         Arc::new(adapters_nats::NatsBus::new(client, config)),
         Box::new(adapters_postgres::PgPublisherLease::new(
             database_url.to_owned(),
@@ -690,7 +702,10 @@ async fn event_source(
         app::bus::PublisherSettings::default(),
     );
     tasks.push(tokio::spawn(publisher.run_until(shutdown.clone())));
-    Ok(Box::new(source))
+    Ok(Sources {
+        events: Box::new(events),
+        revocations: Box::new(revocations),
+    })
 }
 
 /// How long the record of an email (sent, failed) is kept.

@@ -10,11 +10,18 @@
 //! one's publishes (a repeated id is dropped, a wrong predecessor refused), and a refused publish
 //! sends this one back to reading what the stream holds. So the stream holds every committed
 //! event once, in order.
+//!
+//! Token revocations go the same way, from the [`RevocationLog`] to their own stream: each log is a
+//! `Lane`, and every round publishes a page of each.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ports::{EventBus, EventLog, PublisherLease};
+use async_trait::async_trait;
+use ports::{
+    BusError, EventBus, EventLog, LoggedRevocation, PublisherLease, RevocationLog, StoreError,
+    StoredEvent,
+};
 use tokio::sync::watch;
 
 /// How the publisher paces itself.
@@ -39,10 +46,10 @@ impl Default for PublisherSettings {
     }
 }
 
-/// Publishes committed events to the bus while this instance holds the lease.
+/// Publishes committed events (and revocations) to the bus while this instance holds the lease.
 pub struct BusPublisher {
-    log: Arc<dyn EventLog>,
-    bus: Arc<dyn EventBus>,
+    events: EventLane,
+    revocations: RevocationLane,
     lease: Box<dyn PublisherLease>,
     settings: PublisherSettings,
 }
@@ -55,16 +62,144 @@ async fn stopped_during(stop: &mut watch::Receiver<bool>, wait: Duration) -> boo
     }
 }
 
+/// One log handed to one stream: its items carry ids ascending in commit order.
+#[async_trait]
+trait Lane: Send + Sync {
+    type Item: Send + Sync;
+    /// For logs.
+    const WHAT: &'static str;
+    fn id(item: &Self::Item) -> i64;
+    async fn stream_last(&self) -> Result<i64, BusError>;
+    async fn read_after(&self, after: i64, limit: u32) -> Result<Vec<Self::Item>, StoreError>;
+    async fn publish(&self, items: &[Self::Item], previous: i64) -> Result<(), BusError>;
+}
+
+struct EventLane {
+    log: Arc<dyn EventLog>,
+    bus: Arc<dyn EventBus>,
+}
+
+#[async_trait]
+impl Lane for EventLane {
+    type Item = StoredEvent;
+    const WHAT: &'static str = "events";
+    fn id(item: &StoredEvent) -> i64 {
+        item.id
+    }
+    async fn stream_last(&self) -> Result<i64, BusError> {
+        self.bus.last_published().await
+    }
+    async fn read_after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        self.log.events_after(after, None, limit).await
+    }
+    async fn publish(&self, items: &[StoredEvent], previous: i64) -> Result<(), BusError> {
+        self.bus.publish(items, previous).await
+    }
+}
+
+struct RevocationLane {
+    log: Arc<dyn RevocationLog>,
+    bus: Arc<dyn EventBus>,
+}
+
+#[async_trait]
+impl Lane for RevocationLane {
+    type Item = LoggedRevocation;
+    const WHAT: &'static str = "revocations";
+    fn id(item: &LoggedRevocation) -> i64 {
+        item.id
+    }
+    async fn stream_last(&self) -> Result<i64, BusError> {
+        self.bus.last_revocation_published().await
+    }
+    async fn read_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<LoggedRevocation>, StoreError> {
+        self.log.revocations_after(after, limit).await
+    }
+    async fn publish(&self, items: &[LoggedRevocation], previous: i64) -> Result<(), BusError> {
+        self.bus.publish_revocations(items, previous).await
+    }
+}
+
+/// What one step of a lane did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Published a page (there may be more).
+    Published,
+    /// Nothing new.
+    Idle,
+    /// The bus or the log failed: wait a while.
+    Failed,
+    /// The stream refused the page: start again soon from what it holds.
+    Refused,
+}
+
+/// Where a lane stands: the id of the last item the stream holds, once known.
+#[derive(Debug, Default)]
+struct Cursor {
+    last: Option<i64>,
+}
+
+impl Cursor {
+    /// Reads the lane's log after the stream's last item and publishes one page.
+    async fn step<L: Lane>(&mut self, lane: &L, page: u32) -> Step {
+        let previous = match self.last {
+            Some(previous) => previous,
+            None => match lane.stream_last().await {
+                Ok(previous) => {
+                    self.last = Some(previous);
+                    previous
+                }
+                Err(error) => {
+                    tracing::warn!(%error, lane = L::WHAT, "reading the stream's last item failed");
+                    return Step::Failed;
+                }
+            },
+        };
+        let items = match lane.read_after(previous, page).await {
+            Ok(items) => items,
+            Err(error) => {
+                tracing::warn!(%error, lane = L::WHAT, "reading the log for the bus failed");
+                return Step::Failed;
+            }
+        };
+        let Some(newest) = items.last().map(L::id) else {
+            return Step::Idle;
+        };
+        match lane.publish(&items, previous).await {
+            Ok(()) => {
+                self.last = Some(newest);
+                Step::Published
+            }
+            Err(error) => {
+                tracing::warn!(%error, lane = L::WHAT, "publishing to the bus failed; starting from the stream's last item");
+                self.last = None;
+                Step::Refused
+            }
+        }
+    }
+}
+
 impl BusPublisher {
     pub fn new(
         log: Arc<dyn EventLog>,
+        revocations: Arc<dyn RevocationLog>,
         bus: Arc<dyn EventBus>,
         lease: Box<dyn PublisherLease>,
         settings: PublisherSettings,
     ) -> BusPublisher {
         BusPublisher {
-            log,
-            bus,
+            events: EventLane {
+                log,
+                bus: bus.clone(),
+            },
+            revocations: RevocationLane {
+                log: revocations,
+                bus,
+            },
             lease,
             settings,
         }
@@ -90,9 +225,12 @@ impl BusPublisher {
         }
     }
 
-    /// Publishes while the lease holds; `true` when `stop` ended it.
+    /// Publishes while the lease holds; `true` when `stop` ended it. Each round publishes a page of
+    /// each lane, then pauses: not at all when a page went out (there may be more), `poll` when
+    /// both were idle or a page was refused, `standby` when something failed.
     async fn publish_while_held(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
-        let mut last: Option<i64> = None;
+        let mut events = Cursor::default();
+        let mut revocations = Cursor::default();
         loop {
             if *stop.borrow() {
                 return true;
@@ -100,51 +238,20 @@ impl BusPublisher {
             if !self.lease.still_held().await {
                 return false;
             }
-            let previous = match last {
-                Some(previous) => previous,
-                None => match self.bus.last_published().await {
-                    Ok(previous) => {
-                        last = Some(previous);
-                        previous
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "reading the stream's last event failed");
-                        if stopped_during(stop, self.settings.standby).await {
-                            return true;
-                        }
-                        continue;
-                    }
-                },
-            };
-            let events = match self
-                .log
-                .events_after(previous, None, self.settings.page)
-                .await
-            {
-                Ok(events) => events,
-                Err(error) => {
-                    tracing::warn!(%error, "reading the event log for the bus failed");
-                    if stopped_during(stop, self.settings.standby).await {
-                        return true;
-                    }
-                    continue;
-                }
-            };
-            let Some(newest) = events.last().map(|e| e.id) else {
-                if stopped_during(stop, self.settings.poll).await {
-                    return true;
-                }
+            let page = self.settings.page;
+            let steps = [
+                events.step(&self.events, page).await,
+                revocations.step(&self.revocations, page).await,
+            ];
+            let pause = if steps.contains(&Step::Failed) {
+                self.settings.standby
+            } else if steps.contains(&Step::Published) {
                 continue;
+            } else {
+                self.settings.poll
             };
-            match self.bus.publish(&events, previous).await {
-                Ok(()) => last = Some(newest),
-                Err(error) => {
-                    tracing::warn!(%error, "publishing to the bus failed; starting from the stream's last event");
-                    last = None;
-                    if stopped_during(stop, self.settings.poll).await {
-                        return true;
-                    }
-                }
+            if stopped_during(stop, pause).await {
+                return true;
             }
         }
     }
@@ -154,7 +261,10 @@ impl BusPublisher {
 mod tests {
     use std::sync::Mutex;
 
-    use ports::{BusError, MockEventBus, MockEventLog, MockPublisherLease, StoredEvent};
+    use ports::{
+        MockEventBus, MockEventLog, MockPublisherLease, MockRevocationLog, Revocation,
+        UserGeneration,
+    };
 
     use super::*;
     use crate::test_support::event;
@@ -180,6 +290,16 @@ mod tests {
                 .collect())
         });
         log
+    }
+
+    /// A revocation log with nothing in it, and a bus whose revocations' stream is empty.
+    fn no_revocations(bus: &mut MockEventBus) -> Arc<MockRevocationLog> {
+        bus.expect_last_revocation_published().returning(|| Ok(0));
+        bus.expect_publish_revocations().never();
+        let mut log = MockRevocationLog::new();
+        log.expect_revocations_after()
+            .returning(|_, _| Ok(Vec::new()));
+        Arc::new(log)
     }
 
     fn held() -> MockPublisherLease {
@@ -216,8 +336,14 @@ mod tests {
                 published.extend(events.iter().map(|e| e.id));
                 Ok(())
             });
-        let publisher =
-            BusPublisher::new(Arc::new(log()), Arc::new(bus), Box::new(held()), settings());
+        let revocations = no_revocations(&mut bus);
+        let publisher = BusPublisher::new(
+            Arc::new(log()),
+            revocations,
+            Arc::new(bus),
+            Box::new(held()),
+            settings(),
+        );
         run(publisher, published.clone()).await;
         assert_eq!(*published.lock().unwrap(), vec![2, 4, 5]);
     }
@@ -243,8 +369,14 @@ mod tests {
                 sink.lock().unwrap().extend(events.iter().map(|e| e.id));
                 Ok(())
             });
-        let publisher =
-            BusPublisher::new(Arc::new(log()), Arc::new(bus), Box::new(held()), settings());
+        let revocations = no_revocations(&mut bus);
+        let publisher = BusPublisher::new(
+            Arc::new(log()),
+            revocations,
+            Arc::new(bus),
+            Box::new(held()),
+            settings(),
+        );
         run(publisher, published.clone()).await;
         assert_eq!(*published.lock().unwrap(), vec![4, 5]);
     }
@@ -256,8 +388,11 @@ mod tests {
         let mut bus = MockEventBus::new();
         bus.expect_publish().never();
         bus.expect_last_published().never();
+        bus.expect_last_revocation_published().never();
+        bus.expect_publish_revocations().never();
         let publisher = BusPublisher::new(
             Arc::new(MockEventLog::new()),
+            Arc::new(MockRevocationLog::new()),
             Arc::new(bus),
             Box::new(lease),
             settings(),
@@ -267,5 +402,56 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         stop.send(true).unwrap();
         task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn revocations_go_to_their_own_stream_once_each_from_its_last() {
+        let mut bus = MockEventBus::new();
+        bus.expect_last_published().returning(|| Ok(5));
+        bus.expect_publish().never();
+        // The revocations' stream holds 1 already.
+        bus.expect_last_revocation_published()
+            .times(1)
+            .returning(|| Ok(1));
+        let published = Arc::new(Mutex::new(Vec::new()));
+        let sink = published.clone();
+        bus.expect_publish_revocations()
+            .returning(move |items: &[LoggedRevocation], previous| {
+                let mut published = sink.lock().unwrap();
+                assert_eq!(previous, published.last().copied().unwrap_or(1));
+                published.extend(items.iter().map(|r| r.id));
+                Ok(())
+            });
+        let logged = |id: i64| LoggedRevocation {
+            id,
+            revocation: if id % 2 == 0 {
+                Revocation::Token(format!("jti-{id}"))
+            } else {
+                Revocation::User(UserGeneration {
+                    user_id: id,
+                    min_generation: 2,
+                })
+            },
+        };
+        let mut revocations = MockRevocationLog::new();
+        revocations
+            .expect_revocations_after()
+            .returning(move |after, limit| {
+                Ok([1, 2, 4, 5]
+                    .into_iter()
+                    .filter(|id| *id > after)
+                    .take(limit as usize)
+                    .map(logged)
+                    .collect())
+            });
+        let publisher = BusPublisher::new(
+            Arc::new(log()),
+            Arc::new(revocations),
+            Arc::new(bus),
+            Box::new(held()),
+            settings(),
+        );
+        run(publisher, published.clone()).await;
+        assert_eq!(*published.lock().unwrap(), vec![2, 4, 5]);
     }
 }

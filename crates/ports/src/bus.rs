@@ -4,12 +4,15 @@
 //! - [`EventBus`]: the stream, as its one publisher sees it.
 //! - [`PublisherLease`]: one publisher at a time across instances, taken over when its holder dies.
 //!
-//! The instances' side is an [`crate::EventSource`] over the stream.
+//! The instances' side is an [`crate::EventSource`] over the stream, and a
+//! [`crate::RevocationSource`] over a second stream that carries token revocations (read by the
+//! publisher from the [`crate::RevocationLog`]).
 
 use async_trait::async_trait;
 
 use crate::StoreError;
 use crate::events::StoredEvent;
+use crate::revocations::LoggedRevocation;
 
 /// The bus could not be reached, or refused a publish (for logs; the publisher starts over from
 /// what the stream holds).
@@ -31,6 +34,17 @@ pub trait EventBus: Send + Sync {
     /// predecessor's as the expected last id (a gap or a reorder is refused: nothing after the
     /// refused one is stored).
     async fn publish(&self, events: &[StoredEvent], previous: i64) -> Result<(), BusError>;
+
+    /// The id of the last revocation in the revocations' stream (created when missing); 0 when
+    /// it holds none.
+    async fn last_revocation_published(&self) -> Result<i64, BusError>;
+
+    /// Publishes `revocations` to the revocations' stream as [`EventBus::publish`] does events.
+    async fn publish_revocations(
+        &self,
+        revocations: &[LoggedRevocation],
+        previous: i64,
+    ) -> Result<(), BusError>;
 }
 
 /// One publisher at a time across instances: held while its holder lives, free when it dies.

@@ -55,7 +55,10 @@ pub use payments::{
     RefundOutcome, RefundRequest, RefundState,
 };
 pub use products::{Product, ProductQuery, ProductRepository, ProductWriteError};
-pub use revocations::{TokenRevocations, UserGeneration};
+pub use revocations::{
+    LoggedRevocation, Revocation, RevocationLog, RevocationNotice, RevocationSource,
+    TokenRevocations, UserGeneration,
+};
 pub use users::{CreateUserError, User, UserCredentials, UserRepository};
 pub use webhooks::{
     AttemptRecord, ClaimedDelivery, Delivery, DeliveryQuery, DeliveryQueue, DeliveryStatus,
@@ -75,7 +78,7 @@ pub use {
     events::MockEventSink, events::MockEventSource, idempotency::MockIdempotencyStore,
     orders::MockOrderRepository, passwords::MockPasswordHasher, payments::MockChargeRecords,
     payments::MockPaymentEvents, payments::MockPaymentGateway, products::MockProductRepository,
-    revocations::MockTokenRevocations, users::MockUserRepository, webhooks::MockDeliveryQueue,
-    webhooks::MockHostResolver, webhooks::MockWebhookSender, webhooks::MockWebhookStore,
-    webhooks::MockWebhookTelemetry,
+    revocations::MockRevocationLog, revocations::MockTokenRevocations, users::MockUserRepository,
+    webhooks::MockDeliveryQueue, webhooks::MockHostResolver, webhooks::MockWebhookSender,
+    webhooks::MockWebhookStore, webhooks::MockWebhookTelemetry,
 };

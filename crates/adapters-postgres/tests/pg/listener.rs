@@ -1,10 +1,13 @@
 use std::time::Duration;
 
 use adapters_postgres::listener::{
-    self, Listener, Notice, PgEventSource, RevocationNotice, spawn_listener,
+    self, Listener, Notice, PgEventSource, PgRevocationSource, spawn_listener,
 };
 use domain::{EventType, OrderStatus, PaymentStatus};
-use ports::{EventSource, SourceNotice, TokenRevocations};
+use ports::{
+    EventSource, LoggedRevocation, Revocation, RevocationLog, RevocationNotice, RevocationSource,
+    SourceNotice, TokenRevocations, UserRepository,
+};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, watch};
 
@@ -103,8 +106,8 @@ async fn next_source(source: &mut PgEventSource) -> SourceNotice {
         .expect("the listener is running")
 }
 
-async fn next_revocation(rx: &mut mpsc::Receiver<RevocationNotice>) -> RevocationNotice {
-    tokio::time::timeout(Duration::from_secs(15), rx.recv())
+async fn next_revocation(source: &mut PgRevocationSource) -> RevocationNotice {
+    tokio::time::timeout(Duration::from_secs(15), source.next())
         .await
         .expect("a notice in time")
         .expect("the listener is running")
@@ -187,45 +190,69 @@ async fn the_event_source_and_the_revocations_each_hear_their_own_and_every_reco
         .unwrap();
 }
 
-/// Under `EVENT_BUS=nats` the connection listens to revocations only: committed events are not
-/// sent to it (they come from the stream), revocations and reconnections are.
+/// Every revocation is logged for the bus in commit order, both kinds, and forgotten after a
+/// day by the purge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revocations_only_listener_hears_no_events() {
+async fn revocations_are_logged_for_the_bus_in_commit_order() {
     let c = ctx().await;
     let ada = c.customer("ada@example.com").await;
-    let a = c.product("A-1", 100, 1000).await;
-    let (_stop_tx, stop_rx) = watch::channel(false);
-    let Listener {
-        events: mut source,
-        mut revocations,
-        ..
-    } = listener::spawn_on(
-        c.db.url.clone(),
-        stop_rx,
-        listener::Channels::RevocationsOnly,
-    );
-    assert_eq!(next_source(&mut source).await, SourceNotice::Resumed);
+    let later = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    c.revocations.revoke("jti-a", later).await.unwrap();
+    // A password change raises the user's generation and announces it.
+    let audit = ports::AuditEntry {
+        action: "user.password_changed".into(),
+        actor: None,
+        target: None,
+        changes: None,
+        request_id: None,
+        client_ip: None,
+    };
+    let changed = c
+        .users
+        .change_password(ada.id, "$argon2id$other", &audit)
+        .await
+        .unwrap()
+        .expect("ada exists");
+    c.revocations.revoke("jti-b", later).await.unwrap();
+    let logged = c.revocations.revocations_after(0, 10).await.unwrap();
     assert_eq!(
-        next_revocation(&mut revocations).await,
-        RevocationNotice::Reconnected
+        logged
+            .iter()
+            .map(|r| r.revocation.clone())
+            .collect::<Vec<_>>(),
+        vec![
+            Revocation::Token("jti-a".into()),
+            Revocation::User(ports::UserGeneration {
+                user_id: ada.id,
+                min_generation: changed.token_generation,
+            }),
+            Revocation::Token("jti-b".into()),
+        ]
     );
-    c.place(ada.id, &[(a.id, 1)]).await;
-    c.revocations
-        .revoke(
-            "jti-9",
-            OffsetDateTime::now_utc() + time::Duration::hours(1),
-        )
+    assert!(logged.windows(2).all(|w| w[0].id < w[1].id));
+    let after_first: Vec<LoggedRevocation> = c
+        .revocations
+        .revocations_after(logged[0].id, 10)
         .await
         .unwrap();
-    // The revocation, committed after the event, arrives; the event never does.
+    assert_eq!(after_first, logged[1..].to_vec());
     assert_eq!(
-        next_revocation(&mut revocations).await,
-        RevocationNotice::Revoked("jti-9".into())
+        c.revocations.revocations_after(0, 1).await.unwrap().len(),
+        1
     );
-    assert!(
-        tokio::time::timeout(std::time::Duration::from_millis(300), source.next())
-            .await
-            .is_err(),
-        "no event notice"
+
+    // Rows older than a day go with the purge; younger ones stay.
+    c.sql(
+        "UPDATE revocation_log SET logged_at = now() - interval '25 hours' WHERE payload = 'jti-a'",
+    )
+    .await
+    .unwrap();
+    c.revocations
+        .purge_expired(OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(
+        c.revocations.revocations_after(0, 10).await.unwrap(),
+        logged[1..].to_vec()
     );
 }
