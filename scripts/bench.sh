@@ -4,8 +4,10 @@
 # Builds `oms` and the load generator `oms-bench` (bench/) in release (not timed), finds
 # PostgreSQL through scripts/db.sh, and runs, each scenario for BENCH_SECONDS, loopback only:
 #   1. order placement over HTTP at each of BENCH_CONNECTIONS, each followed by pgbench at the
-#      same concurrency running (a) the server's own statements for one placement and (b) the
-#      naive statement-per-row version (bench/sql/), in a database of their own;
+#      same concurrency running (a) the server's own statements for one placement, (b) the
+#      naive statement-per-row version and (c) an order's minimal writes as one 10-round-trip
+#      transaction with no event (bench/sql/), in a database of their own; the server's CPU time
+#      per placement is printed too;
 #   2. contended placement (every client buys the same 5 products), then a stock check in SQL;
 #   3. GET /api/products and GET /api/orders/{id};
 #   3b. a partial shipment, then a refund (restock cancel) of each of the orders placed in 1;
@@ -270,6 +272,7 @@ main_scenarios() {
       --connections "$c" --seconds "$SECS" --pid "$SERVER_PID" ${keep[@]+"${keep[@]}"}
     pgbench_run a placement-server.sql "$c"
     pgbench_run b placement-naive.sql "$c"
+    pgbench_run c placement-minimal.sql "$c"
   done
 
   for c in $CONNECTIONS; do

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::args::Args;
 use crate::http::{Rng, Setup};
 use crate::load::{Build, Plan, drive};
-use crate::rss::{Sampler, status_kib};
+use crate::rss::{Sampler, cpu_seconds, status_kib};
 
 const ADDRESS: &str = r#"{"name":"Ada Lovelace","line1":"1 Main St","line2":null,"city":"London","region":null,"postal_code":"N1 9GU","country":"GB"}"#;
 
@@ -63,9 +63,15 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
 
     let pid: Option<u32> = args.get("pid").map(str::parse).transpose()?;
     let rss_before = pid.and_then(|p| status_kib(p, "VmRSS"));
+    let cpu_before = pid.and_then(cpu_seconds);
     let sampler = Sampler::start(pid);
     let outcome = drive(&plan, build).await?;
     let rss = sampler.map(Sampler::finish).unwrap_or_default();
+    // The server's CPU time over the run, per order answered 201.
+    let cpu = match (cpu_before, pid.and_then(cpu_seconds)) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
 
     if let Some(path) = args.get("orders-out") {
         let mut text = String::new();
@@ -75,6 +81,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         }
         std::fs::write(path, text).with_context(|| format!("writing {path}"))?;
     }
+    let ok = outcome.ok;
     let mut figures = outcome.figures();
     if let Value::Object(map) = &mut figures {
         map.extend([
@@ -87,6 +94,11 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
             ("bus".to_owned(), json!(args.get("bus"))),
             ("connections".to_owned(), json!(plan.connections)),
             ("rss_before_kib".to_owned(), json!(rss_before)),
+            ("server_cpu_s".to_owned(), json!(cpu)),
+            (
+                "cpu_ms_per_order".to_owned(),
+                json!(cpu.and_then(|s| (ok > 0).then(|| s * 1000.0 / ok as f64))),
+            ),
             ("rss_max_kib".to_owned(), json!(rss.max_kib)),
             ("rss_mean_kib".to_owned(), json!(rss.mean_kib)),
         ]);

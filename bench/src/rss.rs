@@ -15,6 +15,23 @@ pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     parse_status_kib(&text, field)
 }
 
+/// The CPU time the process has used (user + system), from `/proc/PID/stat` (fields 14 and 15,
+/// in clock ticks of 1/100 s: Linux's `USER_HZ` on every architecture it runs on here).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat_cpu(&text)
+}
+
+/// Fields after the command (which is in parentheses and may hold spaces): state is field 3,
+/// utime field 14, stime field 15.
+fn parse_stat_cpu(text: &str) -> Option<f64> {
+    let after = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
+}
+
 fn parse_status_kib(text: &str, field: &str) -> Option<u64> {
     text.lines()
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
@@ -101,5 +118,13 @@ mod tests {
     #[test]
     fn reads_this_process() {
         assert!(status_kib(std::process::id(), "VmRSS").is_some_and(|k| k > 0));
+    }
+
+    #[test]
+    fn cpu_time_is_user_plus_system_ticks() {
+        let stat =
+            "4242 (oms serve) S 1 4242 4242 0 -1 4194560 9000 0 0 0 250 75 0 0 20 0 4 0 100 0 0";
+        assert_eq!(parse_stat_cpu(stat), Some(3.25));
+        assert_eq!(parse_stat_cpu("garbage"), None);
     }
 }
