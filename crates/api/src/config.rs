@@ -10,6 +10,7 @@
 //! | `DATABASE_STATEMENT_TIMEOUT` | `30s` | any one SQL statement, at most |
 //! | `RUN_MIGRATIONS` | `false` | run the embedded migrations when `oms serve` starts |
 //! | `BIND_ADDR` | `127.0.0.1:8080` | address the HTTP server listens on |
+//! | `HTTP_WORKERS` | `0` | HTTP worker threads; 0 = one per core |
 //! | `SHUTDOWN_TIMEOUT` | `10s` | on SIGTERM/SIGINT, how long in-flight requests may take to finish |
 //! | `PUBLIC_ORIGIN` | `http://localhost:8080` | the browser origin the server is reached at |
 //! | `CORS_ALLOWED_ORIGINS` | (none) | comma-separated origins allowed to call with credentials |
@@ -149,7 +150,7 @@ pub struct HttpSettings {
     pub public_origin: String,
     pub cors_allowed_origins: Vec<String>,
     pub trusted_proxies: Vec<IpNet>,
-    /// HTTP worker threads; 0 means one per CPU core. Not an environment variable: tests use 1.
+    /// `HTTP_WORKERS`: HTTP worker threads; 0 means one per CPU core (tests use 1).
     pub workers: usize,
     /// On shutdown, how long in-flight requests may take to finish (whole seconds, at least 1).
     pub shutdown_timeout: Duration,
@@ -318,7 +319,7 @@ impl Settings {
                     .iter()
                     .map(|p| parse_net(p))
                     .collect::<Result<_, _>>()?,
-                workers: 0,
+                workers: num_var(&get, "HTTP_WORKERS", 0)?,
                 shutdown_timeout: duration_var(&get, "SHUTDOWN_TIMEOUT", "10s")?,
             },
             auth: AuthSettings {
@@ -950,8 +951,10 @@ mod tests {
             ("COOKIE_SECURE", "false"),
             ("JWT_TTL", "30m"),
             ("CURRENCY", "eur"),
+            ("HTTP_WORKERS", "3"),
         ])
         .expect("valid");
+        assert_eq!(s.http.workers, 3);
         assert_eq!(s.http.trusted_proxies.len(), 2);
         assert_eq!(
             s.http.cors_allowed_origins,
@@ -974,6 +977,7 @@ mod tests {
             ("TRUSTED_PROXIES", "not-an-ip"),
             ("JWT_TTL", "12 hours"),
             ("SHUTDOWN_TIMEOUT", "10"),
+            ("HTTP_WORKERS", "two"),
             ("COOKIE_SECURE", "maybe"),
             ("RATE_LIMIT_AUTH_PER_MINUTE", "-1"),
             ("TAX_RATES", "GB"),
