@@ -25,6 +25,7 @@ mod journey;
 mod oms_process;
 mod operations;
 mod payments;
+mod quote;
 mod realtime;
 mod reconciler;
 mod resilience;

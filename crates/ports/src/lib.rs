@@ -45,8 +45,9 @@ pub use notes::{AddNoteError, NewNote, OrderNote};
 pub use orders::{
     Actor, ChangeStatusError, ExportRow, NewOrder, NewRefund, NewShipment, Order, OrderCursor,
     OrderFilter, OrderItem, OrderRepository, PaymentNotice, PaymentUpdateError, PlaceOrderError,
-    ProviderEventOutcome, ReconcileHorizon, Refund, RefundError, RefundSettlement, RefundStatus,
-    ShipError, Shipment, Shortage, StatusChange, Tracking, UnknownProduct,
+    ProviderEventOutcome, Quote, QuoteLine, ReconcileHorizon, Refund, RefundError,
+    RefundSettlement, RefundStatus, ShipError, Shipment, Shortage, StatusChange, Tracking,
+    UnknownProduct,
 };
 pub use passwords::{HashError, PasswordHasher};
 pub use payments::{
