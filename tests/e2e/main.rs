@@ -12,6 +12,7 @@ mod admin_products;
 mod admin_refunds;
 mod admin_seed;
 mod admin_shipments;
+mod admin_stats;
 mod admin_support;
 mod audit;
 mod audit_secrets;

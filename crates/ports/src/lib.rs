@@ -22,6 +22,7 @@ pub mod passwords;
 pub mod payments;
 pub mod products;
 pub mod revocations;
+pub mod stats;
 pub mod users;
 pub mod webhooks;
 
@@ -57,6 +58,7 @@ pub use payments::{
 };
 pub use products::{Product, ProductQuery, ProductRepository, ProductWriteError};
 pub use revocations::{TokenRevocations, UserGeneration};
+pub use stats::{BoundariesError, StatsRepository, StatsSummary};
 pub use users::{CreateUserError, User, UserCredentials, UserRepository};
 pub use webhooks::{
     AttemptRecord, ClaimedDelivery, Delivery, DeliveryQuery, DeliveryQueue, DeliveryStatus,
