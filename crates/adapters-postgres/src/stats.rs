@@ -1,8 +1,8 @@
 //! [`StatsRepository`] over the rollups `order_stats_hourly` and `order_stats_counters`, which
 //! triggers keep in the transactions that change orders and items (migration
 //! `2026-12-09-000001_catalogue_stats`; docs/architecture.md, "Admin statistics"). Reads sum the
-//! rollups' slots; nothing here counts orders, except [`StatsRepository::by_bucket_from_orders`]
-//! for zones whose boundaries fall inside UTC hours.
+//! rollups' slots; nothing here counts orders, except [`StatsRepository::before_boundaries`]:
+//! the orders of the part-hours before boundaries that fall inside UTC hours.
 
 use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Text, Timestamptz};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use domain::stats::{Interval, SalesFigures};
 use ports::{BoundariesError, StatsRepository, StatsSummary, StoreError};
 use time::OffsetDateTime;
@@ -146,32 +146,35 @@ const DAY_BOUNDARIES: &str = "\
     UNION ALL SELECT ((max(d) + interval '1 day') AT TIME ZONE $3::text) FROM d \
     ORDER BY 1";
 
-/// The rollup's slots summed by hour (the primary key's range).
-const HOURLY: &str = "\
-    SELECT hour AS start, sum(orders)::bigint AS orders, sum(paid_orders)::bigint AS paid_orders, \
+/// The rollup's hours summed by bucket (`width_bucket`: the last boundary at or before the
+/// hour), in the database: a year by day returns 365 rows, not 8,760.
+const SUMS_BY_BUCKET: &str = "\
+    SELECT ($1::timestamptz[])[width_bucket(hour, $1::timestamptz[])] AS start, \
+           sum(orders)::bigint AS orders, sum(paid_orders)::bigint AS paid_orders, \
            sum(units)::bigint AS units, sum(gross)::bigint AS gross, \
            sum(refunded)::bigint AS refunded \
       FROM order_stats_hourly \
-     WHERE hour >= $1 AND hour < $2 \
-     GROUP BY hour \
-     ORDER BY hour";
+     WHERE hour >= ($1::timestamptz[])[1] \
+       AND hour < ($1::timestamptz[])[array_length($1::timestamptz[], 1)] \
+     GROUP BY 1 \
+     ORDER BY 1";
 
-/// The orders of each bucket, counted (the creation-time index's range per bucket).
-const BY_BUCKET_FROM_ORDERS: &str = "\
-    WITH b AS ( \
-        SELECT s AS start, lead(s) OVER (ORDER BY s) AS stop FROM unnest($1::timestamptz[]) AS s) \
-    SELECT b.start, count(*)::bigint AS orders, \
-           count(*) FILTER (WHERE o.payment_collected)::bigint AS paid_orders, \
-           coalesce(sum(u.units) FILTER (WHERE o.payment_collected), 0)::bigint AS units, \
-           coalesce(sum(o.total_amount) FILTER (WHERE o.payment_collected), 0)::bigint AS gross, \
-           coalesce(sum(o.refunded_amount) FILTER (WHERE o.payment_collected), 0)::bigint \
-               AS refunded \
-      FROM b \
-      JOIN orders o ON o.created_at >= b.start AND o.created_at < b.stop \
-      LEFT JOIN LATERAL (SELECT sum(i.quantity) AS units FROM order_items i \
-                          WHERE i.order_id = o.id) u ON o.payment_collected \
-     GROUP BY b.start \
-     ORDER BY b.start";
+/// For each boundary, the orders from its UTC hour's start to it (one index range each).
+const BEFORE_BOUNDARIES: &str = "\
+    SELECT b AS start, f.orders, f.paid_orders, f.units, f.gross, f.refunded \
+      FROM unnest($1::timestamptz[]) AS b \
+     CROSS JOIN LATERAL ( \
+        SELECT count(*)::bigint AS orders, \
+               count(*) FILTER (WHERE o.payment_collected)::bigint AS paid_orders, \
+               coalesce(sum((SELECT sum(i.quantity) FROM order_items i WHERE i.order_id = o.id)) \
+                        FILTER (WHERE o.payment_collected), 0)::bigint AS units, \
+               coalesce(sum(o.total_amount) FILTER (WHERE o.payment_collected), 0)::bigint \
+                   AS gross, \
+               coalesce(sum(o.refunded_amount) FILTER (WHERE o.payment_collected), 0)::bigint \
+                   AS refunded \
+          FROM orders o \
+         WHERE o.created_at >= date_trunc('hour', b, 'UTC') AND o.created_at < b) AS f \
+     ORDER BY b";
 
 /// The counters' slots, the failed deliveries (their partial index), the day's hours.
 const SUMMARY: &str = "\
@@ -221,29 +224,40 @@ impl StatsRepository for PgStatsRepository {
         Ok(rows.into_iter().map(|r| r.b).collect())
     }
 
-    async fn hourly(
+    async fn sums_by_bucket(
         &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
+        boundaries: &[OffsetDateTime],
     ) -> Result<Vec<(OffsetDateTime, SalesFigures)>, StoreError> {
+        if boundaries.len() < 2 {
+            return Ok(Vec::new());
+        }
         let mut conn = self.pool.get().await.map_err(store_error)?;
-        let rows: Vec<FiguresRow> = diesel::sql_query(HOURLY)
-            .bind::<Timestamptz, _>(from)
-            .bind::<Timestamptz, _>(to)
+        let rows: Vec<FiguresRow> = diesel::sql_query(SUMS_BY_BUCKET)
+            .bind::<Array<Timestamptz>, _>(boundaries)
             .load(&mut conn)
             .await
             .map_err(store_error)?;
         Ok(rows.into_iter().map(FiguresRow::into_pair).collect())
     }
 
-    async fn by_bucket_from_orders(
+    async fn before_boundaries(
         &self,
         boundaries: &[OffsetDateTime],
     ) -> Result<Vec<(OffsetDateTime, SalesFigures)>, StoreError> {
         let mut conn = self.pool.get().await.map_err(store_error)?;
-        let rows: Vec<FiguresRow> = diesel::sql_query(BY_BUCKET_FROM_ORDERS)
-            .bind::<Array<Timestamptz>, _>(boundaries)
-            .load(&mut conn)
+        // The planner cannot know how few orders a part-hour holds (the bounds are per row of
+        // the array) and prices the plan high enough to JIT-compile it: ~0.4 s of compilation
+        // for ~20 ms of work, measured on a million orders. Off for this transaction.
+        let rows: Vec<FiguresRow> = conn
+            .transaction(async |conn| {
+                diesel::sql_query("SET LOCAL jit = off")
+                    .execute(conn)
+                    .await?;
+                diesel::sql_query(BEFORE_BOUNDARIES)
+                    .bind::<Array<Timestamptz>, _>(boundaries)
+                    .load(conn)
+                    .await
+            })
             .await
             .map_err(store_error)?;
         Ok(rows.into_iter().map(FiguresRow::into_pair).collect())

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use domain::ValidationErrors;
 use domain::stats::{
-    SalesQuery, SalesQueryInput, SalesReport, on_whole_utc_hours, sum_into_buckets,
-    too_many_buckets, utc_day_start, validate_sales_query,
+    SalesQuery, SalesQueryInput, SalesReport, cutting, rows_for_cut_hours, sum_into_buckets,
+    too_many_buckets, utc_day_start, utc_hour_start, validate_sales_query,
 };
 use ports::{BoundariesError, Clock, StatsRepository, StatsSummary, StoreError};
 use time::Duration;
@@ -33,10 +33,10 @@ impl StatsService {
         StatsService { stats, clock }
     }
 
-    /// The sales report: the query checked, the zone's bucket boundaries, the figures from the
-    /// hourly rollup when every boundary is a whole UTC hour (zones with whole-hour offsets),
-    /// else counted from the orders of the range (30- and 45-minute offsets), summed into the
-    /// buckets.
+    /// The sales report: the query checked, the zone's bucket boundaries, the hourly rollup
+    /// summed into the buckets by the store; in zones with 30- and 45-minute offsets, summed by
+    /// the boundaries truncated to their UTC hour, with the orders of each part-hour before a
+    /// boundary counted and moved to the bucket before it.
     #[tracing::instrument(skip(self))]
     pub async fn sales(
         &self,
@@ -56,13 +56,14 @@ impl StatsService {
         if let Some(errors) = too_many_buckets(query.interval, &boundaries) {
             return Err(errors.into());
         }
-        let (Some(first), Some(last)) = (boundaries.first(), boundaries.last()) else {
-            return Err(StoreError::Internal("no bucket boundaries".into()).into());
-        };
-        let rows = if on_whole_utc_hours(&boundaries) {
-            self.stats.hourly(*first, *last).await?
+        let cuts = cutting(&boundaries);
+        let rows = if cuts.is_empty() {
+            self.stats.sums_by_bucket(&boundaries).await?
         } else {
-            self.stats.by_bucket_from_orders(&boundaries).await?
+            let truncated: Vec<_> = boundaries.iter().map(|b| utc_hour_start(*b)).collect();
+            let sums = self.stats.sums_by_bucket(&truncated).await?;
+            let before = self.stats.before_boundaries(&cuts).await?;
+            rows_for_cut_hours(&boundaries, &sums, &before)
         };
         Ok((query, sum_into_buckets(&boundaries, &rows)))
     }
@@ -114,7 +115,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn whole_hour_zones_read_the_hourly_rollup() {
+    async fn whole_hour_zones_have_the_store_sum_the_hours_by_bucket() {
         let mut stats = MockStatsRepository::new();
         let boundaries = vec![
             datetime!(2026-12-01 0:00 UTC),
@@ -133,16 +134,13 @@ mod tests {
             .times(1)
             .returning(move |_, _, _, _| Ok(returned.clone()));
         stats
-            .expect_hourly()
-            .with(
-                eq(datetime!(2026-12-01 0:00 UTC)),
-                eq(datetime!(2026-12-03 0:00 UTC)),
-            )
+            .expect_sums_by_bucket()
+            .withf(move |b| b == boundaries.as_slice())
             .times(1)
-            .returning(|_, _| {
+            .returning(|_| {
                 Ok(vec![
-                    (datetime!(2026-12-01 5:00 UTC), one(100)),
-                    (datetime!(2026-12-02 23:00 UTC), one(50)),
+                    (datetime!(2026-12-01 0:00 UTC), one(100)),
+                    (datetime!(2026-12-02 0:00 UTC), one(50)),
                 ])
             });
         let (query, report) = service(stats).sales(&input("UTC")).await.expect("report");
@@ -153,7 +151,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn half_hour_zones_count_from_the_orders() {
+    async fn half_hour_zones_split_the_hours_their_boundaries_cut() {
         let mut stats = MockStatsRepository::new();
         let boundaries = vec![
             datetime!(2026-11-30 18:30 UTC),
@@ -164,16 +162,26 @@ mod tests {
             .expect_bucket_boundaries()
             .returning(move |_, _, _, _| Ok(returned.clone()));
         stats
-            .expect_by_bucket_from_orders()
+            .expect_sums_by_bucket()
+            .withf(|b| {
+                b == [
+                    datetime!(2026-11-30 18:00 UTC),
+                    datetime!(2026-12-01 18:00 UTC),
+                ]
+            })
+            .times(1)
+            .returning(|_| Ok(vec![(datetime!(2026-11-30 18:00 UTC), one(100))]));
+        stats
+            .expect_before_boundaries()
             .withf(move |b| b == boundaries.as_slice())
             .times(1)
-            .returning(|b| Ok(vec![(b[0], one(70))]));
-        stats.expect_hourly().never();
+            .returning(|b| Ok(vec![(b[0], SalesFigures::default()), (b[1], one(40))]));
         let (_, report) = service(stats)
             .sales(&input("Asia/Kolkata"))
             .await
             .expect("report");
-        assert_eq!(report.totals.gross, 70);
+        assert_eq!(report.buckets.len(), 1);
+        assert_eq!(report.totals.gross, 140);
     }
 
     #[tokio::test]

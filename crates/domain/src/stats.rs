@@ -5,8 +5,10 @@
 //! - the query: `interval` `hour` or `day` (default `day`), `tz` (default `UTC`), the range
 //!   `[created_from, created_to)`, by default the last 30 days (`day`) or 24 hours (`hour`)
 //!   up to now; `created_from` before `created_to`; at most [`MAX_BUCKETS`] buckets;
-//! - whether the hourly rollup can answer (every boundary on a whole UTC hour: zones whose
-//!   offset is whole hours) or the orders themselves must be read (30- and 45-minute offsets);
+//! - how the hourly rollup answers: as it is when every boundary is a whole UTC hour (zones
+//!   whose offset is whole hours); else each UTC hour a boundary cuts is split there, with the
+//!   orders of its part before the boundary counted and moved ([`rows_for_cut_hours`]: 30- and
+//!   45-minute offsets);
 //! - how rows are summed into buckets: a bucket covers `[start, next start)`, every bucket is
 //!   listed (zeros where nothing happened), oldest first, with the totals.
 
@@ -51,11 +53,11 @@ impl Interval {
         }
     }
 
-    /// The shortest a bucket can be (a day of 23 hours, when clocks go forward).
-    fn shortest(self) -> Duration {
+    /// The longest a bucket can be (a day of 25 hours, when clocks go back).
+    fn longest(self) -> Duration {
         match self {
             Interval::Hour => Duration::hours(1),
-            Interval::Day => Duration::hours(23),
+            Interval::Day => Duration::hours(25),
         }
     }
 }
@@ -109,7 +111,8 @@ pub fn validate_sales_query(
         .unwrap_or_else(|| to.saturating_sub(interval.default_span()));
     if from >= to {
         errors.add("created_from", "must be before created_to");
-    } else if (to - from) > interval.shortest() * (MAX_BUCKETS as i32 + 1) {
+    } else if (to - from) > interval.longest() * (MAX_BUCKETS as i32) {
+        // At least 401 buckets whatever the zone: refused before any boundary is computed.
         errors.add("created_to", too_many_message(interval));
     }
     errors.into_result(SalesQuery {
@@ -176,6 +179,17 @@ pub struct SalesFigures {
 }
 
 impl SalesFigures {
+    /// `self − other`, field by field.
+    pub fn minus(&self, other: &SalesFigures) -> SalesFigures {
+        SalesFigures {
+            orders: self.orders.saturating_sub(other.orders),
+            paid_orders: self.paid_orders.saturating_sub(other.paid_orders),
+            units: self.units.saturating_sub(other.units),
+            gross: self.gross.saturating_sub(other.gross),
+            refunded: self.refunded.saturating_sub(other.refunded),
+        }
+    }
+
     /// `gross − refunded`.
     pub fn net(&self) -> i64 {
         self.gross.saturating_sub(self.refunded)
@@ -188,6 +202,53 @@ impl SalesFigures {
         self.gross = self.gross.saturating_add(other.gross);
         self.refunded = self.refunded.saturating_add(other.refunded);
     }
+}
+
+/// The start of `t`'s UTC hour.
+pub fn utc_hour_start(t: OffsetDateTime) -> OffsetDateTime {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_time(time::Time::MIDNIGHT) + Duration::hours(i64::from(t.hour()))
+}
+
+/// The boundaries that cut a UTC hour (not whole hours).
+pub fn cutting(boundaries: &[OffsetDateTime]) -> Vec<OffsetDateTime> {
+    boundaries
+        .iter()
+        .copied()
+        .filter(|b| utc_hour_start(*b) != *b)
+        .collect()
+}
+
+/// The rows to sum into the buckets of `boundaries` when some of them cut UTC hours (zones with
+/// 30- and 45-minute offsets), from what the rollup can give: `sums`, the hourly rollup summed
+/// by the buckets of the boundaries truncated to their UTC hour (dated by the truncated start),
+/// and `before`, for each cutting boundary `b`, the orders created in `[b's hour, b)` (dated by
+/// `b`). Bucket `i` is then its truncated bucket, less the part-hour before its own start, plus
+/// the part-hour before the next bucket's start. Boundaries are at least an hour apart, so
+/// their truncations are distinct.
+pub fn rows_for_cut_hours(
+    boundaries: &[OffsetDateTime],
+    sums: &[(OffsetDateTime, SalesFigures)],
+    before: &[(OffsetDateTime, SalesFigures)],
+) -> Vec<(OffsetDateTime, SalesFigures)> {
+    let start_of: std::collections::HashMap<OffsetDateTime, OffsetDateTime> = boundaries
+        .iter()
+        .map(|b| (utc_hour_start(*b), *b))
+        .collect();
+    let mut rows = Vec::with_capacity(sums.len() + 2 * before.len());
+    for (truncated, figures) in sums {
+        if let Some(start) = start_of.get(truncated) {
+            rows.push((*start, *figures));
+        }
+    }
+    for (b, part) in before {
+        rows.push((*b, SalesFigures::default().minus(part)));
+        let index = boundaries.partition_point(|x| x < b);
+        if let Some(previous) = index.checked_sub(1).and_then(|i| boundaries.get(i)) {
+            rows.push((*previous, *part));
+        }
+    }
+    rows
 }
 
 /// One bucket of the report.
@@ -314,7 +375,7 @@ mod tests {
             fields(&validate_sales_query(&long, NOW).expect_err("too long")),
             ["created_to"]
         );
-        // 400 hours are fine, 402 are not
+        // 400 hours are fine (401 may be: the boundaries decide), 401 and a bit are not
         let hours = |n: i64| SalesQueryInput {
             created_from: Some(NOW - Duration::hours(n)),
             created_to: Some(NOW),
@@ -322,7 +383,15 @@ mod tests {
             ..Default::default()
         };
         assert!(validate_sales_query(&hours(400), NOW).is_ok());
-        assert!(validate_sales_query(&hours(402), NOW).is_err());
+        assert!(validate_sales_query(&hours(401), NOW).is_err());
+        // days: 400 of 25 hours at most; 399 days are fine
+        let days = |n: i64| SalesQueryInput {
+            created_from: Some(NOW - Duration::days(n)),
+            created_to: Some(NOW),
+            ..Default::default()
+        };
+        assert!(validate_sales_query(&days(399), NOW).is_ok());
+        assert!(validate_sales_query(&days(417), NOW).is_err());
     }
 
     #[test]
@@ -404,6 +473,37 @@ mod tests {
         let empty = sum_into_buckets(&[], &rows);
         assert!(empty.buckets.is_empty());
         assert_eq!(empty.totals, SalesFigures::default());
+    }
+
+    #[test]
+    fn hours_cut_by_half_hour_boundaries_are_split() {
+        // Asia/Kolkata's days start at 18:30 UTC.
+        let boundaries = [
+            datetime!(2026-03-27 18:30 UTC),
+            datetime!(2026-03-28 18:30 UTC),
+        ];
+        assert_eq!(cutting(&boundaries), boundaries);
+        assert!(cutting(&[datetime!(2026-03-27 18:00 UTC)]).is_empty());
+        assert_eq!(
+            utc_hour_start(datetime!(2026-03-27 18:30:59.5 +01:00)),
+            datetime!(2026-03-27 17:00 UTC)
+        );
+        // Hours 18:00 (3 orders, 1 before 18:30), 10:00 (1), 18:00 the next day (4, all before
+        // 18:30): summed by the truncated bucket [27 18:00, 28 18:00) and [28 18:00, ...).
+        let sums = [
+            (datetime!(2026-03-27 18:00 UTC), figures(4, 400, 0)),
+            (datetime!(2026-03-28 18:00 UTC), figures(4, 400, 100)),
+        ];
+        let before = [
+            (datetime!(2026-03-27 18:30 UTC), figures(1, 100, 0)),
+            (datetime!(2026-03-28 18:30 UTC), figures(4, 400, 100)),
+        ];
+        let rows = rows_for_cut_hours(&boundaries, &sums, &before);
+        let report = sum_into_buckets(&boundaries, &rows);
+        // the 18:00 hour's 2 after 18:30, the 10:00 hour, the last 18:00 hour's 4 before 18:30
+        assert_eq!(report.buckets.len(), 1);
+        assert_eq!(report.buckets[0].start, datetime!(2026-03-27 18:30 UTC));
+        assert_eq!(report.totals, figures(7, 700, 100));
     }
 
     #[test]

@@ -48,18 +48,18 @@ pub trait StatsRepository: Send + Sync {
         tz: &str,
     ) -> Result<Vec<OffsetDateTime>, BoundariesError>;
 
-    /// The hourly rollup in `[from, to)` (whole UTC hours): one row per UTC hour of creation
-    /// that has orders, oldest first.
-    async fn hourly(
+    /// The hourly rollup summed into the buckets `boundaries` (whole UTC hours) delimit, one
+    /// row per bucket that has orders, dated by the bucket's start, oldest first.
+    async fn sums_by_bucket(
         &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
+        boundaries: &[OffsetDateTime],
     ) -> Result<Vec<(OffsetDateTime, SalesFigures)>, StoreError>;
 
-    /// The same figures counted from the orders themselves, one row per bucket of
-    /// `boundaries` that has orders (dated by the bucket's start): for zones whose boundaries
-    /// are not whole UTC hours. As fast as the orders in the range are few.
-    async fn by_bucket_from_orders(
+    /// For each of `boundaries` (none a whole UTC hour), the figures counted from the orders
+    /// created in `[the boundary's UTC hour, the boundary)`, dated by the boundary: the part of
+    /// an hourly row before a bucket boundary that cuts it (zones with 30- and 45-minute
+    /// offsets). Reads the orders of those part-hours only.
+    async fn before_boundaries(
         &self,
         boundaries: &[OffsetDateTime],
     ) -> Result<Vec<(OffsetDateTime, SalesFigures)>, StoreError>;
