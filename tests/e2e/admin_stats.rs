@@ -335,6 +335,7 @@ async fn refusals_and_access() {
         ("tz=Mars/Olympus_Mons".to_owned(), "tz"),
         ("tz=../../etc/passwd".to_owned(), "tz"),
         ("created_from=yesterday".to_owned(), "created_from"),
+        ("created_to=9999-12-31T23:59:59Z".to_owned(), "created_to"),
         (
             format!("created_from={0}&created_to={0}", rfc3339(now)),
             "created_from",

@@ -19,6 +19,10 @@ use crate::validation::ValidationErrors;
 /// The most buckets one report may hold.
 pub const MAX_BUCKETS: usize = 400;
 
+/// Range ends from this instant on are refused: a bucket's end must stay within the four-digit
+/// years that timestamps are written in.
+pub const LATEST: OffsetDateTime = time::macros::datetime!(9999-01-01 0:00 UTC);
+
 /// The longest accepted time-zone name.
 pub const TZ_MAX: usize = 64;
 
@@ -105,11 +109,23 @@ pub fn validate_sales_query(
             tz.to_owned()
         }
     };
+    let mut far = false;
+    for (field, value) in [
+        ("created_from", input.created_from),
+        ("created_to", input.created_to),
+    ] {
+        if value.is_some_and(|v| v >= LATEST) {
+            errors.add(field, "must be before 9999-01-01T00:00:00Z");
+            far = true;
+        }
+    }
     let to = input.created_to.unwrap_or(now);
     let from = input
         .created_from
         .unwrap_or_else(|| to.saturating_sub(interval.default_span()));
-    if from >= to {
+    if far {
+        // named above; the range checks would only repeat it
+    } else if from >= to {
         errors.add("created_from", "must be before created_to");
     } else if (to - from) > interval.longest() * (MAX_BUCKETS as i32) {
         // At least 401 buckets whatever the zone: refused before any boundary is computed.
@@ -391,6 +407,15 @@ mod tests {
             ..Default::default()
         };
         assert!(validate_sales_query(&days(399), NOW).is_ok());
+        // the year 9999's last day would end in the year 10000
+        let far = SalesQueryInput {
+            created_to: Some(datetime!(9999-12-31 23:59 UTC)),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(&validate_sales_query(&far, NOW).expect_err("far")),
+            ["created_to"]
+        );
         assert!(validate_sales_query(&days(417), NOW).is_err());
     }
 

@@ -183,7 +183,7 @@ pub fn parse(pairs: &[(String, String)]) -> Result<SalesQueryInput, ApiError> {
         (status = 200, description = "One item per bucket, oldest first, zeros where nothing happened, and the totals", body = SalesJson),
         (status = 401, description = "`unauthenticated`", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden`: not an admin", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: a bad timestamp, `interval` or `tz` (unknown zone), `created_from` not before `created_to`, or more than 400 buckets (`created_to`)", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: a bad timestamp (or one from 9999-01-01 on), `interval` or `tz` (unknown zone), `created_from` not before `created_to`, or more than 400 buckets (`created_to`)", body = ProblemBody, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn sales(
