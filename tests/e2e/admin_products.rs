@@ -309,3 +309,136 @@ async fn the_list_pages_by_id_and_searches() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
     }
 }
+
+#[tokio::test]
+async fn image_url_is_set_checked_cleared_and_shown_in_every_product_json() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let response = create(
+        &app,
+        &admin,
+        json!({"name": "Lamp", "price": 5400, "stock_quantity": 10, "sku": "IMG-1",
+               "image_url": " /images/lamp.svg "}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let product = json_of(response).await;
+    let id = product["id"].as_i64().expect("id");
+    assert_eq!(product["image_url"], "/images/lamp.svg");
+    let admin_path = format!("/api/admin/products/{id}");
+    let public_path = format!("/api/products/{id}");
+
+    // public answers carry it too, one product and the list
+    let public = json_of(
+        plain_client()
+            .get(app.url(&public_path))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(public["image_url"], "/images/lamp.svg");
+    assert!(public.get("archived").is_none());
+    let (_, list) = get_json(&admin, &app, "/api/products").await;
+    assert_eq!(list["items"][0]["image_url"], "/images/lamp.svg");
+
+    // without it (or with "" or null) there is none, and the member is still there as null
+    for (sku, extra) in [
+        ("IMG-2", None),
+        ("IMG-3", Some(json!(""))),
+        ("IMG-4", Some(Value::Null)),
+    ] {
+        let mut body = json!({"name": "Mug", "price": 100, "stock_quantity": 1, "sku": sku});
+        if let Some(value) = extra {
+            body["image_url"] = value;
+        }
+        let response = create(&app, &admin, body).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{sku}");
+        let created = json_of(response).await;
+        assert!(created.get("image_url").expect("member").is_null(), "{sku}");
+    }
+
+    // refused values name the field, on create and on PATCH, and change nothing
+    let longest = format!("https://cdn.example.com/{}", "a".repeat(2048 - 24));
+    assert_eq!(longest.len(), 2048);
+    for bad in [
+        json!("http://cdn.example.com/lamp.png"),
+        json!("//cdn.example.com/lamp.png"),
+        json!("images/lamp.svg"),
+        json!("javascript:alert(1)"),
+        json!("https://user:pw@cdn.example.com/a.png"),
+        json!("/images/a b.svg"),
+        json!(format!("{longest}a")),
+        json!(12),
+    ] {
+        let response = create(
+            &app,
+            &admin,
+            json!({"name": "Bad", "price": 1, "stock_quantity": 1, "sku": "IMG-BAD",
+                   "image_url": bad}),
+        )
+        .await;
+        let problem = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem["code"], "validation_failed", "{bad}");
+        if bad.is_string() {
+            assert_eq!(problem["errors"][0]["field"], "image_url", "{bad}");
+        }
+        let response = patch(&admin, &app, &admin_path)
+            .json(&json!({"image_url": bad}))
+            .send()
+            .await
+            .expect("patch");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "PATCH {bad}"
+        );
+    }
+    let (_, unchanged) = get_json(&admin, &app, &admin_path).await;
+    assert_eq!(unchanged["image_url"], "/images/lamp.svg");
+
+    // PATCH sets it (2,048 characters are allowed), absent keeps it, null and "" clear it
+    let response = patch(&admin, &app, &admin_path)
+        .json(&json!({"image_url": longest}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(json_of(response).await["image_url"], longest.as_str());
+    let response = patch(&admin, &app, &admin_path)
+        .json(&json!({"price": 5500}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(json_of(response).await["image_url"], longest.as_str());
+    let response = patch(&admin, &app, &admin_path)
+        .json(&json!({"image_url": null}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(json_of(response).await["image_url"].is_null());
+    for value in [json!("https://cdn.example.com/lamp.png"), json!("")] {
+        let response = patch(&admin, &app, &admin_path)
+            .json(&json!({"image_url": value}))
+            .send()
+            .await
+            .expect("patch");
+        assert_eq!(response.status(), StatusCode::OK);
+        let patched = json_of(response).await;
+        if value == "" {
+            assert!(patched["image_url"].is_null());
+        } else {
+            assert_eq!(patched["image_url"], value);
+        }
+    }
+    let public = json_of(
+        plain_client()
+            .get(app.url(&public_path))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(public["image_url"].is_null());
+}

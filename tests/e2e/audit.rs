@@ -222,7 +222,7 @@ async fn a_scripted_session_of_admin_work_is_audited_in_full() {
             "product.created",
             product.clone(),
             json!({"name": [null, "Desk Lamp"], "description": [null, "Warm light.\nDimmable."],
-                   "price": [null, 5400], "stock_quantity": [null, 10], "sku": [null, "LMP-1"],
+                   "price": [null, 5400], "stock_quantity": [null, 10], "sku": [null, "LMP-1"], "image_url": [null, null],
                    "archived": [null, false]}),
         ),
         entry(

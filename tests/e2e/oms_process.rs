@@ -180,6 +180,7 @@ pub(crate) async fn product_in(db: &TestDb, stock: i64) -> i64 {
                 price: 1_000,
                 stock_quantity: stock,
                 sku: format!("SKU-{}", uuid::Uuid::now_v7().simple()),
+                image_url: None,
             },
             None,
         )

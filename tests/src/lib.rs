@@ -315,6 +315,7 @@ impl TestApp {
                     price,
                     stock_quantity: stock,
                     sku,
+                    image_url: None,
                 },
                 None,
             )

@@ -25,6 +25,7 @@ mod rows;
 pub mod schema;
 pub mod seed;
 pub mod settings;
+pub mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod users;
@@ -45,5 +46,6 @@ pub use pool::{PgPool, build_pool, ping, pool_status};
 pub use products::PgProductRepository;
 pub use revocations::PgTokenRevocations;
 pub use settings::PgSettings;
+pub use stats::PgStatsRepository;
 pub use users::PgUserRepository;
 pub use webhooks::{PgDeliveryQueue, PgWebhookStore};

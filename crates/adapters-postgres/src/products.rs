@@ -68,7 +68,7 @@ fn new_stock(current: i64, change: Option<StockChange>) -> Result<i64, ProductWr
 }
 
 /// The stored fields an audit entry compares (not the version or timestamps).
-fn audited_fields(row: &ProductRow) -> [(&'static str, Value); 6] {
+fn audited_fields(row: &ProductRow) -> [(&'static str, Value); 7] {
     [
         ("name", Value::from(row.name.as_str())),
         (
@@ -78,6 +78,10 @@ fn audited_fields(row: &ProductRow) -> [(&'static str, Value); 6] {
         ("price", Value::from(row.price)),
         ("stock_quantity", Value::from(row.stock_quantity)),
         ("sku", Value::from(row.sku.as_str())),
+        (
+            "image_url",
+            row.image_url.as_deref().map_or(Value::Null, Value::from),
+        ),
         ("archived", Value::from(row.archived)),
     ]
 }
@@ -167,6 +171,7 @@ impl ProductRepository for PgProductRepository {
                             products::price.eq(product.price),
                             products::stock_quantity.eq(product.stock_quantity),
                             products::sku.eq(&product.sku),
+                            products::image_url.eq(product.image_url.as_deref()),
                         ))
                         .returning(ProductRow::as_returning())
                         .get_result(conn)
@@ -215,10 +220,15 @@ impl ProductRepository for PgProductRepository {
                         Some(d) => d.clone(),
                         None => current.description.clone(),
                     };
+                    let image_url = match &patch.image_url {
+                        Some(u) => u.clone(),
+                        None => current.image_url.clone(),
+                    };
                     let updated: ProductRow = diesel::update(products::table.find(id))
                         .set((
                             products::name.eq(patch.name.as_ref().unwrap_or(&current.name)),
                             products::description.eq(description),
+                            products::image_url.eq(image_url),
                             products::price.eq(patch.price.unwrap_or(current.price)),
                             products::sku.eq(patch.sku.as_ref().unwrap_or(&current.sku)),
                             products::archived.eq(patch.archived.unwrap_or(current.archived)),

@@ -62,6 +62,7 @@ diesel::table! {
         version -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        image_url -> Nullable<Text>,
     }
 }
 

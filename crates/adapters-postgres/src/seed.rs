@@ -66,6 +66,14 @@ pub struct DemoProduct {
     pub stock_quantity: i64,
 }
 
+impl DemoProduct {
+    /// `/images/<sku, lower case>.svg`: a placeholder the web app serves from
+    /// `web/public/images/`.
+    pub fn image_url(&self) -> String {
+        format!("/images/{}.svg", self.sku.to_ascii_lowercase())
+    }
+}
+
 const fn product(
     sku: &'static str,
     name: &'static str,
@@ -319,9 +327,11 @@ async fn insert_demo_products(
     let descriptions = column(|p| p.description.to_owned());
     let prices: Vec<i64> = DEMO_PRODUCTS.iter().map(|p| p.price).collect();
     let stock: Vec<i64> = DEMO_PRODUCTS.iter().map(|p| p.stock_quantity).collect();
+    let images = column(DemoProduct::image_url);
     diesel::sql_query(
-        "INSERT INTO products (sku, name, description, price, stock_quantity) \
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) \
+        "INSERT INTO products (sku, name, description, price, stock_quantity, image_url) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], \
+                              $6::text[]) \
          ON CONFLICT ((lower(sku))) DO NOTHING",
     )
     .bind::<Array<Text>, _>(&skus)
@@ -329,6 +339,7 @@ async fn insert_demo_products(
     .bind::<Array<Text>, _>(&descriptions)
     .bind::<Array<BigInt>, _>(&prices)
     .bind::<Array<BigInt>, _>(&stock)
+    .bind::<Array<Text>, _>(&images)
     .execute(conn)
     .await
 }

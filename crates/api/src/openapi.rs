@@ -16,6 +16,7 @@ use crate::handlers::orders::order_json::{
     TrackingJson,
 };
 use crate::handlers::orders::pay_order::PayRequest;
+use crate::handlers::orders::quote_order::{QuoteJson, QuoteLineJson};
 use crate::handlers::products::product_json::{ProductJson, ProductPage};
 use crate::handlers::{auth, health, orders, products};
 
@@ -38,6 +39,7 @@ problem JSON with a stable `code`. Cookie-authenticated writes need `X-CSRF-Toke
         products::list_products::list_products,
         products::get_product::get_product,
         orders::place_order::place_order,
+        orders::quote_order::quote_order,
         orders::list_orders::list_orders,
         orders::get_order::get_order,
         orders::order_history::order_history,
@@ -49,7 +51,7 @@ problem JSON with a stable `code`. Cookie-authenticated writes need `X-CSRF-Toke
         ChangePasswordRequest,
         ProductJson, ProductPage, OrderJson, OrderPage, OrderItemJson, AddressJson, TrackingJson,
         HistoryJson, HistoryEntryJson, ActorJson, PlaceOrderRequest, LineRequest, AddressRequest,
-        PaymentRequest, PayRequest, PaymentActionJson,
+        PaymentRequest, PayRequest, PaymentActionJson, QuoteJson, QuoteLineJson,
     )),
     modifiers(&SecuritySchemes),
     tags(
@@ -109,6 +111,7 @@ mod tests {
         for path in [
             "/api/orders",
             "/api/orders/{id}",
+            "/api/orders/quote",
             "/api/auth/login",
             "/api/products",
             "/api/ws",
@@ -135,6 +138,15 @@ mod tests {
             assert!(
                 place.get(status).is_some(),
                 "POST /api/orders lacks {status}"
+            );
+        }
+        let quote = &doc["paths"]["/api/orders/quote"]["post"]["responses"];
+        for status in [
+            "200", "400", "401", "403", "409", "413", "415", "422", "429",
+        ] {
+            assert!(
+                quote.get(status).is_some(),
+                "POST /api/orders/quote lacks {status}"
             );
         }
     }

@@ -78,6 +78,15 @@ impl OrderRepository for CountingOrders {
         self.inner.get(id).await
     }
 
+    async fn quote(
+        &self,
+        lines: &[domain::OrderLine],
+        country: &str,
+        rules: &domain::PricingRules,
+    ) -> Result<ports::Quote, PlaceOrderError> {
+        self.inner.quote(lines, country, rules).await
+    }
+
     async fn change_status(&self, change: &StatusChange) -> Result<Order, ChangeStatusError> {
         let order = self.inner.change_status(change).await?;
         if let Some(outcome) = outcome_of(change) {

@@ -282,6 +282,10 @@ impl Application {
             refunds: app::refunds::RefundService::new(deps.clone(), app_settings.clone()),
             audit: app::audit::AuditService::new(deps.clone()),
             event_feed: app::event_feed::EventFeed::new(deps.clone()),
+            stats: app::stats::StatsService::new(
+                Arc::new(adapters_postgres::PgStatsRepository::new(pool.clone())),
+                deps.clock.clone(),
+            ),
             customers: CustomerService::new(deps.clone()),
             webhooks: app::webhooks::WebhookService::new(
                 Arc::new(adapters_postgres::PgWebhookStore::new(pool.clone())),

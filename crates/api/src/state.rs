@@ -23,6 +23,7 @@ pub struct AppState {
     pub refunds: app::refunds::RefundService,
     pub audit: app::audit::AuditService,
     pub event_feed: app::event_feed::EventFeed,
+    pub stats: app::stats::StatsService,
     pub customers: CustomerService,
     pub webhooks: app::webhooks::WebhookService,
     pub idempotency: Arc<dyn IdempotencyStore>,

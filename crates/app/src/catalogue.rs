@@ -253,6 +253,7 @@ mod tests {
             price: 1999,
             stock_quantity: 3,
             sku: "WID-1".into(),
+            image_url: None,
         }
     }
 

@@ -26,6 +26,7 @@
 //! - [`webhooks`]: webhook endpoints for admins, and the channel that delivers to them.
 //! - [`payments`]: gateway calls with a timeout, shared by the above.
 //! - [`payment_events`]: the payment provider's notifications (webhooks), checked and applied once.
+//! - [`stats`]: admin statistics (the sales report and the summary) from the store's rollups.
 //! - [`paging`]: keyset pages (`limit + 1` rows fetched to know whether a next page exists).
 //!
 //! # Where this differs from `app-spec.md`
@@ -74,6 +75,7 @@ pub mod payments;
 pub mod reconcile;
 pub mod refunds;
 pub mod relay;
+pub mod stats;
 pub mod webhooks;
 
 pub use admin_orders::AdminOrderService;

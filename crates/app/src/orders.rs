@@ -21,7 +21,7 @@ use domain::{
 };
 use ports::{
     ChangeStatusError, ChargeRequest, NewOrder, Order, OrderCursor, OrderNote, PaymentUpdateError,
-    Shortage, StatusChange, StoreError, StoredEvent, UnknownProduct,
+    Quote, Shortage, StatusChange, StoreError, StoredEvent, UnknownProduct,
 };
 use uuid::Uuid;
 
@@ -231,6 +231,24 @@ impl OrderService {
         cmd: PlaceOrderCommand,
     ) -> Result<PlacementOutcome, PlaceOrderError> {
         self.place_order_as(actor, Uuid::now_v7(), cmd).await
+    }
+
+    /// Prices an order as [`OrderService::place_order`] would place it now, and writes nothing:
+    /// the same validation (the payment token aside: a quote charges nothing), the same store
+    /// checks (unknown or archived products, then short lines) and the same pricing.
+    #[tracing::instrument(skip(self, actor, items, address), fields(user_id = actor.id))]
+    pub async fn quote(
+        &self,
+        actor: Actor,
+        items: &[LineInput],
+        address: &AddressInput,
+    ) -> Result<Quote, PlaceOrderError> {
+        let valid = validate_order(items, address)?;
+        Ok(self
+            .deps
+            .orders
+            .quote(&valid.lines, &valid.address.country, &self.settings.pricing)
+            .await?)
     }
 
     /// [`OrderService::place_order`] with the new order's id (a UUID v7) chosen by the caller:

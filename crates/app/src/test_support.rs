@@ -112,6 +112,7 @@ pub fn product(id: i64) -> Product {
         price: 1000,
         stock_quantity: 5,
         sku: format!("SKU-{id}"),
+        image_url: None,
         archived: false,
         version: 1,
         created_at: NOW,

@@ -4,6 +4,7 @@
 //!   [`order::fulfillment`]: shipments, partial refunds and returns, unit by unit.
 //! - [`money`] and [`pricing`]: integer cents with checked arithmetic, the pricing rules.
 //! - [`validation`]: request validation whose every failure names its field.
+//! - [`stats`]: the admin sales report's query rules and bucket arithmetic.
 //! - [`email`]: which events make which emails, their fixed `Message-ID`, retries, money as
 //!   receipts write it.
 //! - [`webhook`]: webhook URL rules, the addresses a delivery must never connect to, secrets and
@@ -14,6 +15,7 @@ pub mod money;
 pub mod order;
 pub mod pricing;
 pub mod product;
+pub mod stats;
 pub mod user;
 pub mod validation;
 pub mod webhook;

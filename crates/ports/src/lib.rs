@@ -22,6 +22,7 @@ pub mod passwords;
 pub mod payments;
 pub mod products;
 pub mod revocations;
+pub mod stats;
 pub mod users;
 pub mod webhooks;
 
@@ -45,8 +46,9 @@ pub use notes::{AddNoteError, NewNote, OrderNote};
 pub use orders::{
     Actor, ChangeStatusError, ExportRow, NewOrder, NewRefund, NewShipment, Order, OrderCursor,
     OrderFilter, OrderItem, OrderRepository, PaymentNotice, PaymentUpdateError, PlaceOrderError,
-    ProviderEventOutcome, ReconcileHorizon, Refund, RefundError, RefundSettlement, RefundStatus,
-    ShipError, Shipment, Shortage, StatusChange, Tracking, UnknownProduct,
+    ProviderEventOutcome, Quote, QuoteLine, ReconcileHorizon, Refund, RefundError,
+    RefundSettlement, RefundStatus, ShipError, Shipment, Shortage, StatusChange, Tracking,
+    UnknownProduct,
 };
 pub use passwords::{HashError, PasswordHasher};
 pub use payments::{
@@ -59,6 +61,7 @@ pub use revocations::{
     LoggedRevocation, Revocation, RevocationLog, RevocationNotice, RevocationSource,
     TokenRevocations, UserGeneration,
 };
+pub use stats::{BoundariesError, StatsRepository, StatsSummary};
 pub use users::{CreateUserError, User, UserCredentials, UserRepository};
 pub use webhooks::{
     AttemptRecord, ClaimedDelivery, Delivery, DeliveryQuery, DeliveryQueue, DeliveryStatus,

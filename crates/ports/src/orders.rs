@@ -233,6 +233,30 @@ pub struct NewOrder {
     pub payment_status: PaymentStatus,
 }
 
+/// One line of a quote: the product as it is now, priced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuoteLine {
+    pub product_id: i64,
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price: i64,
+    pub line_total: i64,
+    /// The product's stock now.
+    pub available: i64,
+}
+
+/// What an order would cost now, priced as placement prices it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    /// In the order's line order (lines of one product merged).
+    pub lines: Vec<QuoteLine>,
+    pub subtotal: i64,
+    pub shipping_amount: i64,
+    pub tax_amount: i64,
+    pub total_amount: i64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shortage {
     pub product_id: i64,
@@ -388,6 +412,17 @@ pub trait OrderRepository: Send + Sync {
     async fn place(&self, order: &NewOrder) -> Result<Order, PlaceOrderError>;
 
     async fn get(&self, id: Uuid) -> Result<Option<Order>, StoreError>;
+
+    /// Prices `lines` shipped to `country` with `rules` from the products as they are now, with
+    /// the very checks and pricing of [`OrderRepository::place`] (unknown or archived products,
+    /// then every short line, then the domain's pricing), in one read: nothing is locked,
+    /// reserved or written.
+    async fn quote(
+        &self,
+        lines: &[OrderLine],
+        country: &str,
+        rules: &PricingRules,
+    ) -> Result<Quote, PlaceOrderError>;
 
     /// Locks the order, checks the move with the domain, releases stock on cancel (exactly once),
     /// applies the payment effect, appends the event; all in one transaction.

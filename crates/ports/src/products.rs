@@ -15,6 +15,8 @@ pub struct Product {
     pub price: i64,
     pub stock_quantity: i64,
     pub sku: String,
+    /// `null`, an absolute `https://` URL or a path starting with `/`.
+    pub image_url: Option<String>,
     pub archived: bool,
     /// Goes up by one on every change: the `ETag`.
     pub version: i64,
@@ -66,7 +68,7 @@ pub trait ProductRepository: Send + Sync {
     ///
     /// `audit`: the entry of this write (its action, actor and request), stored in the same
     /// transaction with its target set to the new product and its changes to every stored field
-    /// (`name`, `description`, `price`, `stock_quantity`, `sku`, `archived`) as `[null, value]`.
+    /// (`name`, `description`, `price`, `stock_quantity`, `sku`, `image_url`, `archived`) as `[null, value]`.
     async fn create(
         &self,
         product: &NewProduct,

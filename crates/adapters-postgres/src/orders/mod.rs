@@ -21,12 +21,12 @@ mod ship;
 mod status;
 
 use async_trait::async_trait;
-use domain::{OrderStatus, PaymentStatus};
+use domain::{OrderLine, OrderStatus, PaymentStatus, PricingRules};
 use ports::{
     AddNoteError, ChangeStatusError, ExportRow, NewNote, NewOrder, NewRefund, NewShipment, Order,
     OrderCursor, OrderFilter, OrderNote, OrderRepository, PaymentNotice, PaymentUpdateError,
-    PlaceOrderError, ProviderEventOutcome, ReconcileHorizon, Refund, RefundError, RefundSettlement,
-    ShipError, Shipment, StatusChange, StoreError, StoredEvent,
+    PlaceOrderError, ProviderEventOutcome, Quote, ReconcileHorizon, Refund, RefundError,
+    RefundSettlement, ShipError, Shipment, StatusChange, StoreError, StoredEvent,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -71,6 +71,15 @@ impl OrderRepository for PgOrderRepository {
 
     async fn get(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
         queries::get(&self.pool, id).await
+    }
+
+    async fn quote(
+        &self,
+        lines: &[OrderLine],
+        country: &str,
+        rules: &PricingRules,
+    ) -> Result<Quote, PlaceOrderError> {
+        place::quote(&self.pool, lines, country, rules).await
     }
 
     async fn change_status(&self, change: &StatusChange) -> Result<Order, ChangeStatusError> {

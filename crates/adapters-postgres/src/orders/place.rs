@@ -17,6 +17,9 @@
 //!
 //! The stock check is done on the locked rows, and `stock_quantity >= 0` is CHECKed by the
 //! database as a backstop: overselling is impossible, not merely unlikely.
+//!
+//! [`quote`] runs step 2 alone on the products as they are (one `SELECT` without a lock or a
+//! transaction): the same checks and the same pricing, nothing written.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -24,15 +27,19 @@ use diesel::QueryableByName;
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{Array, BigInt, Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use domain::{Cents, EventType, OrderStatus, PricedLine, Totals, price_order};
+use domain::{Cents, EventType, OrderStatus, PricedLine, PricingRules, Totals, price_order};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use ports::{NewOrder, Order, PlaceOrderError, Shortage, StoreError, UnknownProduct};
+use ports::{
+    NewOrder, Order, PlaceOrderError, Quote, QuoteLine, Shortage, StoreError, UnknownProduct,
+};
 use uuid::Uuid;
 
 use crate::batch::{BatchJob, answers};
 use crate::cached::Cached;
+use crate::errors::store_error;
 use crate::events::{NewEvent, append_events};
+use crate::pool::PgPool;
 use crate::rows::{ItemRow, OrderRow, group_items};
 
 #[derive(Debug, QueryableByName)]
@@ -144,13 +151,31 @@ fn check<'a>(
     products: &HashMap<i64, &'a LockedProduct>,
     stock: &HashMap<i64, i64>,
 ) -> Result<(Vec<Line<'a>>, Totals), PlaceOrderError> {
-    if order.lines.is_empty() {
+    check_and_price(
+        &order.lines,
+        &order.address.country,
+        &order.rules,
+        products,
+        stock,
+    )
+}
+
+/// The checks and pricing of placement, shared with [`quote`]: `lines`' products (unknown or
+/// archived ones refuse), their stock (every short line refuses), the domain's totals.
+fn check_and_price<'a>(
+    order_lines: &'a [domain::OrderLine],
+    country: &str,
+    rules: &PricingRules,
+    products: &HashMap<i64, &'a LockedProduct>,
+    stock: &HashMap<i64, i64>,
+) -> Result<(Vec<Line<'a>>, Totals), PlaceOrderError> {
+    if order_lines.is_empty() {
         // The domain's validation refuses this first; never store an order of nothing.
         return Err(PlaceOrderError::Store(StoreError::Internal(
             "an order needs at least one line".into(),
         )));
     }
-    let lines = check_lines(order, products, stock)?;
+    let lines = check_lines(order_lines, products, stock)?;
     let priced: Vec<PricedLine> = lines
         .iter()
         .map(|(line, product)| PricedLine {
@@ -158,20 +183,64 @@ fn check<'a>(
             quantity: line.quantity,
         })
         .collect();
-    let totals = price_order(&priced, &order.address.country, &order.rules)
-        .map_err(PlaceOrderError::Pricing)?;
+    let totals = price_order(&priced, country, rules).map_err(PlaceOrderError::Pricing)?;
     Ok((lines, totals))
+}
+
+/// What placing `lines` would cost now: [`check_and_price`] on the products read without a lock
+/// (the stock each line may take is the product's stock now).
+pub(super) async fn quote(
+    pool: &PgPool,
+    lines: &[domain::OrderLine],
+    country: &str,
+    rules: &PricingRules,
+) -> Result<Quote, PlaceOrderError> {
+    let mut ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut conn = pool.get().await.map_err(store_error)?;
+    let read: Vec<LockedProduct> = Cached(
+        diesel::sql_query(
+            "SELECT id, name, sku, price, stock_quantity, archived FROM products \
+             WHERE id = ANY($1)",
+        )
+        .bind::<Array<BigInt>, _>(&ids),
+    )
+    .load(&mut conn)
+    .await
+    .map_err(store_error)?;
+    let products: HashMap<i64, &LockedProduct> = read.iter().map(|p| (p.id, p)).collect();
+    let stock: HashMap<i64, i64> = read.iter().map(|p| (p.id, p.stock_quantity)).collect();
+    let (priced, totals) = check_and_price(lines, country, rules, &products, &stock)?;
+    Ok(Quote {
+        lines: priced
+            .iter()
+            .zip(&totals.line_totals)
+            .map(|((line, product), line_total)| QuoteLine {
+                product_id: product.id,
+                sku: product.sku.clone(),
+                name: product.name.clone(),
+                quantity: i64::from(line.quantity),
+                unit_price: product.price,
+                line_total: line_total.0,
+                available: product.stock_quantity,
+            })
+            .collect(),
+        subtotal: totals.subtotal.0,
+        shipping_amount: totals.shipping.0,
+        tax_amount: totals.tax.0,
+        total_amount: totals.total.0,
+    })
 }
 
 /// Every line's locked product, or the error naming every unknown (or archived) product, else
 /// every short line (against the stock left by the orders before it in the batch).
 fn check_lines<'a>(
-    order: &'a NewOrder,
+    order_lines: &'a [domain::OrderLine],
     products: &HashMap<i64, &'a LockedProduct>,
     stock: &HashMap<i64, i64>,
 ) -> Result<Vec<Line<'a>>, PlaceOrderError> {
-    let unknown: Vec<UnknownProduct> = order
-        .lines
+    let unknown: Vec<UnknownProduct> = order_lines
         .iter()
         .filter(|line| products.get(&line.product_id).is_none_or(|p| p.archived))
         .map(|line| UnknownProduct {
@@ -183,12 +252,12 @@ fn check_lines<'a>(
         return Err(PlaceOrderError::UnknownProducts(unknown));
     }
     let mut wanted: HashMap<i64, i64> = HashMap::new();
-    for line in &order.lines {
+    for line in order_lines {
         *wanted.entry(line.product_id).or_default() += i64::from(line.quantity);
     }
-    let mut lines = Vec::with_capacity(order.lines.len());
+    let mut lines = Vec::with_capacity(order_lines.len());
     let mut shortages = Vec::new();
-    for line in &order.lines {
+    for line in order_lines {
         let Some(product) = products.get(&line.product_id).copied() else {
             continue;
         };

@@ -235,6 +235,7 @@ fn new_product(sku: &str) -> NewProduct {
         price: 1000,
         stock_quantity: 5,
         sku: sku.into(),
+        image_url: None,
     }
 }
 
@@ -349,7 +350,7 @@ async fn product_writes_store_their_entry_with_the_fields_that_changed() {
                 target.clone(),
                 json!({
                     "name": [null, "Lamp"], "description": [null, null], "price": [null, 1000],
-                    "stock_quantity": [null, 5], "sku": [null, "LMP-1"], "archived": [null, false]
+                    "stock_quantity": [null, 5], "sku": [null, "LMP-1"], "image_url": [null, null], "archived": [null, false]
                 }),
                 Some("req-create".to_owned()),
             ),

@@ -22,6 +22,7 @@ mod refunds_simulated;
 mod revocations;
 mod round_trips;
 mod shipments;
+mod stats;
 mod support;
 mod users;
 mod webhook_queue;

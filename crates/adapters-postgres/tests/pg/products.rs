@@ -24,6 +24,7 @@ async fn create_and_get() {
                 price: 1999,
                 stock_quantity: 10,
                 sku: "WID-1".into(),
+                image_url: None,
             },
             None,
         )
@@ -116,6 +117,7 @@ async fn q_matches_name_or_sku_with_wildcards_literal() {
                     price: 1,
                     stock_quantity: 1,
                     sku: sku.into(),
+                    image_url: None,
                 },
                 None,
             )
@@ -147,6 +149,7 @@ async fn sku_is_unique_case_insensitively() {
                 price: 1,
                 stock_quantity: 1,
                 sku: "abc-1".into(),
+                image_url: None,
             },
             None,
         )
@@ -196,6 +199,7 @@ async fn update_applies_the_patch_and_bumps_the_version() {
                 price: 100,
                 stock_quantity: 10,
                 sku: "W-1".into(),
+                image_url: None,
             },
             None,
         )

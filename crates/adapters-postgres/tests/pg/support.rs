@@ -62,6 +62,7 @@ impl Ctx {
                     price,
                     stock_quantity: stock,
                     sku: sku.to_owned(),
+                    image_url: None,
                 },
                 None,
             )

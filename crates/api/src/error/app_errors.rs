@@ -432,3 +432,12 @@ not_found_or_store!(
     ListDeliveriesError,
     RetryDeliveryError
 );
+
+impl From<app::stats::StatsQueryError> for ApiError {
+    fn from(error: app::stats::StatsQueryError) -> Self {
+        match error {
+            app::stats::StatsQueryError::Validation(errors) => errors.into(),
+            app::stats::StatsQueryError::Store(e) => e.into(),
+        }
+    }
+}

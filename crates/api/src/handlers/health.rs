@@ -92,6 +92,10 @@ mod tests {
             refunds: app::refunds::RefundService::new(deps.clone(), settings),
             audit: app::audit::AuditService::new(deps.clone()),
             event_feed: app::event_feed::EventFeed::new(deps.clone()),
+            stats: app::stats::StatsService::new(
+                Arc::new(ports::stats::MockStatsRepository::new()),
+                deps.clock.clone(),
+            ),
             customers: app::CustomerService::new(deps.clone()),
             webhooks: app::webhooks::WebhookService::new(
                 Arc::new(ports::MockWebhookStore::new()),

@@ -1108,3 +1108,85 @@ async fn resuming_a_payment_that_failed_pays_as_a_first_request() {
         .expect("paid");
     assert!(matches!(outcome, PlacementOutcome::Paid(_)), "{outcome:?}");
 }
+
+// ---- quote ----
+
+fn a_quote() -> Quote {
+    Quote {
+        lines: vec![ports::QuoteLine {
+            product_id: 12,
+            sku: "SKU-12".into(),
+            name: "Product 12".into(),
+            quantity: 2,
+            unit_price: 1000,
+            line_total: 2000,
+            available: 5,
+        }],
+        subtotal: 2000,
+        shipping_amount: 500,
+        tax_amount: 500,
+        total_amount: 3000,
+    }
+}
+
+#[tokio::test]
+async fn quote_prices_through_the_store_with_the_settings_and_writes_nothing() {
+    let mut mocks = Mocks::new();
+    let rules = settings().pricing;
+    mocks
+        .orders
+        .expect_quote()
+        .withf(move |lines, country, r| {
+            lines.len() == 1
+                && lines[0].product_id == 12
+                && lines[0].quantity == 2
+                && country == "GB"
+                && *r == rules
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(a_quote()));
+    // No place, no charge, no status change: the mocks refuse any other call.
+    let quote = service(mocks)
+        .quote(CUSTOMER, &lines(), &address_input())
+        .await
+        .expect("quoted");
+    assert_eq!(quote, a_quote());
+}
+
+#[tokio::test]
+async fn quote_refuses_as_placement_does() {
+    let mut bad = address_input();
+    bad.country = "XYZ".into();
+    match service(Mocks::new()).quote(CUSTOMER, &[], &bad).await {
+        Err(PlaceOrderError::Validation(e)) => {
+            assert_eq!(field_names(&e), ["items", "shipping_address.country"])
+        }
+        other => panic!("expected validation, got {other:?}"),
+    }
+    let mut mocks = Mocks::new();
+    mocks.orders.expect_quote().returning(|_, _, _| {
+        Err(PortPlaceOrderError::InsufficientStock(vec![Shortage {
+            product_id: 12,
+            first_index: 0,
+            requested: 2,
+            available: 1,
+        }]))
+    });
+    assert!(matches!(
+        service(mocks)
+            .quote(CUSTOMER, &lines(), &address_input())
+            .await,
+        Err(PlaceOrderError::InsufficientStock(s)) if s[0].available == 1
+    ));
+    let mut mocks = Mocks::new();
+    mocks
+        .orders
+        .expect_quote()
+        .returning(|_, _, _| Err(PortPlaceOrderError::Pricing(PricingError::Overflow)));
+    assert_eq!(
+        service(mocks)
+            .quote(CUSTOMER, &lines(), &address_input())
+            .await,
+        Err(PlaceOrderError::PricingOverflow)
+    );
+}

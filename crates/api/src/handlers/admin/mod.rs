@@ -2,7 +2,7 @@
 //! unknown admin path too answers 401 (nobody signed in) or 403 `forbidden` (a customer) before
 //! it answers 404. The admin order routes mount from [`orders`], the product routes from
 //! [`products`], the customer routes from [`customers`], the audit log from [`audit`], the event
-//! feed from [`events`], the webhook endpoints from [`webhooks`].
+//! feed from [`events`], the webhook endpoints from [`webhooks`], the statistics from [`stats`].
 
 pub mod audit;
 pub mod customers;
@@ -10,6 +10,7 @@ pub mod events;
 pub mod if_match;
 pub mod orders;
 pub mod products;
+pub mod stats;
 pub mod webhooks;
 
 use actix_web::middleware::from_fn;
@@ -35,6 +36,8 @@ use crate::auth::require_admin;
         products::create::create_product,
         products::update::update_product,
         products::archive::archive_product,
+        stats::sales,
+        stats::summary,
     ),
     components(schemas(
         orders::change_status::ChangeStatusRequest,
@@ -56,6 +59,11 @@ use crate::auth::require_admin;
         audit::AuditTargetJson,
         audit::AuditTargetId,
         events::EventFeedPage,
+        stats::SalesJson,
+        stats::SalesBucketJson,
+        stats::SummaryJson,
+        stats::OrdersByStatusJson,
+        stats::TodayJson,
     )),
     tags((name = "admin", description = "Every order, the catalogue, the audit log and the event feed, for admins (role `ADMIN`)"))
 )]
@@ -69,6 +77,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(products::configure)
             .service(crate::handlers::resource("/audit").get(audit::list_audit))
             .service(crate::handlers::resource("/events").get(events::event_feed))
+            .service(crate::handlers::resource("/stats/sales").get(stats::sales))
+            .service(crate::handlers::resource("/stats/summary").get(stats::summary))
             .configure(customers::configure)
             .configure(webhooks::configure)
             .default_service(web::to(super::not_found)),
@@ -147,6 +157,12 @@ mod tests {
             ),
             ("/api/admin/audit", "get", &["401", "403", "422", "429"]),
             ("/api/admin/events", "get", &["401", "403", "422", "429"]),
+            (
+                "/api/admin/stats/sales",
+                "get",
+                &["401", "403", "422", "429"],
+            ),
+            ("/api/admin/stats/summary", "get", &["401", "403", "429"]),
         ];
         for (path, method, statuses) in routes {
             let responses = &doc["paths"][path][method]["responses"];

@@ -1,5 +1,5 @@
 //! `/api/orders`: a signed-in user's orders (every route answers 401 first without a session).
-//! Placement is also rate-limited per user (`RATE_LIMIT_ORDERS_PER_MINUTE`).
+//! Placement is also rate-limited per user (`RATE_LIMIT_ORDERS_PER_MINUTE`); a quote is not.
 
 pub mod cancel_order;
 pub mod get_order;
@@ -9,6 +9,7 @@ pub mod order_history;
 pub mod order_json;
 pub mod pay_order;
 pub mod place_order;
+pub mod quote_order;
 
 use actix_web::web;
 
@@ -21,6 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, limits: &RateLimiters) {
             .route(web::post().to(place_order::place_order))
             .route(web::get().to(list_orders::list_orders)),
     )
+    // Before `/api/orders/{id}`, which it would otherwise match.
+    .service(crate::handlers::resource("/api/orders/quote").post(quote_order::quote_order))
     .service(crate::handlers::resource("/api/orders/{id}").get(get_order::get_order))
     .service(
         crate::handlers::resource("/api/orders/{id}/history").get(order_history::order_history),

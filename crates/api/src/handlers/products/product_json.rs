@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 
 use crate::handlers::timestamps;
 
-/// `{"id", "name", "description", "price", "stock_quantity", "sku", "created_at", "updated_at"}`;
+/// `{"id", "name", "description", "price", "stock_quantity", "sku", "image_url", "created_at",
+/// "updated_at"}`;
 /// admin answers also carry `archived`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProductJson {
@@ -17,6 +18,9 @@ pub struct ProductJson {
     pub price: i64,
     pub stock_quantity: i64,
     pub sku: String,
+    /// `null`, an absolute `https://` URL, or a path on this site starting with `/`.
+    #[schema(max_length = 2048, example = "/images/desk-lamp.svg")]
+    pub image_url: Option<String>,
     /// Only in admin answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub archived: Option<bool>,
@@ -38,6 +42,7 @@ impl ProductJson {
             price: product.price,
             stock_quantity: product.stock_quantity,
             sku: product.sku.clone(),
+            image_url: product.image_url.clone(),
             archived: None,
             created_at: product.created_at,
             updated_at: product.updated_at,

@@ -33,6 +33,11 @@ pub struct CreateProductRequest {
     /// 2 to 64 of `A-Z a-z 0-9 - _`, unique case-insensitively.
     #[schema(pattern = "^[A-Za-z0-9_-]{2,64}$", example = "LMP-LED-DSK")]
     pub sku: String,
+    /// An absolute `https://` URL (with a host, no user info) or a path on this site starting
+    /// with `/` (not `//`), at most 2,048 characters, no spaces; `null`, absent or `""`: none.
+    #[serde(default)]
+    #[schema(max_length = 2048, example = "/images/desk-lamp.svg")]
+    pub image_url: Option<String>,
 }
 
 /// Creates a product.
@@ -67,6 +72,7 @@ pub async fn create_product(
         price: body.price,
         stock_quantity: body.stock_quantity,
         sku: body.sku,
+        image_url: body.image_url,
     };
     let audit = meta.audit(Some(admin.0.actor()));
     let product = state.catalogue.create_product(&input, &audit).await?;

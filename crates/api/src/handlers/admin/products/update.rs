@@ -14,7 +14,7 @@ use crate::handlers::products::product_json::ProductJson;
 use crate::state::AppState;
 
 /// A partial update: only the fields sent change. A field sent as `null` is refused (422),
-/// except `description`, which `null` (or `""`) clears. Send `stock_quantity` (absolute) or
+/// except `description` and `image_url`, which `null` (or `""`) clears. Send `stock_quantity` (absolute) or
 /// `stock_delta` (added atomically, never below 0), not both.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +27,11 @@ pub struct ProductPatchRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, nullable = true, max_length = 5000)]
     pub description: Option<Option<String>>,
+    /// An absolute `https://` URL or a path starting with `/`, at most 2,048 characters;
+    /// `null` or `""` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable = true, max_length = 2048)]
+    pub image_url: Option<Option<String>>,
     /// Cents, 0 to 2,147,483,647.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>, minimum = 0, maximum = 2147483647)]
@@ -81,6 +86,7 @@ impl ProductPatchRequest {
         Ok(ProductPatchInput {
             name: self.name.flatten(),
             description: self.description,
+            image_url: self.image_url,
             price: self.price.flatten(),
             sku: self.sku.flatten(),
             archived: self.archived.flatten(),
@@ -166,6 +172,11 @@ mod tests {
         assert_eq!(input.name.as_deref(), Some("Mug"));
         assert_eq!(input.description, Some(Some("x".into())));
         assert_eq!(input.archived, Some(false));
+        let input = parse(r#"{"image_url": null}"#).expect("valid");
+        assert_eq!(input.image_url, Some(None));
+        let input = parse(r#"{"image_url": "/images/a.svg"}"#).expect("valid");
+        assert_eq!(input.image_url, Some(Some("/images/a.svg".into())));
+        assert_eq!(parse("{}").expect("empty").image_url, None);
     }
 
     #[test]

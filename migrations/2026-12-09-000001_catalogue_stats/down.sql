@@ -1,0 +1,18 @@
+DROP INDEX webhook_deliveries_failed_idx;
+DROP TRIGGER order_stats_items_deleted ON order_items;
+DROP TRIGGER order_stats_items_updated ON order_items;
+DROP TRIGGER order_stats_items_inserted ON order_items;
+DROP TRIGGER order_stats_orders_deleted ON orders;
+DROP TRIGGER order_stats_orders_updated ON orders;
+DROP TRIGGER order_stats_orders_inserted ON orders;
+DROP FUNCTION order_stats_items_changed();
+DROP FUNCTION order_stats_of_items(order_stats_units[]);
+DROP TYPE order_stats_units;
+DROP FUNCTION order_stats_orders_changed();
+DROP FUNCTION order_stats_of(orders, BIGINT);
+DROP FUNCTION order_stats_apply(order_stats_delta[]);
+DROP FUNCTION order_stats_slot();
+DROP TYPE order_stats_delta;
+DROP TABLE order_stats_counters;
+DROP TABLE order_stats_hourly;
+ALTER TABLE products DROP COLUMN image_url;
