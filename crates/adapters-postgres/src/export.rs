@@ -252,7 +252,7 @@ pub fn copy_sql(filter: &OrderFilter) -> String {
 /// writes an empty string as `""`, the contract's writer wrote nothing, so empty text is NULL
 /// here). `COPY` quotes a cell exactly when it holds a comma, a quote, CR or LF, as before.
 pub fn select_sql(filter: &OrderFilter) -> String {
-    let address = |field: &str| neutralised(&format!("o.shipping_address ->> '{field}'"));
+    let address = |field: &str| neutralised(&format!("(o.shipping_address ->> '{field}')"));
     let columns = [
         "o.id".to_owned(),
         "o.user_id".to_owned(),
