@@ -483,7 +483,10 @@ mod tests {
     /// `BLESS=1 cargo test -p adapters-postgres --lib export` rewrites the file.
     #[test]
     fn the_bench_copies_the_same_statement() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/sql/export-copy.sql");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../bench/sql/export-copy.sql"
+        );
         let want = format!(
             "-- The export's statement, exactly as the server sends it (checked by a unit test in\n\
              -- crates/adapters-postgres/src/export.rs): scenario 5 of scripts/bench.sh times it.\n\
@@ -494,6 +497,9 @@ mod tests {
             std::fs::write(path, &want).expect("write");
         }
         let have = std::fs::read_to_string(path).expect("bench/sql/export-copy.sql");
-        assert!(have == want, "bench/sql/export-copy.sql differs: run with BLESS=1");
+        assert!(
+            have == want,
+            "bench/sql/export-copy.sql differs: run with BLESS=1"
+        );
     }
 }
