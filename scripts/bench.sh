@@ -12,7 +12,9 @@
 #   3. GET /api/products and GET /api/orders/{id};
 #   3b. a partial shipment, then a refund (restock cancel) of each of the orders placed in 1;
 #   4. BENCH_WS_CLIENTS WebSocket clients and status changes at BENCH_WS_RATE per second;
-#   5. the CSV export of a 1,000,000-order database, on a server started fresh for it;
+#   5. the CSV export of a 1,000,000-order database, on a server started fresh for it, paired with
+#      psql running the server's own COPY statement (bench/sql/export-copy.sql) on the same
+#      database into /dev/null, timed before and after the export (the faster one is reported);
 #   6. the server's memory, idle and under load 1 (measured during 1);
 #   7. webhook delivery on a server started fresh for it (WEBHOOK_ALLOW_PRIVATE/HTTP on, a short
 #      WEBHOOK_RETRY_SCHEDULE): a plain reqwest client's baseline, then BENCH_WEBHOOK_EVENTS events
@@ -30,6 +32,10 @@
 #   BENCH_WS_RATE=20            status changes per second in scenario 4
 #   BENCH_EXPORT_SECONDS=120    bound of the export (the whole export takes 30-45 s here)
 #   BENCH_SKIP_EXPORT=1         skip scenario 5 (and the template)
+#   BENCH_ONLY=export           run scenario 5 alone (with the template; nothing else is set up)
+#   BENCH_OMS=path              an `oms` executable to measure instead of the one built (e.g. an
+#                               older commit's release build, for a before/after); oms-bench is
+#                               still built from the tree
 #   BENCH_WEBHOOK_EVENTS=20000  events of the webhook throughput scenarios (7)
 #   BENCH_WEBHOOK_RATE=200, BENCH_WEBHOOK_SECONDS=10   the paced webhook latency scenario
 #   BENCH_WEBHOOK_SCHEDULE=100ms,200ms,400ms,800ms,1600ms   WEBHOOK_RETRY_SCHEDULE of every server
@@ -55,6 +61,7 @@ readonly WS_CLIENTS="${BENCH_WS_CLIENTS:-1000}"
 readonly WS_RATE="${BENCH_WS_RATE:-20}"
 readonly EXPORT_SECONDS="${BENCH_EXPORT_SECONDS:-120}"
 readonly SKIP_EXPORT="${BENCH_SKIP_EXPORT:-0}"
+readonly ONLY="${BENCH_ONLY:-}"
 readonly WEBHOOK_EVENTS="${BENCH_WEBHOOK_EVENTS:-20000}"
 readonly WEBHOOK_RATE="${BENCH_WEBHOOK_RATE:-200}"
 readonly WEBHOOK_SECONDS="${BENCH_WEBHOOK_SECONDS:-10}"
@@ -99,6 +106,11 @@ build() {
   if [ ! -x "$OMS" ] || [ ! -x "$LOADGEN" ]; then
     die "cargo built no oms / oms-bench executable"
   fi
+  if [ -n "${BENCH_OMS:-}" ]; then
+    [ -x "$BENCH_OMS" ] || die "BENCH_OMS=$BENCH_OMS is not an executable"
+    OMS="$BENCH_OMS"
+    step "measuring $OMS (BENCH_OMS) instead of the build"
+  fi
 }
 
 # The URL of database $1 on the server scripts/db.sh found.
@@ -122,6 +134,7 @@ note_load() {
 ensure_template() {
   local building="${TEMPLATE}_building" url started took
   if [ "$(sql postgres -c "SELECT count(*) FROM pg_database WHERE datname = '$TEMPLATE'")" = 1 ]; then
+    upgrade_template
     return 0
   fi
   step "generating the template database $TEMPLATE ($TEMPLATE_ORDERS orders; once, not timed)"
@@ -140,6 +153,20 @@ ensure_template() {
   sql postgres -c "ALTER DATABASE \"$building\" RENAME TO \"$TEMPLATE\"" \
     -c "COMMENT ON DATABASE \"$TEMPLATE\" IS '$TEMPLATE_ORDERS generated orders (oms seed-demo --orders), made $(date -u +%FT%TZ) in ${took} s'"
   step "template ready in ${took} s"
+}
+
+# A template made by an older version gets the newer migrations once, then VACUUM ANALYZE, so that
+# no run migrates (and reads freshly rewritten, unvacuumed tables) in its own time.
+upgrade_template() {
+  local url before after
+  url="$(db_url "$TEMPLATE")"
+  before="$(sql "$TEMPLATE" -c "SELECT count(*) FROM __diesel_schema_migrations")"
+  DATABASE_URL="$url" RUST_LOG=warn "$OMS" migrate >&2
+  after="$(sql "$TEMPLATE" -c "SELECT count(*) FROM __diesel_schema_migrations")"
+  if [ "$before" != "$after" ]; then
+    step "template $TEMPLATE migrated ($before -> $after migrations); VACUUM ANALYZE (once)"
+    sql "$TEMPLATE" -c "VACUUM ANALYZE"
+  fi
 }
 
 # Starts `oms serve` on database $1, port $2, log $3; sets SERVER_PID once /healthz answers.
@@ -329,10 +356,50 @@ export_scenario() {
   META+=("template=$(sql postgres -c "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '$TEMPLATE'"); copied for this run in $(( $(date +%s) - started )) s")
   step "5. CSV export on a fresh server (at most ${EXPORT_SECONDS} s)"
   start_server "$EXPORT_DB" "$EXPORT_PORT" "$RUN_DIR/export-server.log"
+  step "5. psql COPY of the same statement into /dev/null (before the export)"
+  local first second
+  first="$(copy_seconds)"
   measure export --base "http://127.0.0.1:$EXPORT_PORT" --admin-email "$ADMIN_EMAIL" \
     --admin-password "$ADMIN_PW" --pid "$SERVER_PID" --max-seconds "$EXPORT_SECONDS"
   stop_server
+  step "5. psql COPY of the same statement into /dev/null (after the export)"
+  second="$(copy_seconds)"
+  copy_result "$first" "$second" | tee -a "$RESULTS" >&2
   sql postgres -c "DROP DATABASE IF EXISTS \"$EXPORT_DB\" WITH (FORCE)"
+}
+
+# Seconds psql takes to run the export's COPY on the export database into /dev/null, or
+# "bound" when EXPORT_SECONDS ran out, or "failed".
+copy_seconds() {
+  local started ended rc=0
+  started="$(date +%s.%N)"
+  timeout "$EXPORT_SECONDS" "$PSQL" "$(db_url "$EXPORT_DB")" -X -q -v ON_ERROR_STOP=1 \
+    -f "$ROOT/bench/sql/export-copy.sql" >/dev/null || rc=$?
+  ended="$(date +%s.%N)"
+  if [ "$rc" -eq 124 ]; then
+    echo bound
+  elif [ "$rc" -ne 0 ]; then
+    warn "psql COPY failed (exit $rc)"
+    echo failed
+  else
+    awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.3f", b - a }'
+  fi
+}
+
+# The JSON line of the COPY pairing: the faster of the two timed runs $1 and $2.
+copy_result() {
+  local best="" t
+  for t in "$1" "$2"; do
+    case "$t" in
+      bound | failed) ;;
+      *) if [ -z "$best" ] || awk -v t="$t" -v b="$best" 'BEGIN { exit !(t < b) }'; then best="$t"; fi ;;
+    esac
+  done
+  if [ -n "$best" ]; then
+    printf '{"kind":"export_copy","completed":true,"seconds":%s,"runs":["%s","%s"]}\n' "$best" "$1" "$2"
+  else
+    printf '{"kind":"export_copy","completed":false,"seconds":%s,"runs":["%s","%s"]}\n' "$EXPORT_SECONDS" "$1" "$2"
+  fi
 }
 
 report() {
@@ -428,6 +495,12 @@ main() {
   RUN_STARTED="$(date +%s)"
   local load_start
   load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+  if [ "$ONLY" = export ]; then
+    export_scenario
+    report "$(( $(date +%s) - RUN_STARTED ))" "$load_start"
+    return 0
+  fi
+  [ -z "$ONLY" ] || die "BENCH_ONLY=$ONLY: only \"export\" is known"
   prepare_databases
   main_scenarios
   [ "$SKIP_WEBHOOKS" = 1 ] || webhook_scenarios

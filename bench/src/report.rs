@@ -489,30 +489,50 @@ fn export(run: &Run, md: &mut String) {
     let _ = writeln!(
         md,
         "## 5. CSV export\n\n`GET /api/admin/orders/export` of every order of the 1,000,000-order \
-         database, on a server started fresh for it (peak = `VmHWM` since its start).\n\n| rows | \
-         complete | seconds | rows/s | MB | first byte ms | server RSS before → peak sampled | \
-         VmHWM |\n|---|---|---|---|---|---|---|---|"
+         database, on a server started fresh for it (peak = `VmHWM` since its start); then, on the \
+         same database, `psql` running the server's own statement (`bench/sql/export-copy.sql`: \
+         `COPY (the 17 columns, newest first) TO STDOUT WITH (FORMAT csv, HEADER)`) into \
+         `/dev/null`, with the same time bound. **COPY/server** ≥ 1.0: the export is as fast as \
+         the database's own COPY.\n\n| rows | complete | server s | rows/s | MB | first byte ms | \
+         psql COPY s | **COPY/server** | server RSS before → peak sampled | VmHWM |\n\
+         |---|---|---|---|---|---|---|---|---|---|"
     );
     if let Some(r) = run.find("export", "", None) {
+        let copy = run.find("export_copy", "", None);
+        let copy_seconds = copy.map(|c| &c["seconds"]).unwrap_or(&Value::Null);
+        let copy_done = copy.is_some_and(|c| c["completed"] == true);
+        let ratio = match (copy_seconds.as_f64(), r["seconds"].as_f64()) {
+            (Some(c), Some(s)) if copy_done && r["completed"] == true && s > 0.0 => {
+                format!("**{:.2}**", c / s)
+            }
+            _ => "—".to_owned(),
+        };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | **{}** | {} | {} | {} → {} | **{}** |",
+            "| {} | {} | {} | **{}** | {} | {} | {}{} | {} | {} → {} | **{}** |",
             num(&r["rows"], 0),
             if r["completed"] == true {
                 "yes"
             } else {
                 "no (time bound)"
             },
-            num(&r["seconds"], 1),
+            num(&r["seconds"], 2),
             num(&r["rows_per_s"], 0),
             num(&r["megabytes"], 0),
             num(&r["first_byte_ms"], 0),
+            num(copy_seconds, 2),
+            if copy.is_some() && !copy_done {
+                " (time bound)"
+            } else {
+                ""
+            },
+            ratio,
             mib(&r["rss_before_kib"]),
             mib(&r["rss_max_kib"]),
             mib(&r["hwm_kib"]),
         );
     } else {
-        md.push_str("| not run | | | | | | | |\n");
+        md.push_str("| not run | | | | | | | | | |\n");
     }
     md.push('\n');
 }

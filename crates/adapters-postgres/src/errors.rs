@@ -14,6 +14,14 @@ pub enum DbFailure {
     Query(DieselError),
     Pool(PoolError),
     Connect(diesel::ConnectionError),
+    /// The export's own `tokio_postgres` connection.
+    Driver(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for DbFailure {
+    fn from(e: tokio_postgres::Error) -> Self {
+        DbFailure::Driver(e)
+    }
 }
 
 impl From<DieselError> for DbFailure {
@@ -57,6 +65,7 @@ pub fn store_error(e: impl Into<DbFailure>) -> StoreError {
             }
         },
         DbFailure::Connect(e) => StoreError::Unavailable(format!("cannot connect: {e}")),
+        DbFailure::Driver(e) => driver_error(&e),
     }
 }
 
@@ -73,6 +82,23 @@ fn query_error(e: DieselError) -> StoreError {
             StoreError::Unavailable("connection left in a broken transaction state".into())
         }
         _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+/// A `tokio_postgres` failure (the export's connection): no server error (refused, closed, I/O)
+/// or a server error of class 08 (connection), 53 (resources) or 57 (operator intervention:
+/// timeout, shutdown) → `Unavailable`; anything else → `Internal`.
+fn driver_error(e: &tokio_postgres::Error) -> StoreError {
+    match e.as_db_error() {
+        None => StoreError::Unavailable(format!("database connection: {e}")),
+        Some(db)
+            if ["08", "53", "57"]
+                .iter()
+                .any(|c| db.code().code().starts_with(c)) =>
+        {
+            StoreError::Unavailable(db.message().to_owned())
+        }
+        Some(db) => StoreError::Internal(format!("{}: {}", db.code().code(), db.message())),
     }
 }
 

@@ -91,6 +91,7 @@ diesel::table! {
         version -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        item_count -> Nullable<Int8>,
     }
 }
 

@@ -489,11 +489,12 @@ CROSS JOIN LATERAL generate_series(1, least(o.lines, pc.c)::int) AS j
 JOIN seed_products p ON p.n = (o.product_base + j) % pc.c
 "#;
 
-/// `seed_totals`: each staged order's subtotal and shipping (default rules: 500, free from 5000).
+/// `seed_totals`: each staged order's subtotal, shipping (default rules: 500, free from 5000) and
+/// number of units.
 const STAGE_TOTALS_SQL: &str = r#"
 CREATE TEMP TABLE seed_totals ON COMMIT DROP AS
-SELECT order_id, subtotal, CASE WHEN subtotal >= 5000 THEN 0 ELSE 500 END AS shipping
-FROM (SELECT order_id, sum(quantity * unit_price) AS subtotal
+SELECT order_id, subtotal, CASE WHEN subtotal >= 5000 THEN 0 ELSE 500 END AS shipping, units
+FROM (SELECT order_id, sum(quantity * unit_price) AS subtotal, sum(quantity)::bigint AS units
       FROM seed_items GROUP BY order_id) s
 "#;
 
@@ -502,7 +503,7 @@ const INSERT_ORDERS_SQL: &str = r#"
 INSERT INTO orders (id, user_id, status, payment_status, payment_collected, payment_reference,
                     subtotal, shipping_amount, tax_amount, total_amount, currency,
                     shipping_address, tracking_carrier, tracking_number, version,
-                    fulfillment_status, refunded_amount, created_at, updated_at)
+                    fulfillment_status, refunded_amount, item_count, created_at, updated_at)
 SELECT o.id, o.user_id,
        CASE WHEN o.bucket = 0 THEN 'PENDING'
             WHEN o.bucket IN (1, 2) THEN 'CANCELLED'
@@ -524,6 +525,7 @@ SELECT o.id, o.user_id,
        CASE WHEN o.bucket = 0 THEN 1 WHEN o.bucket IN (1, 3, 4, 5, 6) THEN 2 ELSE 3 END,
        CASE WHEN o.bucket >= 7 THEN 'fulfilled' ELSE 'unfulfilled' END,
        CASE WHEN o.bucket = 2 THEN t.subtotal + t.shipping ELSE 0 END,
+       t.units,
        o.created_at, o.updated_at
 FROM seed_orders o
 JOIN seed_totals t ON t.order_id = o.id

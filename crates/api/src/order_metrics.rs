@@ -21,10 +21,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::{OrderStatus, PaymentStatus};
 use ports::{
-    ChangeStatusError, ChargeOutcome, ChargeRequest, ChargeState, ExportRow, NewOrder, NewShipment,
-    Order, OrderCursor, OrderFilter, OrderRepository, PaymentError, PaymentGateway,
-    PaymentUpdateError, PlaceOrderError, ReconcileHorizon, ShipError, Shipment, StatusChange,
-    StoreError, StoredEvent,
+    ChangeStatusError, ChargeOutcome, ChargeRequest, ChargeState, NewOrder, NewShipment, Order,
+    OrderCursor, OrderFilter, OrderRepository, PaymentError, PaymentGateway, PaymentUpdateError,
+    PlaceOrderError, ReconcileHorizon, ShipError, Shipment, StatusChange, StoreError, StoredEvent,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -123,15 +122,6 @@ impl OrderRepository for CountingOrders {
         limit: u32,
     ) -> Result<Vec<Order>, StoreError> {
         self.inner.list(filter, after, limit).await
-    }
-
-    async fn export_page(
-        &self,
-        filter: &OrderFilter,
-        after: Option<OrderCursor>,
-        limit: u32,
-    ) -> Result<Vec<ExportRow>, StoreError> {
-        self.inner.export_page(filter, after, limit).await
     }
 
     async fn history(&self, order_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {

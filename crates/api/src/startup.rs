@@ -35,9 +35,9 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use adapters_postgres::listener;
 use adapters_postgres::{
-    PgCustomerRepository, PgDeliveryQueue, PgEventLog, PgIdempotencyStore, PgMailQueue,
-    PgOrderRepository, PgPool, PgProductRepository, PgSettings, PgTokenRevocations,
-    PgUserRepository,
+    ExportSettings, PgCustomerRepository, PgDeliveryQueue, PgEventLog, PgIdempotencyStore,
+    PgMailQueue, PgOrderExport, PgOrderRepository, PgPool, PgProductRepository, PgSettings,
+    PgTokenRevocations, PgUserRepository,
 };
 use adapters_webhooks::HttpWebhookSender;
 use adapters_ws::Hub;
@@ -150,6 +150,20 @@ pub fn pg_settings(settings: &Settings) -> PgSettings {
     }
 }
 
+/// CSV exports running at once, at most (each holds a database connection of its own, outside the
+/// pool, for as long as its client reads).
+pub const EXPORTS_MAX: usize = 4;
+
+/// How the CSV export reaches the database: the pool's URL and timeouts, its own connections.
+pub fn export_settings(settings: &Settings) -> ExportSettings {
+    ExportSettings {
+        url: settings.database.url.expose_secret().to_owned(),
+        application_name: "oms-export".into(),
+        connect_timeout: settings.database.connect_timeout,
+        max_concurrent: EXPORTS_MAX,
+    }
+}
+
 /// The use cases' settings of `settings`.
 pub fn app_settings(settings: &Settings) -> AppSettings {
     AppSettings {
@@ -167,6 +181,7 @@ pub async fn deps(settings: &Settings, pool: &PgPool) -> anyhow::Result<Deps> {
         users: Arc::new(PgUserRepository::new(pool.clone())),
         products: Arc::new(PgProductRepository::new(pool.clone())),
         orders: Arc::new(PgOrderRepository::new(pool.clone())),
+        export: Arc::new(PgOrderExport::new(export_settings(settings))),
         events: Arc::new(PgEventLog::new(pool.clone())),
         payments: crate::payments::gateway(&settings.payments, pool)?,
         hasher: Arc::new(

@@ -6,7 +6,7 @@ use domain::validation::{self, Lines};
 use domain::{ExceedsOpen, InvalidTransition, OrderStatus, PaymentStatus, ValidationErrors};
 use ports::audit::{action, target};
 use ports::{
-    AuditContext, AuditEntry, AuditTarget, ChangeStatusError, ExportRow, NewShipment, Order,
+    AuditContext, AuditEntry, AuditTarget, ChangeStatusError, CsvChunks, NewShipment, Order,
     OrderCursor, OrderFilter, ShipError, Shipment, StatusChange, StoreError, Tracking,
 };
 use uuid::Uuid;
@@ -216,15 +216,11 @@ impl AdminOrderService {
         self.deps.orders.shipment(order_id, id).await
     }
 
-    /// One batch of the export, newest first, after `after` (the API streams batches).
-    #[tracing::instrument(level = "debug", skip(self))]
-    pub async fn export_page(
-        &self,
-        filter: &OrderFilter,
-        after: Option<OrderCursor>,
-        limit: u32,
-    ) -> Result<Vec<ExportRow>, StoreError> {
-        self.deps.orders.export_page(filter, after, limit).await
+    /// The CSV export of the orders matching `filter`, as the store streams it (see
+    /// [`ports::OrderExport`]: `Err` only when it cannot start).
+    #[tracing::instrument(skip(self))]
+    pub async fn export_csv(&self, filter: &OrderFilter) -> Result<CsvChunks, StoreError> {
+        self.deps.export.export_csv(filter).await
     }
 
     async fn refund(&self, order_id: Uuid) {
@@ -637,7 +633,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn export_page_passes_through() {
+    async fn export_passes_the_filter_and_the_stream_through() {
+        use futures_util::StreamExt as _;
         let filter = OrderFilter {
             email: Some("ada@example.com".into()),
             created_from: Some(datetime!(2026-11-01 0:00 UTC)),
@@ -645,16 +642,33 @@ mod tests {
         };
         let mut mocks = Mocks::new();
         mocks
-            .orders
-            .expect_export_page()
-            .with(eq(filter.clone()), eq(None), eq(500))
+            .export
+            .expect_export_csv()
+            .with(eq(filter.clone()))
             .times(1)
-            .returning(|_, _, _| Ok(vec![]));
-        let rows = service(mocks)
-            .export_page(&filter, None, 500)
+            .returning(|_| {
+                let chunk: Result<bytes::Bytes, StoreError> =
+                    Ok(bytes::Bytes::from_static(b"id\n"));
+                Ok(Box::pin(futures_util::stream::iter([chunk])))
+            });
+        let chunks: Vec<_> = service(mocks)
+            .export_csv(&filter)
             .await
-            .expect("rows");
-        assert!(rows.is_empty());
+            .expect("started")
+            .collect()
+            .await;
+        assert_eq!(chunks, vec![Ok(bytes::Bytes::from_static(b"id\n"))]);
+    }
+
+    #[tokio::test]
+    async fn export_that_cannot_start_is_an_error() {
+        let mut mocks = Mocks::new();
+        mocks
+            .export
+            .expect_export_csv()
+            .returning(|_| Err(StoreError::Unavailable("down".into())));
+        let result = service(mocks).export_csv(&OrderFilter::default()).await;
+        assert!(matches!(result, Err(StoreError::Unavailable(_))));
     }
 
     // ---- ship ----

@@ -53,8 +53,8 @@
 use std::sync::Arc;
 
 use ports::{
-    AuditLog, Clock, CustomerRepository, EventLog, OrderRepository, PasswordHasher, PaymentGateway,
-    ProductRepository, UserRepository,
+    AuditLog, Clock, CustomerRepository, EventLog, OrderExport, OrderRepository, PasswordHasher,
+    PaymentGateway, ProductRepository, UserRepository,
 };
 
 pub mod admin_orders;
@@ -94,6 +94,8 @@ pub struct Deps {
     pub users: Arc<dyn UserRepository>,
     pub products: Arc<dyn ProductRepository>,
     pub orders: Arc<dyn OrderRepository>,
+    /// The CSV export (a connection of its own per export).
+    pub export: Arc<dyn OrderExport>,
     pub events: Arc<dyn EventLog>,
     pub payments: Arc<dyn PaymentGateway>,
     pub hasher: Arc<dyn PasswordHasher>,

@@ -8,7 +8,7 @@ use domain::order::placement::ShippingAddress;
 use domain::{AddressInput, LineInput, OrderStatus, PaymentStatus, Role};
 use ports::{
     Actor, ChargeOutcome, ChargeRequest, ChargeState, MockAuditLog, MockClock,
-    MockCustomerRepository, MockEventLog, MockOrderRepository, MockPasswordHasher,
+    MockCustomerRepository, MockEventLog, MockOrderExport, MockOrderRepository, MockPasswordHasher,
     MockPaymentGateway, MockProductRepository, MockUserRepository, Order, OrderItem, PaymentError,
     PaymentGateway, Product, User,
 };
@@ -28,6 +28,7 @@ pub struct Mocks {
     pub users: MockUserRepository,
     pub products: MockProductRepository,
     pub orders: MockOrderRepository,
+    pub export: MockOrderExport,
     pub events: MockEventLog,
     pub payments: MockPaymentGateway,
     pub hasher: MockPasswordHasher,
@@ -53,6 +54,7 @@ impl Mocks {
             users: Arc::new(self.users),
             products: Arc::new(self.products),
             orders: Arc::new(self.orders),
+            export: Arc::new(self.export),
             events: Arc::new(self.events),
             payments: gateway.unwrap_or_else(|| Arc::new(self.payments)),
             hasher: Arc::new(self.hasher),

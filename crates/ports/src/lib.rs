@@ -13,6 +13,7 @@ pub mod clock;
 pub mod customers;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod idempotency;
 pub mod live;
 pub mod mail;
@@ -39,13 +40,14 @@ pub use error::StoreError;
 pub use events::{
     EventLog, EventQuery, EventSink, EventSource, EventWire, SinkError, SourceNotice, StoredEvent,
 };
+pub use export::{CsvChunks, OrderExport};
 pub use idempotency::{Claim, IdempotencyBegin, IdempotencyStore, StoredResponse};
 pub use live::{CloseReason, EventMessage, LiveEvents, LiveSubscription, Viewer};
 pub use mail::{ClaimedMail, MailQueue, MailRecord, MailTelemetry, Mailer, OutgoingMail};
 pub use notes::{AddNoteError, NewNote, OrderNote};
 pub use orders::{
-    Actor, ChangeStatusError, ExportRow, NewOrder, NewRefund, NewShipment, Order, OrderCursor,
-    OrderFilter, OrderItem, OrderRepository, PaymentNotice, PaymentUpdateError, PlaceOrderError,
+    Actor, ChangeStatusError, NewOrder, NewRefund, NewShipment, Order, OrderCursor, OrderFilter,
+    OrderItem, OrderRepository, PaymentNotice, PaymentUpdateError, PlaceOrderError,
     ProviderEventOutcome, Quote, QuoteLine, ReconcileHorizon, Refund, RefundError,
     RefundSettlement, RefundStatus, ShipError, Shipment, Shortage, StatusChange, Tracking,
     UnknownProduct,
@@ -78,10 +80,11 @@ pub use mail::{MockMailQueue, MockMailTelemetry, MockMailer};
 #[cfg(feature = "mock")]
 pub use {
     audit::MockAuditLog, clock::MockClock, customers::MockCustomerRepository, events::MockEventLog,
-    events::MockEventSink, events::MockEventSource, idempotency::MockIdempotencyStore,
-    orders::MockOrderRepository, passwords::MockPasswordHasher, payments::MockChargeRecords,
-    payments::MockPaymentEvents, payments::MockPaymentGateway, products::MockProductRepository,
-    revocations::MockRevocationLog, revocations::MockTokenRevocations, users::MockUserRepository,
-    webhooks::MockDeliveryQueue, webhooks::MockHostResolver, webhooks::MockWebhookSender,
-    webhooks::MockWebhookStore, webhooks::MockWebhookTelemetry,
+    events::MockEventSink, events::MockEventSource, export::MockOrderExport,
+    idempotency::MockIdempotencyStore, orders::MockOrderRepository, passwords::MockPasswordHasher,
+    payments::MockChargeRecords, payments::MockPaymentEvents, payments::MockPaymentGateway,
+    products::MockProductRepository, revocations::MockRevocationLog,
+    revocations::MockTokenRevocations, users::MockUserRepository, webhooks::MockDeliveryQueue,
+    webhooks::MockHostResolver, webhooks::MockWebhookSender, webhooks::MockWebhookStore,
+    webhooks::MockWebhookTelemetry,
 };

@@ -380,29 +380,6 @@ pub struct OrderCursor {
     pub id: Uuid,
 }
 
-/// One row of the CSV export.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportRow {
-    pub id: Uuid,
-    pub user_id: i64,
-    pub email: String,
-    pub status: OrderStatus,
-    pub payment_status: PaymentStatus,
-    pub subtotal: i64,
-    pub shipping_amount: i64,
-    pub tax_amount: i64,
-    pub total_amount: i64,
-    pub currency: String,
-    pub payment_collected: bool,
-    /// Number of units.
-    pub item_count: i64,
-    pub shipping_name: String,
-    pub shipping_city: String,
-    pub shipping_country: String,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
-}
-
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait OrderRepository: Send + Sync {
@@ -454,14 +431,6 @@ pub trait OrderRepository: Send + Sync {
         after: Option<OrderCursor>,
         limit: u32,
     ) -> Result<Vec<Order>, StoreError>;
-
-    /// One batch of the export, newest first, after `after`.
-    async fn export_page(
-        &self,
-        filter: &OrderFilter,
-        after: Option<OrderCursor>,
-        limit: u32,
-    ) -> Result<Vec<ExportRow>, StoreError>;
 
     /// The order's events, oldest first.
     async fn history(&self, order_id: Uuid) -> Result<Vec<StoredEvent>, StoreError>;

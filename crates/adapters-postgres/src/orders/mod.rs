@@ -5,7 +5,8 @@
 //!
 //! Placements, and status changes, each go through a [`GroupCommit`]: those that arrive while one
 //! of their kind is being written share the next transaction (and its commit).
-//! - [`queries`]: reads (one order, lists with keyset pagination, export, history, reconciler).
+//! - [`queries`]: reads (one order, lists with keyset pagination, history, reconciler); the CSV
+//!   export is [`crate::export`].
 //! - [`notes`]: internal notes (never an event).
 //!
 //! Every admin write (a status change, a shipment, a refund's reservation, a note) stores the
@@ -23,10 +24,10 @@ mod status;
 use async_trait::async_trait;
 use domain::{OrderLine, OrderStatus, PaymentStatus, PricingRules};
 use ports::{
-    AddNoteError, ChangeStatusError, ExportRow, NewNote, NewOrder, NewRefund, NewShipment, Order,
-    OrderCursor, OrderFilter, OrderNote, OrderRepository, PaymentNotice, PaymentUpdateError,
-    PlaceOrderError, ProviderEventOutcome, Quote, ReconcileHorizon, Refund, RefundError,
-    RefundSettlement, ShipError, Shipment, StatusChange, StoreError, StoredEvent,
+    AddNoteError, ChangeStatusError, NewNote, NewOrder, NewRefund, NewShipment, Order, OrderCursor,
+    OrderFilter, OrderNote, OrderRepository, PaymentNotice, PaymentUpdateError, PlaceOrderError,
+    ProviderEventOutcome, Quote, ReconcileHorizon, Refund, RefundError, RefundSettlement,
+    ShipError, Shipment, StatusChange, StoreError, StoredEvent,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -119,15 +120,6 @@ impl OrderRepository for PgOrderRepository {
         limit: u32,
     ) -> Result<Vec<Order>, StoreError> {
         queries::list(&self.pool, filter, after, limit).await
-    }
-
-    async fn export_page(
-        &self,
-        filter: &OrderFilter,
-        after: Option<OrderCursor>,
-        limit: u32,
-    ) -> Result<Vec<ExportRow>, StoreError> {
-        queries::export_page(&self.pool, filter, after, limit).await
     }
 
     async fn history(&self, order_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {

@@ -339,6 +339,7 @@ async fn insert_orders(
     let mut totals = Vec::with_capacity(accepted.len());
     let mut currencies = Vec::with_capacity(accepted.len());
     let mut addresses = Vec::with_capacity(accepted.len());
+    let mut units = Vec::with_capacity(accepted.len());
     for a in accepted {
         ids.push(a.order.id);
         user_ids.push(a.order.user_id);
@@ -352,6 +353,12 @@ async fn insert_orders(
             serde_json::to_string(&a.order.address)
                 .map_err(|e| DieselError::SerializationError(Box::new(e)))?,
         );
+        units.push(
+            a.lines
+                .iter()
+                .map(|(line, _)| i64::from(line.quantity))
+                .sum::<i64>(),
+        );
     }
     let query = diesel::sql_query(INSERT_ORDERS)
         .bind::<Array<diesel::sql_types::Uuid>, _>(&ids)
@@ -362,19 +369,23 @@ async fn insert_orders(
         .bind::<Array<BigInt>, _>(&taxes)
         .bind::<Array<BigInt>, _>(&totals)
         .bind::<Array<Text>, _>(&currencies)
-        .bind::<Array<Text>, _>(&addresses);
+        .bind::<Array<Text>, _>(&addresses)
+        .bind::<Array<BigInt>, _>(&units);
     Cached(query).load(conn).await
 }
 
-/// `'processing'` is `PaymentStatus::Processing`'s text.
+/// `'processing'` is `PaymentStatus::Processing`'s text; `item_count` is the order's units (for the
+/// export).
 const INSERT_ORDERS: &str = "INSERT INTO orders (id, user_id, status, payment_status, payment_attempted_at, subtotal, \
-                         shipping_amount, tax_amount, total_amount, currency, shipping_address) \
+                         shipping_amount, tax_amount, total_amount, currency, shipping_address, \
+                         item_count) \
      SELECT v.id, v.user_id, 'PENDING', v.payment_status, \
             CASE WHEN v.payment_status = 'processing' THEN now() END, \
-            v.subtotal, v.shipping, v.tax, v.total, v.currency, v.address::jsonb \
+            v.subtotal, v.shipping, v.tax, v.total, v.currency, v.address::jsonb, v.units \
        FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], \
-                   $6::bigint[], $7::bigint[], $8::text[], $9::text[]) \
-            AS v(id, user_id, payment_status, subtotal, shipping, tax, total, currency, address) \
+                   $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::bigint[]) \
+            AS v(id, user_id, payment_status, subtotal, shipping, tax, total, currency, address, \
+                 units) \
      RETURNING id, user_id, status, payment_status, payment_collected, payment_reference, \
                payment_attempt, fulfillment_status, refunded_amount, shipping_refunded, \
                refund_count, subtotal, shipping_amount, tax_amount, total_amount, currency, shipping_address, \

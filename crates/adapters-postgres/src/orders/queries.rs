@@ -6,12 +6,10 @@ use std::collections::HashMap;
 
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text, Timestamptz};
+use diesel::sql_types::{Bool, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::OrderStatus;
-use ports::{
-    ExportRow, Order, OrderCursor, OrderFilter, ReconcileHorizon, StoreError, StoredEvent,
-};
+use ports::{Order, OrderCursor, OrderFilter, ReconcileHorizon, StoreError, StoredEvent};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -161,69 +159,6 @@ async fn with_items(
     super::ship::attach(conn, &mut orders).await?;
     super::refund::attach(conn, &mut orders, &with_refunds).await?;
     Ok(orders)
-}
-
-/// One page of the export: the email and the number of units come from the database in the same
-/// statement (correlated subqueries on indexed keys), so the page is one round trip.
-pub(super) async fn export_page(
-    pool: &PgPool,
-    filter: &OrderFilter,
-    after: Option<OrderCursor>,
-    limit: u32,
-) -> Result<Vec<ExportRow>, StoreError> {
-    let mut conn = pool.get().await.map_err(store_error)?;
-    let query = filtered(
-        orders::table
-            .select((
-                OrderRow::as_select(),
-                diesel::dsl::sql::<Text>(
-                    "(SELECT u.email FROM users u WHERE u.id = orders.user_id)",
-                ),
-                diesel::dsl::sql::<BigInt>(
-                    "(SELECT COALESCE(sum(i.quantity), 0)::bigint \
-                        FROM order_items i WHERE i.order_id = orders.id)",
-                ),
-            ))
-            .into_boxed(),
-        filter,
-        after,
-        limit,
-    );
-    let rows: Vec<(OrderRow, String, i64)> = query.load(&mut conn).await.map_err(store_error)?;
-    rows.into_iter()
-        .map(|(row, email, item_count)| export_row(row, email, item_count))
-        .collect()
-}
-
-fn export_row(row: OrderRow, email: String, item_count: i64) -> Result<ExportRow, StoreError> {
-    let status = row.status()?;
-    let payment_status = row.payment_status()?;
-    let address = |field: &str| {
-        row.shipping_address
-            .get(field)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    Ok(ExportRow {
-        id: row.id,
-        user_id: row.user_id,
-        email,
-        status,
-        payment_status,
-        subtotal: row.subtotal,
-        shipping_amount: row.shipping_amount,
-        tax_amount: row.tax_amount,
-        total_amount: row.total_amount,
-        currency: row.currency.clone(),
-        payment_collected: row.payment_collected,
-        item_count,
-        shipping_name: address("name"),
-        shipping_city: address("city"),
-        shipping_country: address("country"),
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
 }
 
 pub(super) async fn history(pool: &PgPool, order_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {

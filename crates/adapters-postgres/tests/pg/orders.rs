@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
 
-use crate::support::{address, ctx, new_order};
+use crate::support::{Ctx, address, ctx, new_order};
 
 #[tokio::test]
 async fn place_prices_snapshots_and_takes_stock() {
@@ -683,6 +683,31 @@ async fn admin_filters_each_and_combined() {
     assert!(list(nothing).await.is_empty());
 }
 
+/// The whole export of `filter` as text, through PostgreSQL's `COPY`.
+async fn export(c: &Ctx, filter: &OrderFilter) -> String {
+    use futures_util::StreamExt as _;
+    let settings = c.db.settings();
+    let export = adapters_postgres::PgOrderExport::new(adapters_postgres::ExportSettings {
+        url: settings.url,
+        application_name: "oms-test-export".into(),
+        connect_timeout: std::time::Duration::from_secs(5),
+        max_concurrent: 2,
+    });
+    let mut chunks = ports::OrderExport::export_csv(&export, filter)
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
 #[tokio::test]
 async fn export_rows_carry_email_and_unit_count() {
     let c = ctx().await;
@@ -692,76 +717,62 @@ async fn export_rows_carry_email_and_unit_count() {
     let first = c.place(ada.id, &[(a.id, 2), (b.id, 5)]).await;
     let second = c.place(ada.id, &[(b.id, 1)]).await;
 
-    let page = c
-        .orders
-        .export_page(&OrderFilter::default(), None, 1)
-        .await
-        .unwrap();
-    assert_eq!(page.len(), 1);
-    let row = &page[0];
-    assert_eq!(row.id, second.id);
-    assert_eq!(row.email, "ada@example.com");
-    assert_eq!(row.item_count, 1);
-    let rest = c
-        .orders
-        .export_page(
-            &OrderFilter::default(),
-            Some(OrderCursor {
-                created_at: row.created_at,
-                id: row.id,
-            }),
-            10,
-        )
-        .await
-        .unwrap();
-    assert_eq!(rest.len(), 1);
-    let row = &rest[0];
-    assert_eq!(row.id, first.id);
-    assert_eq!(row.user_id, ada.id);
-    assert_eq!(row.item_count, 7);
-    assert_eq!(row.status, OrderStatus::Pending);
-    assert_eq!(row.payment_status, PaymentStatus::Unpaid);
+    let csv = export(&c, &OrderFilter::default()).await;
+    let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
-        (
-            row.subtotal,
-            row.shipping_amount,
-            row.tax_amount,
-            row.total_amount
-        ),
-        (
-            first.subtotal,
-            first.shipping_amount,
-            first.tax_amount,
-            first.total_amount
+        lines[0],
+        "id,user_id,email,status,payment_status,subtotal,shipping_amount,tax_amount,\
+         total_amount,currency,payment_collected,item_count,shipping_name,shipping_city,\
+         shipping_country,created_at,updated_at"
+    );
+    let row = |o: &ports::Order, units: i64| {
+        format!(
+            "{},{},ada@example.com,PENDING,unpaid,{},{},{},{},USD,false,{units},Ada Lovelace,\
+             London,US,{},{}",
+            o.id,
+            ada.id,
+            o.subtotal,
+            o.shipping_amount,
+            o.tax_amount,
+            o.total_amount,
+            rfc3339(o.created_at),
+            rfc3339(o.updated_at)
         )
-    );
-    assert_eq!(row.currency, "USD");
-    assert!(!row.payment_collected);
-    assert_eq!(
-        (
-            row.shipping_name.as_str(),
-            row.shipping_city.as_str(),
-            row.shipping_country.as_str()
-        ),
-        ("Ada Lovelace", "London", "US")
-    );
-    assert_eq!(
-        (row.created_at, row.updated_at),
-        (first.created_at, first.updated_at)
-    );
-    let filtered = c
-        .orders
-        .export_page(
-            &OrderFilter {
-                email: Some("bob@example.com".into()),
-                ..Default::default()
-            },
-            None,
-            10,
-        )
-        .await
-        .unwrap();
-    assert!(filtered.is_empty());
+    };
+    assert_eq!(lines[1..], [row(&second, 1), row(&first, 7)]);
+    assert!(csv.ends_with('\n'));
+
+    // An order placed before `item_count` existed (NULL) is counted from its lines.
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(format!(
+            "UPDATE orders SET item_count = NULL WHERE id = '{}'",
+            first.id
+        )),
+        &mut c.pool.get().await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let again = export(&c, &OrderFilter::default()).await;
+    assert_eq!(again, csv);
+
+    let filtered = export(
+        &c,
+        &OrderFilter {
+            email: Some("bob@example.com".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(filtered.lines().count(), 1);
+    let hostile = export(
+        &c,
+        &OrderFilter {
+            email: Some("x' OR '1'='1".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(hostile.lines().count(), 1);
 }
 
 #[tokio::test]

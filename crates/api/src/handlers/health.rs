@@ -76,6 +76,7 @@ mod tests {
             users: Arc::new(ports::MockUserRepository::new()),
             products: Arc::new(ports::MockProductRepository::new()),
             orders: Arc::new(ports::MockOrderRepository::new()),
+            export: Arc::new(ports::MockOrderExport::new()),
             events: Arc::new(ports::MockEventLog::new()),
             payments: Arc::new(ports::MockPaymentGateway::new()),
             hasher: Arc::new(ports::MockPasswordHasher::new()),
