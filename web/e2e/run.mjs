@@ -127,8 +127,8 @@ async function fillCheckout(page, token) {
   await page.getByLabel("Address line 1").fill("1 Main St");
   await page.getByLabel("City").fill("London");
   await page.getByLabel("Postal code (optional)").fill("N1 9GU");
-  await page.getByLabel(/Country/).fill("GB");
-  await page.getByLabel("Payment token").fill(token);
+  await page.getByLabel("Country").selectOption("GB");
+  await page.getByLabel("Test payment token").fill(token);
 }
 
 /** Sums the JS a fresh visitor downloads for one route (raw and gzip bytes). */
@@ -206,12 +206,27 @@ async function main() {
     await customer.getByRole("cell", { name: new RegExp(mug.sku) }).waitFor();
     await shot(customer, "cart");
     await fillCheckout(customer, "tok_visa");
+    // The quote (POST /api/orders/quote) is shown before placing: one mug at $12.50, flat shipping
+    // $5.00 under the free-shipping threshold, GB tax 20 % (TAX_RATES in scripts/web-e2e.sh) of both.
+    const quote = customer.getByTestId("quote");
+    await quote.getByTestId("quote-total").filter({ hasText: "$21.00" }).waitFor();
+    assert((await quote.getByTestId("quote-subtotal").textContent()) === "$12.50", "quote subtotal");
+    assert((await quote.getByTestId("quote-shipping").textContent()) === "$5.00", "quote shipping");
+    assert((await quote.getByTestId("quote-tax").textContent()) === "$3.50", "quote tax");
+    // Another country re-prices it (no tax outside GB and DE here), and back.
+    await customer.getByLabel("Country").selectOption("US");
+    await quote.getByTestId("quote-total").filter({ hasText: "$17.50" }).waitFor();
+    await customer.getByLabel("Country").selectOption("GB");
+    await quote.getByTestId("quote-total").filter({ hasText: "$21.00" }).waitFor();
+    const quotedTotal = await quote.getByTestId("quote-total").textContent();
     await shot(customer, "checkout");
     // A double click must make one order (one Idempotency-Key, one request in flight).
     await customer.getByTestId("place-order").dblclick();
     await customer.waitForURL(/\/orders\/[0-9a-f-]{36}/, { timeout: WAIT });
     orderId = customer.url().match(/\/orders\/([0-9a-f-]{36})/)[1];
     await customer.getByTestId("order-status").filter({ hasText: "PAID" }).waitFor();
+    const placedTotal = await customer.getByTestId("order-total").textContent();
+    assert(placedTotal === quotedTotal, `the order's total ${placedTotal} differs from the quote's ${quotedTotal}`);
     await customer.locator('[data-testid=live-state][data-state=live]').waitFor();
     const r = await fetch(`${API}/api/admin/orders?email=${encodeURIComponent(email)}`, { headers: { Authorization: `Bearer ${token}` } });
     const mine = (await r.json()).items;
@@ -328,6 +343,10 @@ async function main() {
     const before = await productStock(lamp.id);
     await customer.evaluate(() => localStorage.removeItem("oms.cart.v1"));
     await addToCart(customer, lamp.sku);
+    // The last address is remembered on this device.
+    await customer.goto(`${WEB}/checkout`);
+    assert((await customer.getByLabel("Full name").inputValue()) === "Ada Lovelace", "the last address was not remembered");
+    assert((await customer.getByLabel("Country").inputValue()) === "GB", "the last country was not remembered");
     await fillCheckout(customer, "tok_chargeDeclined");
     await customer.getByTestId("place-order").click();
     await customer.getByTestId("payment-declined").waitFor();

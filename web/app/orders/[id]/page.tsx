@@ -118,7 +118,7 @@ export default function OrderPage() {
             <dd>{money(order.tax_amount, order.currency)}</dd>
             <dt>Total</dt>
             <dd>
-              <strong>{money(order.total_amount, order.currency)}</strong>
+              <strong data-testid="order-total">{money(order.total_amount, order.currency)}</strong>
             </dd>
           </dl>
         </div>
