@@ -203,7 +203,7 @@ async function main() {
   await check("customer orders (tok_visa) and the order page is PAID and live", async () => {
     await addToCart(customer, mug.sku);
     await customer.goto(`${WEB}/cart`);
-    await customer.getByRole("cell", { name: new RegExp(mug.sku) }).waitFor();
+    await customer.getByRole("cell", { name: "Enamel Mug" }).waitFor();
     await shot(customer, "cart");
     await fillCheckout(customer, "tok_visa");
     // The quote (POST /api/orders/quote) is shown before placing: one mug at $12.50, flat shipping
@@ -359,14 +359,61 @@ async function main() {
     await customer.getByTestId(`product-${lamp.sku}`).getByTestId("stock").filter({ hasText: `${before} in stock` }).waitFor();
   });
 
-  await check("insufficient stock is shown with what is available", async () => {
+  await check("the cart's quantity control: -3, Backspace then 3, over the stock, remove and undo", async () => {
     await customer.evaluate(() => localStorage.removeItem("oms.cart.v1"));
+    await addToCart(customer, mug.sku);
     await addToCart(customer, lamp.sku);
     await customer.goto(`${WEB}/cart`);
-    await customer.getByLabel(/Quantity of Desk Lamp/).fill("9");
+    const qty = customer.getByRole("textbox", { name: "Quantity of Desk Lamp" });
+    const lampLine = customer.getByTestId(`cart-line-${lamp.id}`);
+    await qty.waitFor();
+    // -3 is clamped to 1 on blur: the line stays.
+    await qty.fill("-3");
+    await qty.blur();
+    assert((await qty.inputValue()) === "1", `-3 became ${await qty.inputValue()}`);
+    // An empty field keeps the last valid quantity.
+    await qty.fill("");
+    await qty.blur();
+    assert((await qty.inputValue()) === "1", `empty became ${await qty.inputValue()}`);
+    // Backspace then 3 gives 3, not 13.
+    await qty.click();
+    await qty.press("End");
+    await qty.press("Backspace");
+    await qty.press("3");
+    await lampLine.getByTestId("line-total").filter({ hasText: "$126.00" }).waitFor();
+    await qty.blur();
+    assert((await qty.inputValue()) === "3", `Backspace then 3 gave ${await qty.inputValue()}`);
+    // More than the stock (5) is clamped to it.
+    await qty.fill("9");
+    await qty.blur();
+    assert((await qty.inputValue()) === "5", `9 became ${await qty.inputValue()} (stock 5)`);
+    // Remove the first line, then undo: it comes back first, with its quantity, and focus returns to it.
+    const linesBefore = await customer.locator("[data-testid^=cart-line-]").evaluateAll((rows) => rows.map((r) => r.dataset.testid));
+    await customer.getByRole("button", { name: "Remove Enamel Mug" }).click();
+    await customer.getByTestId("undo-row").filter({ hasText: "Removed Enamel Mug" }).waitFor();
+    assert((await customer.locator("[data-testid^=cart-line-]").count()) === 1, "the mug's line is still there");
+    assert(await customer.getByTestId("undo-remove").evaluate((b) => b === document.activeElement), "focus is not on Undo");
+    await shot(customer, "cart-undo");
+    await customer.getByTestId("undo-remove").click();
+    await customer.getByTestId(`cart-line-${mug.id}`).waitFor();
+    const linesAfter = await customer.locator("[data-testid^=cart-line-]").evaluateAll((rows) => rows.map((r) => r.dataset.testid));
+    assert(JSON.stringify(linesAfter) === JSON.stringify(linesBefore), `order after undo ${linesAfter} != ${linesBefore}`);
+    const mugQty = customer.getByRole("textbox", { name: "Quantity of Enamel Mug" });
+    await customer.waitForFunction(() => document.activeElement?.id?.startsWith("qty-"));
+    assert(await mugQty.evaluate((i) => i === document.activeElement), "focus did not return to the restored line");
+    assert((await qty.inputValue()) === "5", "the lamp's quantity changed");
+  });
+
+  await check("insufficient stock is shown by the quote before placing, with what is available", async () => {
+    // The cart holds all 5 lamps (previous check); then the stock drops to 3.
+    const r = await fetch(`${API}/api/admin/products/${lamp.id}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ stock_delta: -2 }),
+    });
+    assert(r.status === 200, `PATCH stock answered ${r.status}`);
     await fillCheckout(customer, "tok_visa");
-    await customer.getByTestId("place-order").click();
-    await customer.getByTestId("insufficient-stock").filter({ hasText: "only 5 available" }).waitFor();
+    await customer.getByTestId("insufficient-stock").filter({ hasText: "only 3 available" }).waitFor();
     await shot(customer, "checkout-insufficient-stock");
     await customer.evaluate(() => localStorage.removeItem("oms.cart.v1"));
   });
