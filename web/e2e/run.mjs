@@ -162,7 +162,15 @@ async function main() {
   const token = await adminToken();
   const mug = await createProduct(token, { name: "Enamel Mug", description: "Speckled blue, 350 ml.", price: 1250, stock_quantity: 20, sku: `MUG-${run}` });
   const lamp = await createProduct(token, { name: "Desk Lamp", description: "Warm LED, brass arm.", price: 4200, stock_quantity: 5, sku: `LAMP-${run}` });
-  for (let i = 1; i <= 12; i++) {
+  const daypack = await createProduct(token, {
+    name: "Trail Daypack",
+    description: "20 litres.\nPadded straps.",
+    price: 9900,
+    stock_quantity: 8,
+    sku: `BAG-${run}`,
+    image_url: "/images/bag-bkp-20.svg",
+  });
+  for (let i = 1; i <= 11; i++) {
     await createProduct(token, { name: `Notebook ${i}`, description: null, price: 300 + i * 25, stock_quantity: 50, sku: `NB-${run}-${i}` });
   }
 
@@ -232,6 +240,46 @@ async function main() {
     const mine = (await r.json()).items;
     assert(mine.length === 1, `the double click made ${mine.length} orders`);
     assert((await productStock(mug.id)) === 19, "stock of the mug is not 19 after ordering one");
+  });
+
+  await check("storefront: cards with pictures (alt text) or a placeholder, sorting, SKUs for admins only, the product page", async () => {
+    await customer.goto(`${WEB}/`);
+    const card = customer.getByTestId(`product-${daypack.sku}`);
+    const img = card.getByRole("img", { name: "Trail Daypack" });
+    await img.waitFor();
+    assert((await img.getAttribute("src")) === "/images/bag-bkp-20.svg", `src ${await img.getAttribute("src")}`);
+    await customer.waitForFunction((sku) => {
+      const el = document.querySelector(`[data-testid="product-${sku}"] img`);
+      return el instanceof HTMLImageElement && el.complete && el.naturalWidth > 0;
+    }, daypack.sku);
+    await customer.getByTestId(`product-${mug.sku}`).getByTestId("product-img-none").waitFor();
+    assert((await customer.locator("[data-testid=sku]").count()) === 0, "a customer sees SKUs");
+    // Sorting: by price, highest first, then by name.
+    await customer.getByLabel("Sort by").selectOption("price-desc");
+    await customer.getByText("Page 1 of").waitFor();
+    const prices = await customer.locator("[data-testid^=product-] [data-testid=price]").allTextContents();
+    const cents = prices.map((p) => Math.round(Number(p.replace(/[^0-9.]/g, "")) * 100));
+    assert(cents[0] === 9900 && cents.every((c, i) => i === 0 || cents[i - 1] >= c), `not by price, highest first: ${prices}`);
+    await customer.getByLabel("Sort by").selectOption("name");
+    await customer.locator("[data-testid^=product-] h2").first().filter({ hasText: "Desk Lamp" }).waitFor();
+    const names = await customer.locator("[data-testid^=product-] h2").allTextContents();
+    assert(JSON.stringify(names) === JSON.stringify([...names].sort((a, b) => a.localeCompare(b, "en", { numeric: true, sensitivity: "base" }))), `not by name: ${names}`);
+    // The product page.
+    await card.getByRole("link", { name: "Trail Daypack" }).click();
+    await customer.waitForURL(new RegExp(`/products/${daypack.id}$`));
+    const page = customer.getByTestId("product-page");
+    await page.getByRole("heading", { name: "Trail Daypack" }).waitFor();
+    await page.getByRole("img", { name: "Trail Daypack" }).waitFor();
+    assert((await page.getByTestId("price").textContent()) === "$99.00", "price on the product page");
+    assert((await page.getByTestId("stock").textContent()) === "8 in stock", "stock on the product page");
+    await page.getByText("Padded straps.").waitFor();
+    await page.getByRole("button", { name: "Add to cart" }).click();
+    await page.getByText("In your cart: 1").waitFor();
+    await shot(customer, "product-page");
+    await customer.evaluate(() => localStorage.removeItem("oms.cart.v1"));
+    // A missing product says so.
+    await customer.goto(`${WEB}/products/999999999`);
+    await customer.getByRole("heading", { name: "Product not found" }).waitFor();
   });
 
   let transports = {};
