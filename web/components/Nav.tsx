@@ -36,7 +36,10 @@ export function Nav() {
           {user?.role === "ADMIN" ? (
             <>
               <li>
-                <Link href="/admin">Admin orders</Link>
+                <Link href="/admin">Dashboard</Link>
+              </li>
+              <li>
+                <Link href="/admin/orders">Admin orders</Link>
               </li>
               <li>
                 <Link href="/admin/products">Products</Link>

@@ -292,7 +292,7 @@ async function main() {
     transports.main = await customer.getByTestId("live-state").getAttribute("data-transport");
 
     await signIn(admin, ADMIN_EMAIL, ADMIN_PASSWORD);
-    await admin.goto(`${WEB}/admin`);
+    await admin.goto(`${WEB}/admin/orders`);
     await admin.locator('[data-testid=live-state][data-state=live]').waitFor();
     transports.admin = await admin.getByTestId("live-state").getAttribute("data-transport");
     const row = admin.getByTestId(`order-row-${orderId}`);
@@ -475,7 +475,7 @@ async function main() {
   });
 
   await check("admin exports CSV with the current filters", async () => {
-    await admin.goto(`${WEB}/admin`);
+    await admin.goto(`${WEB}/admin/orders`);
     await admin.getByLabel("Customer email").fill(email);
     await admin.getByRole("checkbox", { name: "FULFILLED" }).check();
     await admin.getByRole("button", { name: "Apply filters" }).click();
@@ -523,6 +523,47 @@ async function main() {
     await row.getByRole("button", { name: "Archive" }).waitFor();
   });
 
+  await check("the dashboard shows today's figures, orders by status and 30 days, and they change live after a placement", async () => {
+    await admin.goto(`${WEB}/admin`);
+    await admin.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await admin.locator("[data-testid=live-state][data-state=live]").waitFor();
+    await admin.getByTestId("sales-chart").waitFor();
+    const num = async (id) => Number((await admin.getByTestId(id).textContent()).replace(/[^0-9.-]/g, ""));
+    const ordersBefore = await num("today-orders");
+    const netBefore = await num("today-net");
+    const paidBefore = await num("count-PAID");
+    const totalBefore = await num("total-orders");
+    const shipBefore = await num("units-to-ship");
+    assert(ordersBefore >= 3, `today's orders ${ordersBefore}, expected the orders placed above`);
+    // A placement through the API (the admin's own order, paid): the page hears its events and refetches.
+    const r = await fetch(`${API}/api/orders`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}`, "Idempotency-Key": `dash-${run}` },
+      body: JSON.stringify({
+        items: [{ product_id: mug.id, quantity: 2 }],
+        shipping_address: { name: "Grace Hopper", line1: "1 Navy Way", city: "Arlington", country: "US" },
+        payment: { token: "tok_visa" },
+      }),
+    });
+    const placed = await r.json();
+    assert(r.status === 201, `POST /api/orders answered ${r.status}: ${JSON.stringify(placed)}`);
+    await admin.getByTestId("today-orders").filter({ hasText: new RegExp(`^${ordersBefore + 1}$`) }).waitFor();
+    await admin.waitForFunction(
+      ([before, paid]) =>
+        Number(document.querySelector("[data-testid=today-net]")?.textContent?.replace(/[^0-9.-]/g, "")) > before &&
+        Number(document.querySelector("[data-testid=count-PAID]")?.textContent) === paid + 1,
+      [netBefore, paidBefore],
+    );
+    const netAfter = await num("today-net");
+    assert(Math.round((netAfter - netBefore) * 100) === placed.total_amount, `net grew by ${netAfter - netBefore}, the order is ${placed.total_amount} cents`);
+    assert((await num("units-to-ship")) === shipBefore + 2, "units to ship did not grow by 2");
+    assert((await num("total-orders")) === totalBefore + 1, "the 30-day table did not count the order");
+    await shot(admin, "dashboard");
+    // Admins see SKUs in the catalogue.
+    await admin.goto(`${WEB}/`);
+    await admin.getByTestId(`product-${mug.sku}`).getByTestId("sku").filter({ hasText: mug.sku }).waitFor();
+  });
+
   await check("session expired: a 401 sends the customer back to sign-in", async () => {
     await customerCtx.clearCookies();
     await customer.goto(`${WEB}/orders/${orderId}`);
@@ -538,7 +579,7 @@ async function main() {
     await shot(customer, "session-expired");
   });
 
-  await check("phone width: the catalogue and checkout fit 390 px", async () => {
+  await check("phone width: the catalogue, the checkout with its quote and the dashboard fit 390 px", async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     const page = await phone.newPage();
     await page.goto(`${WEB}/`);
@@ -547,11 +588,35 @@ async function main() {
     assert(overflow <= 0, `the catalogue scrolls sideways by ${overflow} px`);
     await shot(page, "catalogue-phone");
     await phone.close();
+    // The checkout with its quote, as a customer.
+    const shopper = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    shopper.setDefaultTimeout(WAIT);
+    const sp = await shopper.newPage();
+    await signIn(sp, email, password);
+    await addToCart(sp, lamp.sku);
+    await fillCheckout(sp, "tok_visa");
+    await sp.getByTestId("quote-total").waitFor();
+    const overflowCheckout = await sp.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflowCheckout <= 0, `the checkout scrolls sideways by ${overflowCheckout} px`);
+    await shot(sp, "checkout-phone");
+    await shopper.close();
+    // The dashboard, as the admin.
+    const back = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    back.setDefaultTimeout(WAIT);
+    const bp = await back.newPage();
+    await signIn(bp, ADMIN_EMAIL, ADMIN_PASSWORD);
+    await bp.goto(`${WEB}/admin`);
+    await bp.getByTestId("sales-chart").waitFor();
+    await bp.getByTestId("today-orders").waitFor();
+    const overflowDash = await bp.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflowDash <= 0, `the dashboard scrolls sideways by ${overflowDash} px`);
+    await shot(bp, "dashboard-phone");
+    await back.close();
   });
 
   await check("first-load JS per route", async () => {
     const sizes = [];
-    for (const path of ["/", "/signin", "/cart", "/checkout", "/orders", `/orders/${orderId}`, "/admin", "/admin/products"]) {
+    for (const path of ["/", "/signin", "/cart", "/checkout", "/orders", `/orders/${orderId}`, `/products/${mug.id}`, "/admin", "/admin/orders", "/admin/products"]) {
       sizes.push(await firstLoadJs(browser, path));
     }
     sizes.sort((a, b) => b.gzip - a.gzip);
