@@ -33,6 +33,11 @@ export function Nav() {
               <Link href="/orders">My orders</Link>
             </li>
           ) : null}
+          {user ? (
+            <li>
+              <Link href="/account">Account</Link>
+            </li>
+          ) : null}
           {user?.role === "ADMIN" ? (
             <>
               <li>

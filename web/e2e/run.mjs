@@ -614,9 +614,36 @@ async function main() {
     await back.close();
   });
 
+  await check("account: a wrong current password is shown at its field; the new password signs in", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    ctx.setDefaultTimeout(WAIT);
+    const page = await ctx.newPage();
+    const who = `account-${run}@example.com`;
+    await signUp(page, who, "first-password-1");
+    await page.goto(`${WEB}/account`);
+    await page.getByLabel("Current password").fill("not-my-password");
+    await page.getByLabel("New password (8 to 128 characters)").fill("second-password-2");
+    await page.getByLabel("New password again").fill("second-password-2");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByText("This is not your current password.").waitFor();
+    assert((await page.getByLabel("Current password").getAttribute("aria-invalid")) === "true", "the field is not marked invalid");
+    await page.getByLabel("Current password").fill("first-password-1");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByTestId("password-changed").waitFor();
+    // The fresh session works for a write (its new CSRF token is in use).
+    await page.getByLabel("Current password").fill("second-password-2");
+    await page.getByLabel("New password (8 to 128 characters)").fill("third-password-3");
+    await page.getByLabel("New password again").fill("third-password-3");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByTestId("password-changed").waitFor();
+    await ctx.clearCookies();
+    await signIn(page, who, "third-password-3");
+    await ctx.close();
+  });
+
   await check("first-load JS per route", async () => {
     const sizes = [];
-    for (const path of ["/", "/signin", "/cart", "/checkout", "/orders", `/orders/${orderId}`, `/products/${mug.id}`, "/admin", "/admin/orders", "/admin/products"]) {
+    for (const path of ["/", "/signin", "/cart", "/checkout", "/orders", `/orders/${orderId}`, `/products/${mug.id}`, "/account", "/admin", "/admin/orders", "/admin/products"]) {
       sizes.push(await firstLoadJs(browser, path));
     }
     sizes.sort((a, b) => b.gzip - a.gzip);
