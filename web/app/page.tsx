@@ -134,9 +134,7 @@ export default function CataloguePage() {
             const stock = stockLabel(p.stock_quantity);
             return (
               <li key={p.id} className="card" data-testid={`product-${p.sku}`}>
-                <Link href={`/products/${p.id}`} tabIndex={-1} aria-hidden="true">
-                  <ProductImage url={p.image_url} name={p.name} size={240} priority={i < 4} />
-                </Link>
+                <ProductImage url={p.image_url} name={p.name} size={240} priority={i < 4} />
                 <h2>
                   <Link href={`/products/${p.id}`}>{p.name}</Link>
                 </h2>

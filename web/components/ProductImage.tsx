@@ -8,7 +8,7 @@ import Image from "next/image";
 export function ProductImage({ url, name, size, priority = false }: { url: string | null; name: string; size: number; priority?: boolean }) {
   if (!url) {
     return (
-      <div className="product-img product-img-none" style={{ aspectRatio: "1 / 1" }} role="img" aria-label={`No picture of ${name}`} data-testid="product-img-none">
+      <div className="product-img product-img-none" style={{ aspectRatio: "1 / 1" }} role="img" aria-label={`No picture of ${name}`} data-testid="picture-none">
         <svg viewBox="0 0 24 24" width="40%" height="40%" aria-hidden="true" focusable="false">
           <path fill="currentColor" d="M21 19V5a2 2 0 0 0-2-2H5a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h14a2 2 0 0 0 2-2ZM8.5 13.5l2.5 3 3.5-4.5 4.5 6H5l3.5-4.5Z" />
         </svg>
@@ -24,7 +24,7 @@ export function ProductImage({ url, name, size, priority = false }: { url: strin
       height={size}
       unoptimized
       priority={priority}
-      data-testid="product-img"
+      data-testid="picture"
     />
   );
 }

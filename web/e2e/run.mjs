@@ -252,7 +252,7 @@ async function main() {
       const el = document.querySelector(`[data-testid="product-${sku}"] img`);
       return el instanceof HTMLImageElement && el.complete && el.naturalWidth > 0;
     }, daypack.sku);
-    await customer.getByTestId(`product-${mug.sku}`).getByTestId("product-img-none").waitFor();
+    await customer.getByTestId(`product-${mug.sku}`).getByTestId("picture-none").waitFor();
     assert((await customer.locator("[data-testid=sku]").count()) === 0, "a customer sees SKUs");
     // Sorting: by price, highest first, then by name.
     await customer.getByLabel("Sort by").selectOption("price-desc");
@@ -267,7 +267,7 @@ async function main() {
     // The product page.
     await card.getByRole("link", { name: "Trail Daypack" }).click();
     await customer.waitForURL(new RegExp(`/products/${daypack.id}$`));
-    const page = customer.getByTestId("product-page");
+    const page = customer.getByTestId("product-detail");
     await page.getByRole("heading", { name: "Trail Daypack" }).waitFor();
     await page.getByRole("img", { name: "Trail Daypack" }).waitFor();
     assert((await page.getByTestId("price").textContent()) === "$99.00", "price on the product page");

@@ -61,7 +61,7 @@ export default function ProductPage() {
       <p>
         <Link href="/">← Catalogue</Link>
       </p>
-      <div className="product-page" data-testid="product-page">
+      <div className="product-page" data-testid="product-detail">
         <ProductImage url={product.image_url} name={product.name} size={480} priority />
         <div>
           <h1>{product.name}</h1>
