@@ -134,7 +134,7 @@ export default function CataloguePage() {
             const stock = stockLabel(p.stock_quantity);
             return (
               <li key={p.id} className="card" data-testid={`product-${p.sku}`}>
-                <ProductImage url={p.image_url} name={p.name} size={240} priority={i < 4} />
+                <ProductImage url={p.image_url} name={p.name} size={240} eager={i < 4} />
                 <h2>
                   <Link href={`/products/${p.id}`}>{p.name}</Link>
                 </h2>

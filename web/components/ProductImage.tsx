@@ -5,7 +5,7 @@ import Image from "next/image";
  * placeholder when it has none. Square, lazily loaded; served as is (`unoptimized`: the URLs may
  * point anywhere, and the demo's pictures are SVGs).
  */
-export function ProductImage({ url, name, size, priority = false }: { url: string | null; name: string; size: number; priority?: boolean }) {
+export function ProductImage({ url, name, size, eager = false }: { url: string | null; name: string; size: number; eager?: boolean }) {
   if (!url) {
     return (
       <div className="product-img product-img-none" style={{ aspectRatio: "1 / 1" }} role="img" aria-label={`No picture of ${name}`} data-testid="picture-none">
@@ -23,7 +23,7 @@ export function ProductImage({ url, name, size, priority = false }: { url: strin
       width={size}
       height={size}
       unoptimized
-      priority={priority}
+      loading={eager ? "eager" : "lazy"}
       data-testid="picture"
     />
   );

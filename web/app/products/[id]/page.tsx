@@ -62,7 +62,7 @@ export default function ProductPage() {
         <Link href="/">← Catalogue</Link>
       </p>
       <div className="product-page" data-testid="product-detail">
-        <ProductImage url={product.image_url} name={product.name} size={480} priority />
+        <ProductImage url={product.image_url} name={product.name} size={480} eager />
         <div>
           <h1>{product.name}</h1>
           {user?.role === "ADMIN" ? <p className="muted" data-testid="sku">SKU {product.sku}</p> : null}
