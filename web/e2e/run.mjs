@@ -211,7 +211,7 @@ async function main() {
   await check("customer orders (tok_visa) and the order page is PAID and live", async () => {
     await addToCart(customer, mug.sku);
     await customer.goto(`${WEB}/cart`);
-    await customer.getByRole("cell", { name: "Enamel Mug" }).waitFor();
+    await customer.getByRole("cell", { name: "Enamel Mug", exact: true }).waitFor();
     await shot(customer, "cart");
     await fillCheckout(customer, "tok_visa");
     // The quote (POST /api/orders/quote) is shown before placing: one mug at $12.50, flat shipping
@@ -264,7 +264,8 @@ async function main() {
     await customer.locator("[data-testid^=product-] h2").first().filter({ hasText: "Desk Lamp" }).waitFor();
     const names = await customer.locator("[data-testid^=product-] h2").allTextContents();
     assert(JSON.stringify(names) === JSON.stringify([...names].sort((a, b) => a.localeCompare(b, "en", { numeric: true, sensitivity: "base" }))), `not by name: ${names}`);
-    // The product page.
+    // The product page (from the default order, where the daypack is on the first page).
+    await customer.getByLabel("Sort by").selectOption("default");
     await card.getByRole("link", { name: "Trail Daypack" }).click();
     await customer.waitForURL(new RegExp(`/products/${daypack.id}$`));
     const page = customer.getByTestId("product-detail");

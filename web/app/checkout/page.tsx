@@ -4,7 +4,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useRef, useState } from "react";
 import { Empty, Loading, ProblemAlert } from "@/components/ProblemAlert";
-import { TestTokenHelp } from "@/components/TestTokens";
+import { TEST_TOKENS, TestTokenHelp, paymentTokenLabel } from "@/components/TestTokens";
 import { ApiError, CheckoutAttempt, api, type Quote, type ShippingAddress } from "@/lib/api";
 import { cart, useCart } from "@/lib/cart";
 import { money } from "@/lib/format";
@@ -218,53 +218,30 @@ export default function CheckoutPage() {
           </fieldset>
           <fieldset>
             <legend>Payment</legend>
+            <label htmlFor="payment-token">{paymentTokenLabel()}</label>
+            <input
+              id="payment-token"
+              required
+              value={token}
+              list={provider === "simulated" ? "test-tokens" : undefined}
+              placeholder={provider === "stripe" ? "pm_…" : undefined}
+              aria-invalid={fieldErrors.payment ? true : undefined}
+              aria-describedby={describedBy(fieldErrors.payment && "payment-token-error", "token-help")}
+              onChange={(e) => setToken(e.target.value)}
+            />
             {provider === "simulated" ? (
-              <>
-                <label htmlFor="payment-token">Test payment token</label>
-                <input
-                  id="payment-token"
-                  required
-                  value={token}
-                  list="test-tokens"
-                  aria-invalid={fieldErrors.payment ? true : undefined}
-                  aria-describedby={describedBy(fieldErrors.payment && "payment-token-error", "token-help")}
-                  onChange={(e) => setToken(e.target.value)}
-                />
-                <datalist id="test-tokens">
-                  <option value="tok_visa" />
-                  <option value="tok_chargeDeclined" />
-                  <option value="tok_timeout" />
-                  <option value="tok_error" />
-                </datalist>
-                {fieldErrors.payment ? (
-                  <p id="payment-token-error" className="field-error">
-                    {fieldErrors.payment}
-                  </p>
-                ) : null}
-                <TestTokenHelp id="token-help" />
-              </>
-            ) : (
-              <>
-                <label htmlFor="payment-token">Stripe PaymentMethod id</label>
-                <input
-                  id="payment-token"
-                  required
-                  value={token}
-                  placeholder="pm_…"
-                  aria-describedby={describedBy(fieldErrors.payment && "payment-token-error", "token-help")}
-                  onChange={(e) => setToken(e.target.value)}
-                />
-                {fieldErrors.payment ? (
-                  <p id="payment-token-error" className="field-error">
-                    {fieldErrors.payment}
-                  </p>
-                ) : null}
-                <p id="token-help" className="hint">
-                  Payments go through Stripe. This page has no card form yet: it takes the id of a PaymentMethod made with
-                  Stripe (in Stripe&apos;s test mode, <code>pm_card_visa</code>).
-                </p>
-              </>
-            )}
+              <datalist id="test-tokens">
+                {TEST_TOKENS.map((t) => (
+                  <option key={t.token} value={t.token} />
+                ))}
+              </datalist>
+            ) : null}
+            {fieldErrors.payment ? (
+              <p id="payment-token-error" className="field-error">
+                {fieldErrors.payment}
+              </p>
+            ) : null}
+            <TestTokenHelp id="token-help" />
           </fieldset>
           {declined ? (
             <div className="alert alert-error" role="alert" data-testid="payment-declined">
