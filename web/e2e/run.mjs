@@ -508,8 +508,11 @@ async function main() {
     await admin.getByLabel("SKU", { exact: true }).fill(sku);
     await admin.getByLabel("Price ($)", { exact: true }).fill("19.90");
     await admin.getByLabel("Stock", { exact: true }).fill("3");
+    await admin.getByLabel("Picture URL (optional)").fill("/images/bag-tote-cn.svg");
     await admin.getByRole("button", { name: "Create product" }).click();
     await admin.getByText(`Created Gallery Poster (${sku}).`).waitFor();
+    const made = await (await fetch(`${API}/api/products?q=${sku}`)).json();
+    assert(made.items[0]?.image_url === "/images/bag-tote-cn.svg", `image_url ${made.items[0]?.image_url}`);
     await admin.getByLabel("Search by name or SKU").fill(sku);
     await admin.getByRole("button", { name: "Search", exact: true }).click();
     const row = admin.getByTestId(`admin-product-${sku}`);

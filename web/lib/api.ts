@@ -175,6 +175,8 @@ export interface ProductInput {
   price: number;
   stock_quantity: number;
   sku: string;
+  /** null, an https:// URL or a path starting with "/"; at most 2,048 characters. */
+  image_url?: string | null;
 }
 export type ProductPatch = Partial<Omit<ProductInput, "stock_quantity">> & {
   archived?: boolean;
