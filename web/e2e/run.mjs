@@ -281,6 +281,10 @@ async function main() {
     // A missing product says so.
     await customer.goto(`${WEB}/products/999999999`);
     await customer.getByRole("heading", { name: "Product not found" }).waitFor();
+    // Back to the order placed above: the next check follows it live from this page.
+    await customer.goto(`${WEB}/orders/${orderId}`);
+    await customer.getByTestId("order-status").filter({ hasText: "PAID" }).waitFor();
+    await customer.locator("[data-testid=live-state][data-state=live]").waitFor();
   });
 
   let transports = {};
