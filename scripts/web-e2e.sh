@@ -110,6 +110,7 @@ main() {
     PUBLIC_ORIGIN="http://127.0.0.1:$web_port" \
     JWT_SECRET="web-e2e-secret-0123456789abcdef0123456789abcdef" \
     RATE_LIMIT_AUTH_PER_MINUTE=0 RATE_LIMIT_API_PER_SECOND=0 RATE_LIMIT_ORDERS_PER_MINUTE=0 \
+    TAX_RATES="GB=2000,DE=1900" \
     RUST_LOG="${RUST_LOG:-warn}" \
     "$oms" serve >"$WORK_DIR/server.log" 2>&1 &
   SERVER_PID=$!

@@ -1,25 +1,41 @@
 "use client";
 
+import Link from "next/link";
 import { useEffect, useState } from "react";
 import { Empty, Loading, ProblemAlert } from "@/components/ProblemAlert";
 import { Pager } from "@/components/Pager";
-import { api, type Page, type Product } from "@/lib/api";
+import { ProductImage } from "@/components/ProductImage";
+import { allPages, api, type Page, type Product } from "@/lib/api";
 import { cart } from "@/lib/cart";
+import { PRODUCT_SORTS, parseSort, sortProducts, stockLabel, type ProductSort } from "@/lib/catalogue";
 import { money } from "@/lib/format";
 import { CursorTrail } from "@/lib/paging";
+import { useSession } from "@/lib/session";
 
 const PAGE_SIZE = 12;
+/** A sorted catalogue is read whole (the API lists by id only), up to this many products. */
+const SORT_LIMIT = 1000;
 
-/** The catalogue: active products, searchable by name or SKU, paged by cursor. */
+/**
+ * The catalogue: active products, searchable by name or SKU. In the API's order (by id) it pages by
+ * cursor; sorted by name or price it reads the matching products (up to 1,000) and pages them here.
+ */
 export default function CataloguePage() {
+  const { user } = useSession();
+  const isAdmin = user?.role === "ADMIN";
   const [q, setQ] = useState("");
   const [search, setSearch] = useState("");
+  const [sort, setSort] = useState<ProductSort>("default");
   const [trail, setTrail] = useState(CursorTrail.first());
   const [page, setPage] = useState<Page<Product> | null>(null);
+  // Sorted mode: every matching product, sorted, and the page shown.
+  const [sorted, setSorted] = useState<{ items: Product[]; truncated: boolean } | null>(null);
+  const [localPage, setLocalPage] = useState(0);
   const [error, setError] = useState<unknown>(null);
   const [added, setAdded] = useState<string | null>(null);
 
   useEffect(() => {
+    if (sort !== "default") return;
     let live = true;
     api
       .listProducts({ limit: PAGE_SIZE, cursor: trail.current, q: search || undefined })
@@ -32,7 +48,37 @@ export default function CataloguePage() {
     return () => {
       live = false;
     };
-  }, [trail, search]);
+  }, [trail, search, sort]);
+
+  useEffect(() => {
+    if (sort === "default") return;
+    let live = true;
+    (async () => {
+      const items: Product[] = [];
+      let truncated = false;
+      for await (const chunk of allPages((cursor) => api.listProducts({ limit: 200, cursor, q: search || undefined }), SORT_LIMIT / 200 + 1)) {
+        items.push(...chunk);
+        if (items.length >= SORT_LIMIT) {
+          truncated = true;
+          break;
+        }
+      }
+      return { items: items.slice(0, SORT_LIMIT), truncated };
+    })()
+      .then((all) => {
+        if (!live) return;
+        setSorted(all);
+        setError(null);
+      })
+      .catch((e) => live && setError(e));
+    return () => {
+      live = false;
+    };
+  }, [search, sort]);
+
+  const shown: Product[] | null =
+    sort === "default" ? (page?.items ?? null) : sorted ? sortProducts(sorted.items, sort).slice(localPage * PAGE_SIZE, (localPage + 1) * PAGE_SIZE) : null;
+  const localPages = sorted ? Math.max(1, Math.ceil(sorted.items.length / PAGE_SIZE)) : 1;
 
   return (
     <section>
@@ -43,6 +89,8 @@ export default function CataloguePage() {
         onSubmit={(e) => {
           e.preventDefault();
           setPage(null);
+          setSorted(null);
+          setLocalPage(0);
           setSearch(q.trim());
           setTrail(CursorTrail.first());
         }}
@@ -52,42 +100,69 @@ export default function CataloguePage() {
           <input id="q" type="search" value={q} onChange={(e) => setQ(e.target.value)} />
         </div>
         <button type="submit">Search</button>
+        <div>
+          <label htmlFor="sort">Sort by</label>
+          <select
+            id="sort"
+            value={sort}
+            onChange={(e) => {
+              setSort(parseSort(e.target.value));
+              setSorted(null);
+              setLocalPage(0);
+              setPage(null);
+              setTrail(CursorTrail.first());
+            }}
+          >
+            {PRODUCT_SORTS.map((s) => (
+              <option key={s.value} value={s.value}>
+                {s.label}
+              </option>
+            ))}
+          </select>
+        </div>
       </form>
       <p className="muted" role="status" aria-live="polite">
         {added}
       </p>
       <ProblemAlert error={error} />
-      {!page && !error ? <Loading label="Loading products…" /> : null}
-      {page && page.items.length === 0 ? <Empty>{search ? `No product matches “${search}”.` : "No products yet."}</Empty> : null}
-      {page && page.items.length > 0 ? (
+      {!shown && !error ? <Loading label="Loading products…" /> : null}
+      {shown && shown.length === 0 ? <Empty>{search ? `No product matches “${search}”.` : "No products yet."}</Empty> : null}
+      {sorted?.truncated && sort !== "default" ? <p className="hint">Sorted among the first {SORT_LIMIT} products; search to narrow the list.</p> : null}
+      {shown && shown.length > 0 ? (
         <ul className="grid" aria-label="Products">
-          {page.items.map((p) => (
-            <li key={p.id} className="card" data-testid={`product-${p.sku}`}>
-              <h2>{p.name}</h2>
-              <span className="muted">SKU {p.sku}</span>
-              {p.description ? <p>{p.description}</p> : null}
-              <span className="price">{money(p.price)}</span>
-              <span className={p.stock_quantity > 0 ? "muted" : ""} data-testid="stock">
-                {p.stock_quantity > 0 ? `${p.stock_quantity} in stock` : "Out of stock"}
-              </span>
-              <div className="actions">
-                <button
-                  type="button"
-                  disabled={p.stock_quantity === 0}
-                  aria-label={`Add ${p.name} to cart`}
-                  onClick={() => {
-                    cart.add({ product_id: p.id, name: p.name, sku: p.sku, price: p.price });
-                    setAdded(`Added ${p.name} to your cart.`);
-                  }}
-                >
-                  Add to cart
-                </button>
-              </div>
-            </li>
-          ))}
+          {shown.map((p, i) => {
+            const stock = stockLabel(p.stock_quantity);
+            return (
+              <li key={p.id} className="card" data-testid={`product-${p.sku}`}>
+                <ProductImage url={p.image_url} name={p.name} size={240} eager={i < 4} />
+                <h2>
+                  <Link href={`/products/${p.id}`}>{p.name}</Link>
+                </h2>
+                {isAdmin ? <span className="muted" data-testid="sku">SKU {p.sku}</span> : null}
+                {p.description ? <p>{p.description}</p> : null}
+                <span className="price" data-testid="price">{money(p.price)}</span>
+                <span className={`stock-${stock.tone}`} data-testid="stock">
+                  {stock.text}
+                </span>
+                <div className="actions">
+                  <button
+                    type="button"
+                    disabled={p.stock_quantity === 0}
+                    aria-label={`Add ${p.name} to cart`}
+                    onClick={() => {
+                      cart.add({ product_id: p.id, name: p.name, sku: p.sku, price: p.price, stock: p.stock_quantity });
+                      setAdded(`Added ${p.name} to your cart.`);
+                    }}
+                  >
+                    Add to cart
+                  </button>
+                </div>
+              </li>
+            );
+          })}
         </ul>
       ) : null}
-      {page ? (
+      {sort === "default" && page ? (
         <Pager
           label="Catalogue pages"
           trail={trail}
@@ -97,6 +172,19 @@ export default function CataloguePage() {
             setTrail(t);
           }}
         />
+      ) : null}
+      {sort !== "default" && sorted ? (
+        <nav className="pager" aria-label="Catalogue pages">
+          <button type="button" disabled={localPage === 0} onClick={() => setLocalPage(localPage - 1)}>
+            ← Previous
+          </button>
+          <span aria-live="polite">
+            Page {localPage + 1} of {localPages}
+          </span>
+          <button type="button" disabled={localPage + 1 >= localPages} onClick={() => setLocalPage(localPage + 1)}>
+            Next →
+          </button>
+        </nav>
       ) : null}
     </section>
   );

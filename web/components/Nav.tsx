@@ -33,10 +33,18 @@ export function Nav() {
               <Link href="/orders">My orders</Link>
             </li>
           ) : null}
+          {user ? (
+            <li>
+              <Link href="/account">Account</Link>
+            </li>
+          ) : null}
           {user?.role === "ADMIN" ? (
             <>
               <li>
-                <Link href="/admin">Admin orders</Link>
+                <Link href="/admin">Dashboard</Link>
+              </li>
+              <li>
+                <Link href="/admin/orders">Admin orders</Link>
               </li>
               <li>
                 <Link href="/admin/products">Products</Link>

@@ -12,6 +12,7 @@ export function ProductRow({ product, onChanged }: { product: Product; onChanged
   const [sku, setSku] = useState(product.sku);
   const [price, setPrice] = useState((product.price / 100).toFixed(2));
   const [description, setDescription] = useState(product.description ?? "");
+  const [image, setImage] = useState(product.image_url ?? "");
   const [delta, setDelta] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -45,7 +46,7 @@ export function ProductRow({ product, onChanged }: { product: Product; onChanged
                 setError(new Error("Price must be a number of dollars, e.g. 12.50"));
                 return;
               }
-              if (await run(() => api.updateProduct(product.id, { name, sku, price: cents, description: description || null }))) setEditing(false);
+              if (await run(() => api.updateProduct(product.id, { name, sku, price: cents, description: description || null, image_url: image.trim() || null }))) setEditing(false);
             }}
           >
             <label htmlFor={`${base}-name`}>Name</label>
@@ -56,6 +57,8 @@ export function ProductRow({ product, onChanged }: { product: Product; onChanged
             <input id={`${base}-price`} value={price} onChange={(e) => setPrice(e.target.value)} inputMode="decimal" required />
             <label htmlFor={`${base}-desc`}>Description</label>
             <textarea id={`${base}-desc`} value={description} onChange={(e) => setDescription(e.target.value)} maxLength={5000} />
+            <label htmlFor={`${base}-image`}>Picture URL</label>
+            <input id={`${base}-image`} value={image} onChange={(e) => setImage(e.target.value)} maxLength={2048} />
             <div className="form-actions">
               <button type="submit" disabled={busy}>
                 Save

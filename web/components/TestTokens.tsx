@@ -1,3 +1,5 @@
+import { paymentProvider } from "@/lib/checkout";
+
 /** The simulated payment provider's test tokens, explained next to every payment token field. */
 export const TEST_TOKENS: { token: string; effect: string }[] = [
   { token: "tok_visa", effect: "succeeds: the order is paid at once" },
@@ -6,10 +8,28 @@ export const TEST_TOKENS: { token: string; effect: string }[] = [
   { token: "tok_error", effect: "fails without charging: the order stays pending (processing) until the provider is asked again" },
 ];
 
+/** The payment field's label for the provider this app was built for (NEXT_PUBLIC_PAYMENT_PROVIDER). */
+export function paymentTokenLabel(): string {
+  return paymentProvider() === "stripe" ? "Stripe PaymentMethod id" : "Test payment token";
+}
+
+/**
+ * What to type in the payment field. With the simulated provider (the server's default) no card
+ * exists: the field takes one of its test tokens. With Stripe it takes a PaymentMethod id (this app
+ * has no card form of its own).
+ */
 export function TestTokenHelp({ id }: { id: string }) {
+  if (paymentProvider() === "stripe") {
+    return (
+      <p id={id} className="hint">
+        Payments go through Stripe. This page has no card form yet: it takes the id of a PaymentMethod made with Stripe (in
+        Stripe&apos;s test mode, <code>pm_card_visa</code>).
+      </p>
+    );
+  }
   return (
     <div id={id} className="hint">
-      <p>This shop runs a simulated card processor. Test tokens:</p>
+      <p>This shop runs a simulated payment provider: no real card is charged. Test tokens:</p>
       <ul>
         {TEST_TOKENS.map((t) => (
           <li key={t.token}>
@@ -18,10 +38,6 @@ export function TestTokenHelp({ id }: { id: string }) {
         ))}
       </ul>
       <p>Any other token is declined.</p>
-      <p>
-        A shop that takes payments through Stripe asks for a Stripe PaymentMethod id instead (in Stripe&apos;s test mode:{" "}
-        <code>pm_card_visa</code> succeeds, <code>pm_card_chargeCustomerFail</code> is declined).
-      </p>
     </div>
   );
 }

@@ -127,8 +127,8 @@ async function fillCheckout(page, token) {
   await page.getByLabel("Address line 1").fill("1 Main St");
   await page.getByLabel("City").fill("London");
   await page.getByLabel("Postal code (optional)").fill("N1 9GU");
-  await page.getByLabel(/Country/).fill("GB");
-  await page.getByLabel("Payment token").fill(token);
+  await page.getByLabel("Country").selectOption("GB");
+  await page.getByLabel("Test payment token").fill(token);
 }
 
 /** Sums the JS a fresh visitor downloads for one route (raw and gzip bytes). */
@@ -162,7 +162,15 @@ async function main() {
   const token = await adminToken();
   const mug = await createProduct(token, { name: "Enamel Mug", description: "Speckled blue, 350 ml.", price: 1250, stock_quantity: 20, sku: `MUG-${run}` });
   const lamp = await createProduct(token, { name: "Desk Lamp", description: "Warm LED, brass arm.", price: 4200, stock_quantity: 5, sku: `LAMP-${run}` });
-  for (let i = 1; i <= 12; i++) {
+  const daypack = await createProduct(token, {
+    name: "Trail Daypack",
+    description: "20 litres.\nPadded straps.",
+    price: 9900,
+    stock_quantity: 8,
+    sku: `BAG-${run}`,
+    image_url: "/images/bag-bkp-20.svg",
+  });
+  for (let i = 1; i <= 11; i++) {
     await createProduct(token, { name: `Notebook ${i}`, description: null, price: 300 + i * 25, stock_quantity: 50, sku: `NB-${run}-${i}` });
   }
 
@@ -203,20 +211,80 @@ async function main() {
   await check("customer orders (tok_visa) and the order page is PAID and live", async () => {
     await addToCart(customer, mug.sku);
     await customer.goto(`${WEB}/cart`);
-    await customer.getByRole("cell", { name: new RegExp(mug.sku) }).waitFor();
+    await customer.getByRole("cell", { name: "Enamel Mug", exact: true }).waitFor();
     await shot(customer, "cart");
     await fillCheckout(customer, "tok_visa");
+    // The quote (POST /api/orders/quote) is shown before placing: one mug at $12.50, flat shipping
+    // $5.00 under the free-shipping threshold, GB tax 20 % (TAX_RATES in scripts/web-e2e.sh) of both.
+    const quote = customer.getByTestId("quote");
+    await quote.getByTestId("quote-total").filter({ hasText: "$21.00" }).waitFor();
+    assert((await quote.getByTestId("quote-subtotal").textContent()) === "$12.50", "quote subtotal");
+    assert((await quote.getByTestId("quote-shipping").textContent()) === "$5.00", "quote shipping");
+    assert((await quote.getByTestId("quote-tax").textContent()) === "$3.50", "quote tax");
+    // Another country re-prices it (no tax outside GB and DE here), and back.
+    await customer.getByLabel("Country").selectOption("US");
+    await quote.getByTestId("quote-total").filter({ hasText: "$17.50" }).waitFor();
+    await customer.getByLabel("Country").selectOption("GB");
+    await quote.getByTestId("quote-total").filter({ hasText: "$21.00" }).waitFor();
+    const quotedTotal = await quote.getByTestId("quote-total").textContent();
     await shot(customer, "checkout");
     // A double click must make one order (one Idempotency-Key, one request in flight).
     await customer.getByTestId("place-order").dblclick();
     await customer.waitForURL(/\/orders\/[0-9a-f-]{36}/, { timeout: WAIT });
     orderId = customer.url().match(/\/orders\/([0-9a-f-]{36})/)[1];
     await customer.getByTestId("order-status").filter({ hasText: "PAID" }).waitFor();
+    const placedTotal = await customer.getByTestId("order-total").textContent();
+    assert(placedTotal === quotedTotal, `the order's total ${placedTotal} differs from the quote's ${quotedTotal}`);
     await customer.locator('[data-testid=live-state][data-state=live]').waitFor();
     const r = await fetch(`${API}/api/admin/orders?email=${encodeURIComponent(email)}`, { headers: { Authorization: `Bearer ${token}` } });
     const mine = (await r.json()).items;
     assert(mine.length === 1, `the double click made ${mine.length} orders`);
     assert((await productStock(mug.id)) === 19, "stock of the mug is not 19 after ordering one");
+  });
+
+  await check("storefront: cards with pictures (alt text) or a placeholder, sorting, SKUs for admins only, the product page", async () => {
+    await customer.goto(`${WEB}/`);
+    const card = customer.getByTestId(`product-${daypack.sku}`);
+    const img = card.getByRole("img", { name: "Trail Daypack" });
+    await img.waitFor();
+    assert((await img.getAttribute("src")) === "/images/bag-bkp-20.svg", `src ${await img.getAttribute("src")}`);
+    await customer.waitForFunction((sku) => {
+      const el = document.querySelector(`[data-testid="product-${sku}"] img`);
+      return el instanceof HTMLImageElement && el.complete && el.naturalWidth > 0;
+    }, daypack.sku);
+    await customer.getByTestId(`product-${mug.sku}`).getByTestId("picture-none").waitFor();
+    assert((await customer.locator("[data-testid=sku]").count()) === 0, "a customer sees SKUs");
+    // Sorting: by price, highest first, then by name.
+    await customer.getByLabel("Sort by").selectOption("price-desc");
+    await customer.getByText("Page 1 of").waitFor();
+    const prices = await customer.locator("[data-testid^=product-] [data-testid=price]").allTextContents();
+    const cents = prices.map((p) => Math.round(Number(p.replace(/[^0-9.]/g, "")) * 100));
+    assert(cents[0] === 9900 && cents.every((c, i) => i === 0 || cents[i - 1] >= c), `not by price, highest first: ${prices}`);
+    await customer.getByLabel("Sort by").selectOption("name");
+    await customer.locator("[data-testid^=product-] h2").first().filter({ hasText: "Desk Lamp" }).waitFor();
+    const names = await customer.locator("[data-testid^=product-] h2").allTextContents();
+    assert(JSON.stringify(names) === JSON.stringify([...names].sort((a, b) => a.localeCompare(b, "en", { numeric: true, sensitivity: "base" }))), `not by name: ${names}`);
+    // The product page (from the default order, where the daypack is on the first page).
+    await customer.getByLabel("Sort by").selectOption("default");
+    await card.getByRole("link", { name: "Trail Daypack" }).click();
+    await customer.waitForURL(new RegExp(`/products/${daypack.id}$`));
+    const page = customer.getByTestId("product-detail");
+    await page.getByRole("heading", { name: "Trail Daypack" }).waitFor();
+    await page.getByRole("img", { name: "Trail Daypack" }).waitFor();
+    assert((await page.getByTestId("price").textContent()) === "$99.00", "price on the product page");
+    assert((await page.getByTestId("stock").textContent()) === "8 in stock", "stock on the product page");
+    await page.getByText("Padded straps.").waitFor();
+    await page.getByRole("button", { name: "Add to cart" }).click();
+    await page.getByText("In your cart: 1").waitFor();
+    await shot(customer, "product-page");
+    await customer.evaluate(() => localStorage.removeItem("oms.cart.v1"));
+    // A missing product says so.
+    await customer.goto(`${WEB}/products/999999999`);
+    await customer.getByRole("heading", { name: "Product not found" }).waitFor();
+    // Back to the order placed above: the next check follows it live from this page.
+    await customer.goto(`${WEB}/orders/${orderId}`);
+    await customer.getByTestId("order-status").filter({ hasText: "PAID" }).waitFor();
+    await customer.locator("[data-testid=live-state][data-state=live]").waitFor();
   });
 
   let transports = {};
@@ -229,7 +297,7 @@ async function main() {
     transports.main = await customer.getByTestId("live-state").getAttribute("data-transport");
 
     await signIn(admin, ADMIN_EMAIL, ADMIN_PASSWORD);
-    await admin.goto(`${WEB}/admin`);
+    await admin.goto(`${WEB}/admin/orders`);
     await admin.locator('[data-testid=live-state][data-state=live]').waitFor();
     transports.admin = await admin.getByTestId("live-state").getAttribute("data-transport");
     const row = admin.getByTestId(`order-row-${orderId}`);
@@ -328,6 +396,10 @@ async function main() {
     const before = await productStock(lamp.id);
     await customer.evaluate(() => localStorage.removeItem("oms.cart.v1"));
     await addToCart(customer, lamp.sku);
+    // The last address is remembered on this device.
+    await customer.goto(`${WEB}/checkout`);
+    assert((await customer.getByLabel("Full name").inputValue()) === "Ada Lovelace", "the last address was not remembered");
+    assert((await customer.getByLabel("Country").inputValue()) === "GB", "the last country was not remembered");
     await fillCheckout(customer, "tok_chargeDeclined");
     await customer.getByTestId("place-order").click();
     await customer.getByTestId("payment-declined").waitFor();
@@ -340,14 +412,61 @@ async function main() {
     await customer.getByTestId(`product-${lamp.sku}`).getByTestId("stock").filter({ hasText: `${before} in stock` }).waitFor();
   });
 
-  await check("insufficient stock is shown with what is available", async () => {
+  await check("the cart's quantity control: -3, Backspace then 3, over the stock, remove and undo", async () => {
     await customer.evaluate(() => localStorage.removeItem("oms.cart.v1"));
+    await addToCart(customer, mug.sku);
     await addToCart(customer, lamp.sku);
     await customer.goto(`${WEB}/cart`);
-    await customer.getByLabel(/Quantity of Desk Lamp/).fill("9");
+    const qty = customer.getByRole("textbox", { name: "Quantity of Desk Lamp" });
+    const lampLine = customer.getByTestId(`cart-line-${lamp.id}`);
+    await qty.waitFor();
+    // -3 is clamped to 1 on blur: the line stays.
+    await qty.fill("-3");
+    await qty.blur();
+    assert((await qty.inputValue()) === "1", `-3 became ${await qty.inputValue()}`);
+    // An empty field keeps the last valid quantity.
+    await qty.fill("");
+    await qty.blur();
+    assert((await qty.inputValue()) === "1", `empty became ${await qty.inputValue()}`);
+    // Backspace then 3 gives 3, not 13.
+    await qty.click();
+    await qty.press("End");
+    await qty.press("Backspace");
+    await qty.press("3");
+    await lampLine.getByTestId("line-total").filter({ hasText: "$126.00" }).waitFor();
+    await qty.blur();
+    assert((await qty.inputValue()) === "3", `Backspace then 3 gave ${await qty.inputValue()}`);
+    // More than the stock (5) is clamped to it.
+    await qty.fill("9");
+    await qty.blur();
+    assert((await qty.inputValue()) === "5", `9 became ${await qty.inputValue()} (stock 5)`);
+    // Remove the first line, then undo: it comes back first, with its quantity, and focus returns to it.
+    const linesBefore = await customer.locator("[data-testid^=cart-line-]").evaluateAll((rows) => rows.map((r) => r.dataset.testid));
+    await customer.getByRole("button", { name: "Remove Enamel Mug" }).click();
+    await customer.getByTestId("undo-row").filter({ hasText: "Removed Enamel Mug" }).waitFor();
+    assert((await customer.locator("[data-testid^=cart-line-]").count()) === 1, "the mug's line is still there");
+    assert(await customer.getByTestId("undo-remove").evaluate((b) => b === document.activeElement), "focus is not on Undo");
+    await shot(customer, "cart-undo");
+    await customer.getByTestId("undo-remove").click();
+    await customer.getByTestId(`cart-line-${mug.id}`).waitFor();
+    const linesAfter = await customer.locator("[data-testid^=cart-line-]").evaluateAll((rows) => rows.map((r) => r.dataset.testid));
+    assert(JSON.stringify(linesAfter) === JSON.stringify(linesBefore), `order after undo ${linesAfter} != ${linesBefore}`);
+    const mugQty = customer.getByRole("textbox", { name: "Quantity of Enamel Mug" });
+    await customer.waitForFunction(() => document.activeElement?.id?.startsWith("qty-"));
+    assert(await mugQty.evaluate((i) => i === document.activeElement), "focus did not return to the restored line");
+    assert((await qty.inputValue()) === "5", "the lamp's quantity changed");
+  });
+
+  await check("insufficient stock is shown by the quote before placing, with what is available", async () => {
+    // The cart holds all 5 lamps (previous check); then the stock drops to 3.
+    const r = await fetch(`${API}/api/admin/products/${lamp.id}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ stock_delta: -2 }),
+    });
+    assert(r.status === 200, `PATCH stock answered ${r.status}`);
     await fillCheckout(customer, "tok_visa");
-    await customer.getByTestId("place-order").click();
-    await customer.getByTestId("insufficient-stock").filter({ hasText: "only 5 available" }).waitFor();
+    await customer.getByTestId("insufficient-stock").filter({ hasText: "only 3 available" }).waitFor();
     await shot(customer, "checkout-insufficient-stock");
     await customer.evaluate(() => localStorage.removeItem("oms.cart.v1"));
   });
@@ -361,7 +480,7 @@ async function main() {
   });
 
   await check("admin exports CSV with the current filters", async () => {
-    await admin.goto(`${WEB}/admin`);
+    await admin.goto(`${WEB}/admin/orders`);
     await admin.getByLabel("Customer email").fill(email);
     await admin.getByRole("checkbox", { name: "FULFILLED" }).check();
     await admin.getByRole("button", { name: "Apply filters" }).click();
@@ -393,8 +512,11 @@ async function main() {
     await admin.getByLabel("SKU", { exact: true }).fill(sku);
     await admin.getByLabel("Price ($)", { exact: true }).fill("19.90");
     await admin.getByLabel("Stock", { exact: true }).fill("3");
+    await admin.getByLabel("Picture URL (optional)").fill("/images/bag-tote-cn.svg");
     await admin.getByRole("button", { name: "Create product" }).click();
     await admin.getByText(`Created Gallery Poster (${sku}).`).waitFor();
+    const made = await (await fetch(`${API}/api/products?q=${sku}`)).json();
+    assert(made.items[0]?.image_url === "/images/bag-tote-cn.svg", `image_url ${made.items[0]?.image_url}`);
     await admin.getByLabel("Search by name or SKU").fill(sku);
     await admin.getByRole("button", { name: "Search", exact: true }).click();
     const row = admin.getByTestId(`admin-product-${sku}`);
@@ -407,6 +529,47 @@ async function main() {
     await shot(admin, "admin-products");
     await row.getByRole("button", { name: "Un-archive" }).click();
     await row.getByRole("button", { name: "Archive" }).waitFor();
+  });
+
+  await check("the dashboard shows today's figures, orders by status and 30 days, and they change live after a placement", async () => {
+    await admin.goto(`${WEB}/admin`);
+    await admin.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await admin.locator("[data-testid=live-state][data-state=live]").waitFor();
+    await admin.getByTestId("sales-chart").waitFor();
+    const num = async (id) => Number((await admin.getByTestId(id).textContent()).replace(/[^0-9.-]/g, ""));
+    const ordersBefore = await num("today-orders");
+    const netBefore = await num("today-net");
+    const paidBefore = await num("count-PAID");
+    const totalBefore = await num("total-orders");
+    const shipBefore = await num("units-to-ship");
+    assert(ordersBefore >= 3, `today's orders ${ordersBefore}, expected the orders placed above`);
+    // A placement through the API (the admin's own order, paid): the page hears its events and refetches.
+    const r = await fetch(`${API}/api/orders`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}`, "Idempotency-Key": `dash-${run}` },
+      body: JSON.stringify({
+        items: [{ product_id: mug.id, quantity: 2 }],
+        shipping_address: { name: "Grace Hopper", line1: "1 Navy Way", city: "Arlington", country: "US" },
+        payment: { token: "tok_visa" },
+      }),
+    });
+    const placed = await r.json();
+    assert(r.status === 201, `POST /api/orders answered ${r.status}: ${JSON.stringify(placed)}`);
+    await admin.getByTestId("today-orders").filter({ hasText: new RegExp(`^${ordersBefore + 1}$`) }).waitFor();
+    await admin.waitForFunction(
+      ([before, paid]) =>
+        Number(document.querySelector("[data-testid=today-net]")?.textContent?.replace(/[^0-9.-]/g, "")) > before &&
+        Number(document.querySelector("[data-testid=count-PAID]")?.textContent) === paid + 1,
+      [netBefore, paidBefore],
+    );
+    const netAfter = await num("today-net");
+    assert(Math.round((netAfter - netBefore) * 100) === placed.total_amount, `net grew by ${netAfter - netBefore}, the order is ${placed.total_amount} cents`);
+    assert((await num("units-to-ship")) === shipBefore + 2, "units to ship did not grow by 2");
+    assert((await num("total-orders")) === totalBefore + 1, "the 30-day table did not count the order");
+    await shot(admin, "dashboard");
+    // Admins see SKUs in the catalogue.
+    await admin.goto(`${WEB}/`);
+    await admin.getByTestId(`product-${mug.sku}`).getByTestId("sku").filter({ hasText: mug.sku }).waitFor();
   });
 
   await check("session expired: a 401 sends the customer back to sign-in", async () => {
@@ -424,7 +587,7 @@ async function main() {
     await shot(customer, "session-expired");
   });
 
-  await check("phone width: the catalogue and checkout fit 390 px", async () => {
+  await check("phone width: the catalogue, the checkout with its quote and the dashboard fit 390 px", async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     const page = await phone.newPage();
     await page.goto(`${WEB}/`);
@@ -433,11 +596,62 @@ async function main() {
     assert(overflow <= 0, `the catalogue scrolls sideways by ${overflow} px`);
     await shot(page, "catalogue-phone");
     await phone.close();
+    // The checkout with its quote, as a customer.
+    const shopper = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    shopper.setDefaultTimeout(WAIT);
+    const sp = await shopper.newPage();
+    await signIn(sp, email, password);
+    await addToCart(sp, lamp.sku);
+    await fillCheckout(sp, "tok_visa");
+    await sp.getByTestId("quote-total").waitFor();
+    const overflowCheckout = await sp.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflowCheckout <= 0, `the checkout scrolls sideways by ${overflowCheckout} px`);
+    await shot(sp, "checkout-phone");
+    await shopper.close();
+    // The dashboard, as the admin.
+    const back = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    back.setDefaultTimeout(WAIT);
+    const bp = await back.newPage();
+    await signIn(bp, ADMIN_EMAIL, ADMIN_PASSWORD);
+    await bp.goto(`${WEB}/admin`);
+    await bp.getByTestId("sales-chart").waitFor();
+    await bp.getByTestId("today-orders").waitFor();
+    const overflowDash = await bp.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflowDash <= 0, `the dashboard scrolls sideways by ${overflowDash} px`);
+    await shot(bp, "dashboard-phone");
+    await back.close();
+  });
+
+  await check("account: a wrong current password is shown at its field; the new password signs in", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    ctx.setDefaultTimeout(WAIT);
+    const page = await ctx.newPage();
+    const who = `account-${run}@example.com`;
+    await signUp(page, who, "first-password-1");
+    await page.goto(`${WEB}/account`);
+    await page.getByLabel("Current password").fill("not-my-password");
+    await page.getByLabel("New password (8 to 128 characters)").fill("second-password-2");
+    await page.getByLabel("New password again").fill("second-password-2");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByText("This is not your current password.").waitFor();
+    assert((await page.getByLabel("Current password").getAttribute("aria-invalid")) === "true", "the field is not marked invalid");
+    await page.getByLabel("Current password").fill("first-password-1");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByTestId("password-changed").waitFor();
+    // The fresh session works for a write (its new CSRF token is in use).
+    await page.getByLabel("Current password").fill("second-password-2");
+    await page.getByLabel("New password (8 to 128 characters)").fill("third-password-3");
+    await page.getByLabel("New password again").fill("third-password-3");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByTestId("password-changed").waitFor();
+    await ctx.clearCookies();
+    await signIn(page, who, "third-password-3");
+    await ctx.close();
   });
 
   await check("first-load JS per route", async () => {
     const sizes = [];
-    for (const path of ["/", "/signin", "/cart", "/checkout", "/orders", `/orders/${orderId}`, "/admin", "/admin/products"]) {
+    for (const path of ["/", "/signin", "/cart", "/checkout", "/orders", `/orders/${orderId}`, `/products/${mug.id}`, "/account", "/admin", "/admin/orders", "/admin/products"]) {
       sizes.push(await firstLoadJs(browser, path));
     }
     sizes.sort((a, b) => b.gzip - a.gzip);

@@ -40,6 +40,8 @@ export interface Product {
   price: number;
   stock_quantity: number;
   sku: string;
+  /** null, an absolute https:// URL or a path starting with "/" (API v3). */
+  image_url: string | null;
   created_at: string;
   updated_at: string;
   /** Present on admin answers only. */
@@ -111,6 +113,48 @@ export interface PlaceOrderBody {
   payment?: { token: string };
 }
 
+/** `POST /api/orders/quote`'s answer: the order as placement would price it now. */
+export interface QuoteItem {
+  product_id: number;
+  sku: string;
+  name: string;
+  quantity: number;
+  unit_price: number;
+  line_total: number;
+  available: number;
+}
+export interface Quote {
+  items: QuoteItem[];
+  subtotal: number;
+  shipping_amount: number;
+  tax_amount: number;
+  total_amount: number;
+  currency: string;
+}
+
+/** `GET /api/admin/stats/summary`. */
+export interface StatsSummary {
+  orders_by_status: Record<OrderStatus, number>;
+  awaiting_payment: number;
+  units_to_ship: number;
+  failed_webhook_deliveries: number;
+  today: { orders: number; net: number };
+}
+export interface SalesBucket {
+  period_start: string;
+  orders: number;
+  paid_orders: number;
+  units: number;
+  gross: number;
+  refunded: number;
+  net: number;
+}
+/** `GET /api/admin/stats/sales`. */
+export interface SalesStats {
+  items: SalesBucket[];
+  totals: Omit<SalesBucket, "period_start">;
+}
+
 export interface AdminOrderFilters {
   status?: OrderStatus[];
   user_id?: number;
@@ -131,6 +175,8 @@ export interface ProductInput {
   price: number;
   stock_quantity: number;
   sku: string;
+  /** null, an https:// URL or a path starting with "/"; at most 2,048 characters. */
+  image_url?: string | null;
 }
 export type ProductPatch = Partial<Omit<ProductInput, "stock_quantity">> & {
   archived?: boolean;
@@ -499,6 +545,11 @@ export class ApiClient {
     });
     return { order: (await response.json()) as Order, status: response.status === 202 ? 202 : 201 };
   }
+  /** `POST /api/orders/quote`: prices a placement's body now; reserves and writes nothing. */
+  async quote(body: PlaceOrderBody, signal?: AbortSignal): Promise<Quote> {
+    const response = await this.request("POST", "/api/orders/quote", { body, signal });
+    return (await response.json()) as Quote;
+  }
   getOrder(id: string): Promise<Order> {
     return this.json("GET", `/api/orders/${encodeURIComponent(id)}`);
   }
@@ -532,6 +583,20 @@ export class ApiClient {
     change: { status: OrderStatus; note?: string; tracking?: Tracking },
   ): Promise<Order> {
     return this.json("PATCH", `/api/admin/orders/${encodeURIComponent(id)}/status`, change);
+  }
+
+  // --- admin: statistics ---
+
+  statsSummary(): Promise<StatsSummary> {
+    return this.json("GET", "/api/admin/stats/summary");
+  }
+  salesStats(params: { created_from?: string; created_to?: string; interval: "hour" | "day"; tz?: string }): Promise<SalesStats> {
+    return this.json("GET", `/api/admin/stats/sales${query(params)}`);
+  }
+  /** `POST /api/auth/password`: 204 and fresh session cookies. */
+  async changePassword(current_password: string, new_password: string): Promise<void> {
+    await this.request("POST", "/api/auth/password", { body: { current_password, new_password } });
+    this.csrfToken = null;
   }
 
   // --- admin: products ---

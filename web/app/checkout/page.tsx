@@ -2,37 +2,72 @@
 
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Empty, Loading, ProblemAlert } from "@/components/ProblemAlert";
-import { TestTokenHelp } from "@/components/TestTokens";
-import { ApiError, CheckoutAttempt, api, type PlaceOrderBody, type ShippingAddress } from "@/lib/api";
+import { TEST_TOKENS, TestTokenHelp, paymentTokenLabel } from "@/components/TestTokens";
+import { ApiError, CheckoutAttempt, api, type Quote, type ShippingAddress } from "@/lib/api";
 import { cart, useCart } from "@/lib/cart";
 import { money } from "@/lib/format";
+import { COUNTRIES, EMPTY_ADDRESS, buildOrderBody, loadAddress, mapFieldErrors, paymentProvider, quoteAddress, saveAddress, type AddressForm } from "@/lib/checkout";
 import { useRequireUser } from "@/lib/session";
 
-const FIELDS: { key: keyof ShippingAddress; label: string; required: boolean; autoComplete: string; max: number }[] = [
+const FIELDS: { key: Exclude<keyof ShippingAddress, "country">; label: string; required: boolean; autoComplete: string; max: number }[] = [
   { key: "name", label: "Full name", required: true, autoComplete: "name", max: 200 },
   { key: "line1", label: "Address line 1", required: true, autoComplete: "address-line1", max: 200 },
   { key: "line2", label: "Address line 2 (optional)", required: false, autoComplete: "address-line2", max: 200 },
   { key: "city", label: "City", required: true, autoComplete: "address-level2", max: 200 },
   { key: "region", label: "Region / state (optional)", required: false, autoComplete: "address-level1", max: 200 },
   { key: "postal_code", label: "Postal code (optional)", required: false, autoComplete: "postal-code", max: 20 },
-  { key: "country", label: "Country (2-letter code, e.g. GB, US)", required: true, autoComplete: "country", max: 2 },
 ];
 
-type Address = Record<keyof ShippingAddress, string>;
+const QUOTE_DEBOUNCE_MS = 350;
 
 export default function CheckoutPage() {
   const user = useRequireUser();
   const lines = useCart();
   const router = useRouter();
   const attempt = useRef(new CheckoutAttempt());
-  const [address, setAddress] = useState<Address>({ name: "", line1: "", line2: "", city: "", region: "", postal_code: "", country: "" });
-  const [token, setToken] = useState("tok_visa");
+  const provider = paymentProvider();
+  // The last address used here (localStorage is browser-only; the form renders only in the browser,
+  // once the session is known, so the server's empty state never meets this one in hydration).
+  const [address, setAddress] = useState<AddressForm>(() => (typeof window === "undefined" ? EMPTY_ADDRESS : (loadAddress() ?? EMPTY_ADDRESS)));
+  const [token, setToken] = useState(provider === "simulated" ? "tok_visa" : "");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  // The last quote answer and the request (cart and country) it answered.
+  const [quoted, setQuoted] = useState<{ key: string; quote: Quote | null; error: unknown } | null>(null);
   // A Stripe charge that the customer's bank must still confirm (3-D Secure): the placed order.
   const [awaitingAction, setAwaitingAction] = useState<string | null>(null);
+  const formRef = useRef<HTMLFormElement>(null);
+
+  // The quote: what placement would charge now for the cart and the destination country, asked
+  // again (debounced, the previous request aborted) whenever either changes.
+  const country = address.country;
+  const wanted = user && lines.length > 0 && /^[A-Z]{2}$/.test(country);
+  const quoteKey = wanted ? JSON.stringify([country, lines.map((l) => [l.product_id, l.quantity])]) : null;
+  useEffect(() => {
+    if (!quoteKey) return;
+    const [c, items] = JSON.parse(quoteKey) as [string, [number, number][]];
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      api
+        .quote(buildOrderBody(items.map(([product_id, quantity]) => ({ product_id, quantity })), quoteAddress(c)), controller.signal)
+        .then((quote) => setQuoted({ key: quoteKey, quote, error: null }))
+        .catch((e: unknown) => {
+          if (e instanceof DOMException && e.name === "AbortError") return;
+          setQuoted({ key: quoteKey, quote: null, error: e });
+        });
+    }, QUOTE_DEBOUNCE_MS);
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [quoteKey]);
+  const current = quoteKey !== null && quoted !== null;
+  // While a new quote is on its way the previous one stays on screen, marked as updating.
+  const quote = current ? quoted.quote : null;
+  const quoteError = current && quoted.key === quoteKey ? quoted.error : null;
+  const quoting = quoteKey !== null && quoted?.key !== quoteKey;
 
   if (!user) return <Loading label="Checking your session…" />;
   if (awaitingAction) {
@@ -63,32 +98,35 @@ export default function CheckoutPage() {
     );
   }
 
-  const subtotal = lines.reduce((s, l) => s + l.price * l.quantity, 0);
   const problem = error instanceof ApiError ? error.problem : null;
   const declined = problem?.code === "payment_declined";
-  const shortStock = problem?.code === "insufficient_stock";
-
-  const body = (): PlaceOrderBody => ({
-    items: lines.map((l) => ({ product_id: l.product_id, quantity: l.quantity })),
-    shipping_address: {
-      name: address.name.trim(),
-      line1: address.line1.trim(),
-      line2: address.line2.trim() || null,
-      city: address.city.trim(),
-      region: address.region.trim() || null,
-      postal_code: address.postal_code.trim() || null,
-      country: address.country.trim().toUpperCase(),
-    },
-    payment: { token: token.trim() },
-  });
+  const shortStockProblem =
+    problem?.code === "insufficient_stock"
+      ? problem
+      : quoteError instanceof ApiError && quoteError.problem.code === "insufficient_stock"
+        ? quoteError.problem
+        : null;
+  const fieldErrors = mapFieldErrors(problem?.code === "validation_failed" ? problem.errors : undefined);
+  const quoteFieldErrors = mapFieldErrors(
+    quoteError instanceof ApiError && quoteError.problem.code === "validation_failed" ? quoteError.problem.errors : undefined,
+  );
+  const countryError = fieldErrors.address.country ?? quoteFieldErrors.address.country;
+  // The general alert shows the problem without the field errors that are shown at their inputs.
+  const generalError =
+    problem?.code === "validation_failed"
+      ? fieldErrors.other.length > 0 || Object.keys(fieldErrors.items).length > 0
+        ? new ApiError({ ...problem, errors: [...fieldErrors.other, ...Object.entries(fieldErrors.items).map(([i, m]) => ({ field: `${lines[Number(i)]?.name ?? `Line ${Number(i) + 1}`}`, message: m }))] })
+        : new ApiError({ ...problem, errors: undefined, detail: "Please correct the fields marked below." })
+      : error;
 
   const submit = async () => {
     setBusy(true);
     setError(null);
+    saveAddress(address);
     try {
       // The same attempt (same key) while the body is unchanged and no final answer came back, so
       // a double click or a retry after a network error never makes a second order.
-      const result = await attempt.current.place(api, body());
+      const result = await attempt.current.place(api, buildOrderBody(lines, address, token));
       cart.clear();
       if (result.order.payment?.client_secret) {
         // A shop that loads Stripe.js passes the secret to stripe.handleNextAction() here.
@@ -99,14 +137,24 @@ export default function CheckoutPage() {
     } catch (e) {
       setError(e);
       setBusy(false);
+      // Focus the first field the server refused, so keyboard and screen-reader users land on it.
+      if (e instanceof ApiError && e.problem.code === "validation_failed") {
+        const mapped = mapFieldErrors(e.problem.errors);
+        const first = [...FIELDS.map((f) => f.key), "country" as const].find((k) => mapped.address[k]);
+        const id = first ? `addr-${first}` : mapped.payment ? "payment-token" : null;
+        if (id) setTimeout(() => document.getElementById(id)?.focus(), 0);
+      }
     }
   };
+
+  const describedBy = (...ids: (string | false | undefined)[]) => ids.filter(Boolean).join(" ") || undefined;
 
   return (
     <section>
       <h1>Checkout</h1>
       <div className="two-col">
         <form
+          ref={formRef}
           className="form"
           onSubmit={(e) => {
             e.preventDefault();
@@ -116,40 +164,83 @@ export default function CheckoutPage() {
         >
           <fieldset>
             <legend>Shipping address</legend>
-            {FIELDS.map((f) => (
-              <div key={f.key}>
-                <label htmlFor={`addr-${f.key}`}>{f.label}</label>
-                <input
-                  id={`addr-${f.key}`}
-                  name={f.key}
-                  required={f.required}
-                  maxLength={f.max}
-                  minLength={f.key === "country" ? 2 : undefined}
-                  autoComplete={f.autoComplete}
-                  value={address[f.key]}
-                  onChange={(e) => setAddress({ ...address, [f.key]: e.target.value })}
-                />
-              </div>
-            ))}
+            {FIELDS.map((f) => {
+              const message = fieldErrors.address[f.key];
+              return (
+                <div key={f.key}>
+                  <label htmlFor={`addr-${f.key}`}>{f.label}</label>
+                  <input
+                    id={`addr-${f.key}`}
+                    name={f.key}
+                    required={f.required}
+                    maxLength={f.max}
+                    autoComplete={f.autoComplete}
+                    value={address[f.key]}
+                    aria-invalid={message ? true : undefined}
+                    aria-describedby={describedBy(message && `addr-${f.key}-error`)}
+                    onChange={(e) => setAddress({ ...address, [f.key]: e.target.value })}
+                  />
+                  {message ? (
+                    <p id={`addr-${f.key}-error`} className="field-error" data-testid={`error-${f.key}`}>
+                      {message}
+                    </p>
+                  ) : null}
+                </div>
+              );
+            })}
+            <label htmlFor="addr-country">Country</label>
+            <select
+              id="addr-country"
+              name="country"
+              required
+              autoComplete="country"
+              value={address.country}
+              aria-invalid={countryError ? true : undefined}
+              aria-describedby={describedBy(countryError && "addr-country-error")}
+              onChange={(e) => setAddress({ ...address, country: e.target.value })}
+            >
+              <option value="">Choose a country…</option>
+              {address.country && !COUNTRIES.some((c) => c.code === address.country) ? (
+                <option value={address.country}>{address.country}</option>
+              ) : null}
+              {COUNTRIES.map((c) => (
+                <option key={c.code} value={c.code}>
+                  {c.name} ({c.code})
+                </option>
+              ))}
+            </select>
+            {countryError ? (
+              <p id="addr-country-error" className="field-error" data-testid="error-country">
+                {countryError}
+              </p>
+            ) : null}
+            <p className="hint">This address is remembered on this device for your next order.</p>
           </fieldset>
           <fieldset>
             <legend>Payment</legend>
-            <label htmlFor="payment-token">Payment token</label>
+            <label htmlFor="payment-token">{paymentTokenLabel()}</label>
             <input
               id="payment-token"
               required
               value={token}
-              list="test-tokens"
-              aria-describedby="token-help"
+              list={provider === "simulated" ? "test-tokens" : undefined}
+              placeholder={provider === "stripe" ? "pm_…" : undefined}
+              aria-invalid={fieldErrors.payment ? true : undefined}
+              aria-describedby={describedBy(fieldErrors.payment && "payment-token-error", "token-help")}
               onChange={(e) => setToken(e.target.value)}
             />
-            <datalist id="test-tokens">
-              <option value="tok_visa" />
-              <option value="tok_chargeDeclined" />
-              <option value="tok_timeout" />
-              <option value="tok_error" />
-              <option value="pm_card_visa" />
-            </datalist>
+            {provider === "simulated" ? (
+              <datalist id="test-tokens">
+                {TEST_TOKENS.map((t) => (
+                  <option key={t.token} value={t.token} />
+                ))}
+              </datalist>
+            ) : null}
+            {fieldErrors.payment ? (
+              <p id="payment-token-error" className="field-error">
+                {fieldErrors.payment}
+              </p>
+            ) : null}
             <TestTokenHelp id="token-help" />
           </fieldset>
           {declined ? (
@@ -165,11 +256,11 @@ export default function CheckoutPage() {
                 </p>
               ) : null}
             </div>
-          ) : shortStock ? (
+          ) : shortStockProblem ? (
             <div className="alert alert-error" role="alert" data-testid="insufficient-stock">
               <strong>Not enough stock.</strong>
               <ul>
-                {(problem?.errors ?? []).map((e, i) => {
+                {(shortStockProblem.errors ?? []).map((e, i) => {
                   const line = lines.find((l) => l.product_id === e.product_id);
                   return (
                     <li key={i}>
@@ -182,7 +273,7 @@ export default function CheckoutPage() {
                 type="button"
                 className="secondary"
                 onClick={() => {
-                  for (const e of problem?.errors ?? []) {
+                  for (const e of shortStockProblem.errors ?? []) {
                     if (typeof e.product_id === "number") cart.setQuantity(e.product_id, e.available ?? 0);
                   }
                   setError(null);
@@ -192,28 +283,65 @@ export default function CheckoutPage() {
               </button>
             </div>
           ) : (
-            <ProblemAlert error={error} />
+            <ProblemAlert error={generalError} />
           )}
           <div className="form-actions">
             <button type="submit" disabled={busy} data-testid="place-order">
-              {busy ? "Placing your order…" : `Place order`}
+              {busy ? "Placing your order…" : quote && !quoting ? `Place order (${money(quote.total_amount, quote.currency)})` : "Place order"}
             </button>
             <Link href="/cart">Back to cart</Link>
           </div>
         </form>
-        <aside id="checkout-summary" aria-label="Order summary">
+        <aside id="checkout-summary" aria-label="Order summary" data-testid="quote" aria-busy={quoting}>
           <h2>Summary</h2>
-          <ul>
-            {lines.map((l) => (
-              <li key={l.product_id}>
-                {l.quantity} × {l.name} — {money(l.price * l.quantity)}
-              </li>
-            ))}
-          </ul>
-          <p>
-            Subtotal <strong>{money(subtotal)}</strong>
-          </p>
-          <p className="hint">Shipping and tax are computed by the shop when the order is placed.</p>
+          {quote ? (
+            <>
+              <ul className="quote-lines">
+                {quote.items.map((l) => (
+                  <li key={l.product_id}>
+                    {l.quantity} × {l.name} — {money(l.line_total, quote.currency)}
+                  </li>
+                ))}
+              </ul>
+              <dl className="summary">
+                <dt>Subtotal</dt>
+                <dd data-testid="quote-subtotal">{money(quote.subtotal, quote.currency)}</dd>
+                <dt>Shipping</dt>
+                <dd data-testid="quote-shipping">{quote.shipping_amount === 0 ? "Free" : money(quote.shipping_amount, quote.currency)}</dd>
+                <dt>Tax</dt>
+                <dd data-testid="quote-tax">{money(quote.tax_amount, quote.currency)}</dd>
+                <dt>
+                  <strong>Total</strong>
+                </dt>
+                <dd>
+                  <strong data-testid="quote-total" aria-live="polite" aria-atomic="true">
+                    {money(quote.total_amount, quote.currency)}
+                  </strong>
+                </dd>
+              </dl>
+              <p className="hint">{quoting ? "Updating…" : "Priced by the shop just now; the order is charged this amount."}</p>
+            </>
+          ) : (
+            <>
+              <ul>
+                {lines.map((l) => (
+                  <li key={l.product_id}>
+                    {l.quantity} × {l.name} — {money(l.price * l.quantity)}
+                  </li>
+                ))}
+              </ul>
+              <p className="hint" role="status">
+                {quoting
+                  ? "Pricing your order…"
+                  : address.country
+                    ? quoteError && !shortStockProblem
+                      ? "The shop could not price this order; see the message beside the form."
+                      : ""
+                    : "Choose the country to see shipping, tax and the total."}
+              </p>
+              {quoteError && !shortStockProblem && !countryError ? <ProblemAlert error={quoteError} testId="quote-problem" /> : null}
+            </>
+          )}
         </aside>
       </div>
     </section>

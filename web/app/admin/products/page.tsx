@@ -9,7 +9,7 @@ import { parseMoney } from "@/lib/format";
 import { CursorTrail } from "@/lib/paging";
 import { useRequireUser, useSession } from "@/lib/session";
 
-const EMPTY = { name: "", sku: "", price: "", stock: "0", description: "" };
+const EMPTY = { name: "", sku: "", price: "", stock: "0", description: "", image: "" };
 
 /** Product management: create, edit, archive / un-archive, stock changes. */
 export default function AdminProductsPage() {
@@ -76,6 +76,7 @@ export default function AdminProductsPage() {
                 price,
                 stock_quantity: stock,
                 description: form.description.trim() || null,
+                image_url: form.image.trim() || null,
               });
               setCreated(`Created ${p.name} (${p.sku}).`);
               setForm(EMPTY);
@@ -107,6 +108,17 @@ export default function AdminProductsPage() {
           <input id="np-stock" required inputMode="numeric" value={form.stock} onChange={(e) => setForm({ ...form, stock: e.target.value })} />
           <label htmlFor="np-desc">Description</label>
           <textarea id="np-desc" maxLength={5000} value={form.description} onChange={(e) => setForm({ ...form, description: e.target.value })} />
+          <label htmlFor="np-image">Picture URL (optional)</label>
+          <input
+            id="np-image"
+            maxLength={2048}
+            aria-describedby="np-image-hint"
+            value={form.image}
+            onChange={(e) => setForm({ ...form, image: e.target.value })}
+          />
+          <p id="np-image-hint" className="hint">
+            An https:// address, or a path on this site such as /images/mug.svg.
+          </p>
           <ProblemAlert error={createError} />
           <div className="form-actions">
             <button type="submit" disabled={busy}>

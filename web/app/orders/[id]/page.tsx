@@ -6,7 +6,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { LiveIndicator } from "@/components/LiveIndicator";
 import { Loading, ProblemAlert } from "@/components/ProblemAlert";
 import { StatusBadge } from "@/components/StatusBadge";
-import { TestTokenHelp } from "@/components/TestTokens";
+import { TestTokenHelp, paymentTokenLabel } from "@/components/TestTokens";
 import { ApiError, api, newIdempotencyKey, type Order, type OrderHistoryEntry, type OrderStatus, type PaymentStatus } from "@/lib/api";
 import { dateTime, money } from "@/lib/format";
 import { useRequireUser } from "@/lib/session";
@@ -118,7 +118,7 @@ export default function OrderPage() {
             <dd>{money(order.tax_amount, order.currency)}</dd>
             <dt>Total</dt>
             <dd>
-              <strong>{money(order.total_amount, order.currency)}</strong>
+              <strong data-testid="order-total">{money(order.total_amount, order.currency)}</strong>
             </dd>
           </dl>
         </div>
@@ -167,7 +167,7 @@ export default function OrderPage() {
           }}
         >
           <h2>Pay for this order</h2>
-          <label htmlFor="pay-token">Payment token</label>
+          <label htmlFor="pay-token">{paymentTokenLabel()}</label>
           <input id="pay-token" value={token} onChange={(e) => setToken(e.target.value)} aria-describedby="pay-help" required />
           <TestTokenHelp id="pay-help" />
           <button type="submit" disabled={busy}>
