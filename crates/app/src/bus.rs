@@ -137,15 +137,30 @@ enum Step {
     Refused,
 }
 
-/// Where a lane stands: the id of the last item the stream holds, once known.
+/// Where a lane stands: the id of the last item the stream holds, once known; after a failure,
+/// when to try again (a failing lane waits on its own: the other one goes on at full pace).
 #[derive(Debug, Default)]
 struct Cursor {
     last: Option<i64>,
+    retry_at: Option<tokio::time::Instant>,
 }
 
 impl Cursor {
+    /// [`Cursor::try_step`], unless the lane failed less than `standby` ago (then `Idle`).
+    async fn step<L: Lane>(&mut self, lane: &L, page: u32, standby: Duration) -> Step {
+        if self
+            .retry_at
+            .is_some_and(|at| tokio::time::Instant::now() < at)
+        {
+            return Step::Idle;
+        }
+        let step = self.try_step(lane, page).await;
+        self.retry_at = (step == Step::Failed).then(|| tokio::time::Instant::now() + standby);
+        step
+    }
+
     /// Reads the lane's log after the stream's last item and publishes one page.
-    async fn step<L: Lane>(&mut self, lane: &L, page: u32) -> Step {
+    async fn try_step<L: Lane>(&mut self, lane: &L, page: u32) -> Step {
         let previous = match self.last {
             Some(previous) => previous,
             None => match lane.stream_last().await {
@@ -226,8 +241,8 @@ impl BusPublisher {
     }
 
     /// Publishes while the lease holds; `true` when `stop` ended it. Each round publishes a page of
-    /// each lane, then pauses: not at all when a page went out (there may be more), `poll` when
-    /// both were idle or a page was refused, `standby` when something failed.
+    /// each lane, then pauses: not at all when a page went out (there may be more), else `poll`.
+    /// A lane whose bus or log failed sits out for `standby` (the other goes on).
     async fn publish_while_held(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
         let mut events = Cursor::default();
         let mut revocations = Cursor::default();
@@ -238,19 +253,15 @@ impl BusPublisher {
             if !self.lease.still_held().await {
                 return false;
             }
-            let page = self.settings.page;
+            let (page, standby) = (self.settings.page, self.settings.standby);
             let steps = [
-                events.step(&self.events, page).await,
-                revocations.step(&self.revocations, page).await,
+                events.step(&self.events, page, standby).await,
+                revocations.step(&self.revocations, page, standby).await,
             ];
-            let pause = if steps.contains(&Step::Failed) {
-                self.settings.standby
-            } else if steps.contains(&Step::Published) {
+            if steps.contains(&Step::Published) {
                 continue;
-            } else {
-                self.settings.poll
-            };
-            if stopped_during(stop, pause).await {
+            }
+            if stopped_during(stop, self.settings.poll).await {
                 return true;
             }
         }
@@ -453,5 +464,50 @@ mod tests {
         );
         run(publisher, published.clone()).await;
         assert_eq!(*published.lock().unwrap(), vec![2, 4, 5]);
+    }
+
+    #[tokio::test]
+    async fn a_failing_revocations_stream_does_not_hold_up_the_events() {
+        let published = Arc::new(Mutex::new(Vec::new()));
+        let mut bus = MockEventBus::new();
+        bus.expect_last_published().times(1).returning(|| Ok(0));
+        let sink = published.clone();
+        bus.expect_publish()
+            .returning(move |events: &[StoredEvent], _| {
+                sink.lock().unwrap().extend(events.iter().map(|e| e.id));
+                Ok(())
+            });
+        // The revocations' stream cannot be read: tried at most once per standby.
+        let tries = Arc::new(Mutex::new(0));
+        let counted = tries.clone();
+        bus.expect_last_revocation_published().returning(move || {
+            *counted.lock().unwrap() += 1;
+            Err(BusError("subjects overlap".into()))
+        });
+        let settings = PublisherSettings {
+            poll: Duration::from_millis(1),
+            standby: Duration::from_secs(60),
+            page: 1,
+        };
+        let publisher = BusPublisher::new(
+            Arc::new(log()),
+            Arc::new(MockRevocationLog::new()),
+            Arc::new(bus),
+            Box::new(held()),
+            settings,
+        );
+        // One event per page: four pages in well under a standby.
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(publisher.run_until(stopped));
+        for _ in 0..500 {
+            if published.lock().unwrap().last() == Some(&5) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        stop.send(true).unwrap();
+        task.await.unwrap();
+        assert_eq!(*published.lock().unwrap(), vec![1, 2, 4, 5]);
+        assert_eq!(*tries.lock().unwrap(), 1);
     }
 }
