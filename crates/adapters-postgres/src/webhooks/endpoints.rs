@@ -210,6 +210,11 @@ async fn update_on(
     change: &WebhookEndpointChange,
     ctx: &AuditContext,
 ) -> Result<Option<WebhookEndpoint>, Tx> {
+    if change.enabled.is_some() {
+        // A disable parks (or an enable unparks) the pending deliveries: locked first, in the
+        // delivery recorder's order.
+        super::lock_deliveries(conn, id, true).await?;
+    }
     let Some(current) = webhook_endpoints::table
         .find(id)
         .select(CurrentRow::as_select())
@@ -291,6 +296,8 @@ async fn update_on(
 }
 
 async fn delete_on(conn: &mut AsyncPgConnection, id: Uuid, ctx: &AuditContext) -> Result<bool, Tx> {
+    // The cascade deletes them: locked first, in the delivery recorder's order.
+    super::lock_deliveries(conn, id, false).await?;
     let Some(row) = diesel::delete(webhook_endpoints::table.find(id))
         .returning(EndpointRow::as_returning())
         .get_result(conn)

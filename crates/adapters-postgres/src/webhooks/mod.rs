@@ -17,6 +17,29 @@ use uuid::Uuid;
 /// and show no `next_attempt_at`. Enabling the endpoint makes them due now.
 pub(crate) const PARKED_FROM: &str = "9999-01-01 00:00:00+00";
 
+/// Locks `endpoint_id`'s deliveries (only the pending ones when `pending_only`) ahead of the
+/// endpoint's own row. The delivery recorder (`queue::record_on`) locks deliveries first and then
+/// their endpoint; an admin write that took the endpoint first and then its deliveries (a delete's
+/// cascade, the parking of a disable) could deadlock with it and be the one PostgreSQL aborts (a
+/// 500 seen in CI). Taking them in the recorder's order makes the write wait instead.
+pub(crate) async fn lock_deliveries(
+    conn: &mut AsyncPgConnection,
+    endpoint_id: Uuid,
+    pending_only: bool,
+) -> Result<usize, diesel::result::Error> {
+    let pending = if pending_only {
+        " AND status = 'pending'"
+    } else {
+        ""
+    };
+    sql_query(format!(
+        "SELECT 1 FROM webhook_deliveries WHERE endpoint_id = $1{pending} FOR UPDATE"
+    ))
+    .bind::<SqlUuid, _>(endpoint_id)
+    .execute(conn)
+    .await
+}
+
 /// Parks the pending deliveries of a disabled endpoint (see [`PARKED_FROM`]).
 pub(crate) async fn park(
     conn: &mut AsyncPgConnection,
