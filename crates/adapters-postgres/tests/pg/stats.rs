@@ -1,4 +1,5 @@
-//! The statistics' rollups (triggers of migration `2026-12-09-000001_catalogue_stats`): equal to
+//! The statistics' rollups (triggers of migrations `2026-12-09-000001_catalogue_stats` and
+//! `2026-12-11-000001_stats_triggers_inline`), with refunds among the writes: equal to
 //! a recount from the orders after concurrent writers on many connections, after the
 //! migration's backfill of orders that existed before it, and read back by `PgStatsRepository`.
 
@@ -8,7 +9,10 @@ use adapters_postgres::{PgOrderRepository, PgStatsRepository, run_migrations};
 use diesel_async::SimpleAsyncConnection as _;
 use domain::OrderStatus;
 use domain::stats::Interval;
-use ports::{NewShipment, OrderRepository, StatsRepository, StatusChange};
+use domain::{RefundItem, Restock};
+use ports::{
+    NewRefund, NewShipment, OrderRepository, RefundSettlement, StatsRepository, StatusChange,
+};
 use time::{Duration, OffsetDateTime, Time};
 use uuid::Uuid;
 
@@ -109,6 +113,15 @@ async fn busy_writers(c: &Ctx, writers: usize, per_writer: usize) {
                             .await
                             .unwrap();
                         }
+                        // a unit refunded: returned (shipped) or cancelled (open)
+                        let restock = if n % 4 == 3 {
+                            Restock::Return
+                        } else {
+                            Restock::Cancel
+                        };
+                        if n % 8 >= 6 {
+                            refund_one(&repo, placed.id, lines[0].0, restock).await;
+                        }
                     }
                 }
             }
@@ -117,6 +130,37 @@ async fn busy_writers(c: &Ctx, writers: usize, per_writer: usize) {
     for task in tasks {
         task.await.unwrap();
     }
+}
+
+/// Refunds one unit of `product` and settles the refund: refunded amount, cancelled or returned
+/// units move.
+async fn refund_one(repo: &PgOrderRepository, order_id: Uuid, product: i64, restock: Restock) {
+    let reserved = repo
+        .reserve_refund(&NewRefund {
+            id: Uuid::now_v7(),
+            order_id,
+            items: vec![RefundItem {
+                product_id: product,
+                quantity: 1,
+                restock,
+            }],
+            shipping: false,
+            amount: None,
+            reason: "stats".into(),
+            actor: None,
+            expected_version: None,
+            audit: None,
+        })
+        .await
+        .unwrap();
+    repo.settle_refund(
+        reserved.id,
+        &RefundSettlement::Succeeded {
+            reference: format!("re_{}", reserved.id),
+        },
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -150,19 +194,27 @@ async fn the_migration_backfills_the_rollups_from_existing_orders() {
     busy_writers(&c, 2, 8).await;
     let mut conn = c.pool.get().await.unwrap();
     conn.batch_execute(include_str!(
+        "../../../../migrations/2026-12-11-000001_stats_triggers_inline/down.sql"
+    ))
+    .await
+    .unwrap();
+    conn.batch_execute(include_str!(
         "../../../../migrations/2026-12-09-000001_catalogue_stats/down.sql"
     ))
     .await
     .unwrap();
     drop(conn);
     assert_eq!(
-        c.sql("DELETE FROM __diesel_schema_migrations WHERE version = '20261209000001'")
-            .await
-            .unwrap(),
-        1
+        c.sql(
+            "DELETE FROM __diesel_schema_migrations \
+              WHERE version IN ('20261209000001', '20261211000001')"
+        )
+        .await
+        .unwrap(),
+        2
     );
     // drop(pool) is not needed: the migration locks what it backfills
-    assert_eq!(run_migrations(&c.db.url).await.unwrap(), 1);
+    assert_eq!(run_migrations(&c.db.url).await.unwrap(), 2);
     assert!(
         c.count("SELECT count(*) AS n FROM order_stats_hourly")
             .await
