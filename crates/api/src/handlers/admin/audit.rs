@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::auth::AdminUser;
 use crate::error::{ApiError, FieldProblem, ProblemBody};
-use crate::handlers::admin::orders::filters::{QueryPairs, timestamp};
+use crate::handlers::admin::query::{QueryPairs, read_pairs_into, timestamp, validated};
 use crate::handlers::orders::order_json::ActorJson;
 use crate::handlers::timestamps;
 use crate::paging::parse_limit;
@@ -119,39 +119,32 @@ pub struct AuditListQuery {
 
 /// Reads the filters and paging parameters of `pairs` (see the module docs).
 pub fn parse(pairs: &[(String, String)]) -> Result<AuditListQuery, ApiError> {
-    let mut query = AuditListQuery::default();
-    let mut target_id = None;
-    let mut errors = Vec::new();
-    for (name, value) in pairs {
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
-        let filter = &mut query.filter;
-        let outcome = match name.as_str() {
-            "action" => action(value).map(|v| filter.action = Some(v)),
-            "actor_id" => positive(name, value).map(|v| filter.actor_id = Some(v)),
-            "target_type" => target_type(value).map(|v| filter.target_type = Some(v)),
-            "target_id" => {
-                target_id = Some(value.to_owned());
-                Ok(())
+    let read =
+        |(query, target_id): &mut (AuditListQuery, Option<String>), name: &str, value: &str| {
+            let filter = &mut query.filter;
+            match name {
+                "action" => action(value).map(|v| filter.action = Some(v)),
+                "actor_id" => positive(name, value).map(|v| filter.actor_id = Some(v)),
+                "target_type" => target_type(value).map(|v| filter.target_type = Some(v)),
+                "target_id" => {
+                    *target_id = Some(value.to_owned());
+                    Ok(())
+                }
+                "created_from" => timestamp(name, value).map(|v| filter.created_from = Some(v)),
+                "created_to" => timestamp(name, value).map(|v| filter.created_to = Some(v)),
+                "limit" => {
+                    query.limit = Some(value.to_owned());
+                    Ok(())
+                }
+                "cursor" => {
+                    query.cursor = Some(value.to_owned());
+                    Ok(())
+                }
+                _ => Ok(()),
             }
-            "created_from" => timestamp(name, value).map(|v| filter.created_from = Some(v)),
-            "created_to" => timestamp(name, value).map(|v| filter.created_to = Some(v)),
-            "limit" => {
-                query.limit = Some(value.to_owned());
-                Ok(())
-            }
-            "cursor" => {
-                query.cursor = Some(value.to_owned());
-                Ok(())
-            }
-            _ => Ok(()),
         };
-        if let Err(problem) = outcome {
-            errors.push(problem);
-        }
-    }
+    let ((mut query, target_id), mut errors) =
+        read_pairs_into(pairs, (AuditListQuery::default(), None), read);
     if let Some(id) = target_id {
         // Read once the type is known, wherever it stood in the query string.
         match target_id_of(query.filter.target_type.as_deref(), &id) {
@@ -159,11 +152,7 @@ pub fn parse(pairs: &[(String, String)]) -> Result<AuditListQuery, ApiError> {
             Err(problem) => errors.push(problem),
         }
     }
-    if errors.is_empty() {
-        Ok(query)
-    } else {
-        Err(ApiError::validation(errors))
-    }
+    validated(query, errors)
 }
 
 fn is_word(text: &str) -> bool {
@@ -275,12 +264,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-
-    fn pairs(list: &[(&str, &str)]) -> QueryPairs {
-        list.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::handlers::admin::query::pairs;
 
     fn fields_of(list: &[(&str, &str)]) -> Vec<String> {
         match parse(&pairs(list)) {

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::auth::AdminUser;
 use crate::error::{ApiError, FieldProblem, ProblemBody};
-use crate::handlers::admin::orders::filters::QueryPairs;
+use crate::handlers::admin::query::{QueryPairs, read_pairs};
 use crate::handlers::realtime::EventDoc;
 use crate::state::AppState;
 
@@ -43,14 +43,10 @@ pub struct EventFeedPage {
 
 /// Reads the parameters of `pairs` (see the module docs).
 pub fn parse(pairs: &[(String, String)]) -> Result<FeedQuery, ApiError> {
-    let mut query = FeedQuery::default();
-    let mut errors = Vec::new();
-    for (name, value) in pairs {
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
-        let outcome = match name.as_str() {
+    read_pairs(
+        pairs,
+        FeedQuery::default(),
+        |query, name, value| match name {
             "since" => since(value).map(|v| query.since = v),
             "type" => event_type(value).map(|kind| {
                 if !query.types.contains(&kind) {
@@ -62,16 +58,8 @@ pub fn parse(pairs: &[(String, String)]) -> Result<FeedQuery, ApiError> {
                 .map_err(|_| FieldProblem::new("order_id", "must be an order id (a UUID)")),
             "limit" => limit(value).map(|v| query.limit = v),
             _ => Ok(()),
-        };
-        if let Err(problem) = outcome {
-            errors.push(problem);
-        }
-    }
-    if errors.is_empty() {
-        Ok(query)
-    } else {
-        Err(ApiError::validation(errors))
-    }
+        },
+    )
 }
 
 fn since(value: &str) -> Result<i64, FieldProblem> {
@@ -154,12 +142,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-
-    fn pairs(list: &[(&str, &str)]) -> QueryPairs {
-        list.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::handlers::admin::query::pairs;
 
     fn fields_of(list: &[(&str, &str)]) -> Vec<String> {
         match parse(&pairs(list)) {

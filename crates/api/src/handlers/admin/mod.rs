@@ -10,6 +10,7 @@ pub mod events;
 pub mod if_match;
 pub mod orders;
 pub mod products;
+pub mod query;
 pub mod stats;
 pub mod webhooks;
 

@@ -17,8 +17,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::auth::AdminUser;
-use crate::error::{ApiError, FieldProblem, ProblemBody};
-use crate::handlers::admin::orders::filters::{QueryPairs, timestamp};
+use crate::error::{ApiError, ProblemBody};
+use crate::handlers::admin::query::{QueryPairs, read_pairs, timestamp};
 use crate::handlers::timestamps;
 use crate::state::AppState;
 
@@ -138,14 +138,10 @@ impl SummaryJson {
 
 /// Reads the sales parameters of `pairs` (see the module docs); the rules are the domain's.
 pub fn parse(pairs: &[(String, String)]) -> Result<SalesQueryInput, ApiError> {
-    let mut input = SalesQueryInput::default();
-    let mut errors: Vec<FieldProblem> = Vec::new();
-    for (name, value) in pairs {
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
-        let outcome = match name.as_str() {
+    read_pairs(
+        pairs,
+        SalesQueryInput::default(),
+        |input, name, value| match name {
             "created_from" => timestamp(name, value).map(|v| input.created_from = Some(v)),
             "created_to" => timestamp(name, value).map(|v| input.created_to = Some(v)),
             "interval" => {
@@ -157,16 +153,8 @@ pub fn parse(pairs: &[(String, String)]) -> Result<SalesQueryInput, ApiError> {
                 Ok(())
             }
             _ => Ok(()),
-        };
-        if let Err(problem) = outcome {
-            errors.push(problem);
-        }
-    }
-    if errors.is_empty() {
-        Ok(input)
-    } else {
-        Err(ApiError::validation(errors))
-    }
+        },
+    )
 }
 
 /// Sales by hour or day in a time zone, from the hourly rollup (zones with 30- or 45-minute
@@ -219,12 +207,7 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-
-    fn pairs(list: &[(&str, &str)]) -> QueryPairs {
-        list.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::handlers::admin::query::pairs;
 
     #[test]
     fn parameters() {

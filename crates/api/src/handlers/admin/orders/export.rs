@@ -14,9 +14,10 @@ use futures_util::StreamExt as _;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::filters::{self, QueryPairs};
+use super::filters;
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ProblemBody};
+use crate::handlers::admin::query::QueryPairs;
 use crate::state::AppState;
 
 /// The filtered orders as CSV (see the contract for the columns), newest first.

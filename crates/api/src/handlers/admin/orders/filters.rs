@@ -14,10 +14,9 @@
 
 use domain::OrderStatus;
 use ports::OrderFilter;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::error::{ApiError, FieldProblem};
+use crate::handlers::admin::query::{read_pairs, timestamp};
 
 /// The longest `email` filter.
 pub const EMAIL_MAX: usize = 254;
@@ -30,20 +29,11 @@ pub struct OrderQuery {
     pub cursor: Option<String>,
 }
 
-/// The query string's pairs in order (`web::Query<Vec<(String, String)>>`, which keeps repeats).
-pub type QueryPairs = Vec<(String, String)>;
-
 /// Reads the filters and paging parameters of `pairs`.
 pub fn parse(pairs: &[(String, String)]) -> Result<OrderQuery, ApiError> {
-    let mut query = OrderQuery::default();
-    let mut errors = Vec::new();
-    for (name, value) in pairs {
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
+    read_pairs(pairs, OrderQuery::default(), |query, name, value| {
         let filter = &mut query.filter;
-        let outcome = match name.as_str() {
+        match name {
             "status" => status(value).map(|s| {
                 if !filter.statuses.contains(&s) {
                     filter.statuses.push(s);
@@ -64,16 +54,8 @@ pub fn parse(pairs: &[(String, String)]) -> Result<OrderQuery, ApiError> {
                 Ok(())
             }
             _ => Ok(()),
-        };
-        if let Err(problem) = outcome {
-            errors.push(problem);
         }
-    }
-    if errors.is_empty() {
-        Ok(query)
-    } else {
-        Err(ApiError::validation(errors))
-    }
+    })
 }
 
 fn status(value: &str) -> Result<OrderStatus, FieldProblem> {
@@ -106,28 +88,12 @@ fn email(value: &str) -> Result<String, FieldProblem> {
     Ok(value.to_owned())
 }
 
-pub(crate) fn timestamp(name: &str, value: &str) -> Result<OffsetDateTime, FieldProblem> {
-    OffsetDateTime::parse(value, &Rfc3339)
-        .or_else(|_| OffsetDateTime::parse(&value.replace(' ', "+"), &Rfc3339))
-        .map_err(|_| {
-            FieldProblem::new(
-                name,
-                "must be an RFC 3339 timestamp with an offset, e.g. 2026-11-25T10:00:00Z",
-            )
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;
 
     use super::*;
-
-    fn pairs(list: &[(&str, &str)]) -> QueryPairs {
-        list.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::handlers::admin::query::pairs;
 
     fn fields_of(list: &[(&str, &str)]) -> Vec<String> {
         match parse(&pairs(list)) {

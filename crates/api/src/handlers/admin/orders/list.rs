@@ -2,9 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::filters::{self, QueryPairs};
+use super::filters;
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ProblemBody};
+use crate::handlers::admin::query::QueryPairs;
 use crate::handlers::orders::order_json::{OrderJson, OrderPage};
 use crate::paging::parse_limit;
 use crate::state::AppState;
