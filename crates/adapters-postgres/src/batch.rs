@@ -209,24 +209,24 @@ async fn run_batch<J: BatchJob>(pool: &PgPool, batch: Vec<Queued<J>>) {
 
 /// One transaction for `jobs`.
 ///
-/// Its statements take arrays (one element per job) and stay prepared, so after a few executions
-/// PostgreSQL would plan them once, for arrays of a guessed length; after some large batches that
-/// generic plan was a sequential scan, costing 2–3 ms where an array of one needs an index probe
-/// (seen in the bench's real-time scenario: a lone status change took 11 ms instead of 5). So the
-/// transaction plans each statement for its values (`plan_cache_mode`, for this transaction only:
-/// the reads keep their generic plans, which suit their single-row lookups). One round trip more
-/// per transaction, shared by its jobs.
+/// Its statements take arrays (one element per job) and stay prepared, so PostgreSQL plans each
+/// once and keeps that generic plan for arrays of any length. Such a plan once turned into
+/// sequential scans after some large batches (seen in the bench's real-time scenario: a lone
+/// status change took 11 ms instead of 5), so the transaction turns sequential scans off (for this
+/// transaction only: every table its statements read has the index they look rows up by). Planning
+/// every statement for its values instead (`plan_cache_mode = force_custom_plan`, the first fix)
+/// cost more than the writes: pgbench running a placement's statements spent 3.2 ms of backend CPU
+/// per order with it and 1.4 ms with this (`bench/README.md`, "Planning"). One round trip more per
+/// transaction, shared by its jobs.
 async fn run_together<J: BatchJob>(
     pool: &PgPool,
     jobs: &[J],
 ) -> Result<Vec<J::Output>, StoreError> {
     let mut conn = pool.get().await.map_err(store_error)?;
     conn.transaction(async |conn| {
-        Cached(diesel::sql_query(
-            "SET LOCAL plan_cache_mode = force_custom_plan",
-        ))
-        .execute(conn)
-        .await?;
+        Cached(diesel::sql_query("SET LOCAL enable_seqscan = off"))
+            .execute(conn)
+            .await?;
         J::run(conn, jobs).await
     })
     .await

@@ -1,6 +1,6 @@
 //! Placing orders: one transaction for every placement that arrives while the previous one runs
 //! ([`crate::batch`]), of nine round trips whatever their number (`BEGIN`, `SET LOCAL
-//! plan_cache_mode`, six statements, `COMMIT`; counted by the `round_trips` test).
+//! enable_seqscan`, six statements, `COMMIT`; counted by the `round_trips` test).
 //!
 //! 1. `SELECT … FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE`: the products of every
 //!    order of the batch, locked in id order. Every placement (and every stock release) locks
