@@ -525,6 +525,7 @@ async function main() {
     await row.getByRole("button", { name: "Apply stock change" }).click();
     await row.getByTestId("admin-stock").filter({ hasText: /^10$/ }).waitFor();
     await row.getByRole("button", { name: "Archive" }).click();
+    await admin.getByTestId("confirm-dialog").getByRole("button", { name: "Archive" }).click();
     await row.getByRole("button", { name: "Un-archive" }).waitFor();
     await shot(admin, "admin-products");
     await row.getByRole("button", { name: "Un-archive" }).click();
