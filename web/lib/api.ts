@@ -745,8 +745,14 @@ export class ApiClient {
   getCustomer(id: number): Promise<Customer> {
     return this.json("GET", `/api/admin/customers/${id}`);
   }
-  updateCustomer(id: number, patch: { status?: CustomerStatus; role?: Role }): Promise<Customer> {
-    return this.json("PATCH", `/api/admin/customers/${id}`, patch);
+  /** With its `ETag`, for `If-Match` on {@link updateCustomer}. */
+  async getCustomerWithEtag(id: number): Promise<{ customer: Customer; etag: string | null }> {
+    const response = await this.request("GET", `/api/admin/customers/${id}`);
+    return { customer: (await response.json()) as Customer, etag: response.headers.get("ETag") };
+  }
+  /** With `etag`, a change made meanwhile by someone else answers 412 `precondition_failed`. */
+  updateCustomer(id: number, patch: { status?: CustomerStatus; role?: Role }, etag?: string | null): Promise<Customer> {
+    return this.json("PATCH", `/api/admin/customers/${id}`, patch, etag ? { "If-Match": etag } : undefined);
   }
 
   // --- admin: audit log ---
