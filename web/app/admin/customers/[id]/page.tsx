@@ -140,6 +140,10 @@ export default function AdminCustomerPage() {
         {customer.last_order_at ? dateTime(customer.last_order_at) : "never"}
       </p>
 
+      <p>
+        <Link href={`/admin/audit?target_type=user&target_id=${customer.id}`}>Changes to this account</Link> ·{" "}
+        <Link href={`/admin/audit?actor_id=${customer.id}`}>What this user did</Link>
+      </p>
       <section className="panel" aria-labelledby="cust-actions">
         <h2 id="cust-actions">Account</h2>
         {blocked ? <p className="hint">{blocked}</p> : null}

@@ -270,6 +270,9 @@ export default function AdminOrderPage() {
       </div>
 
       <h2>History</h2>
+      <p>
+        <Link href={`/admin/audit?target_type=order&target_id=${order.id}`}>This order in the audit log</Link>
+      </p>
       <ol className="history" data-testid="history">
         {history.map((h) => {
           const label = historyLabel(h);
