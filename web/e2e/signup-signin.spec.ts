@@ -23,7 +23,8 @@ test.describe("sign-up and sign-in", () => {
     await page.getByLabel("Email").fill(email);
     await page.getByLabel("Password").fill("not-my-password");
     await page.getByRole("button", { name: "Sign in" }).click();
-    await expect(page.getByRole("alert")).toBeVisible();
+    await expect(page.getByTestId("problem")).toHaveAttribute("data-code", "invalid_credentials");
+    await expect(page.getByTestId("problem")).toHaveAttribute("role", "alert");
     await expect(page.getByTestId("signed-in-as")).toHaveCount(0);
     await expectAccessible(page, "/signin with an error");
   });
