@@ -1,0 +1,55 @@
+import { WEB_URL, expect, expectAccessible, logPageErrors, orderIdOf, shot, signIn, signUp, test, unique } from "./fixtures";
+
+test.describe("sign-up and sign-in", () => {
+  test("a visitor signs up, signs out and signs in again", async ({ page }) => {
+    logPageErrors(page, "visitor");
+    const email = `${unique("signup")}@example.com`;
+    const password = "correct-horse-battery";
+    await page.goto("/signup");
+    await expect(page.getByRole("heading", { name: "Create an account" })).toBeVisible();
+    await expectAccessible(page, "/signup");
+    await signUp(page, email, password);
+    await page.context().clearCookies();
+    await page.goto("/signin");
+    await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+    await expectAccessible(page, "/signin");
+    await signIn(page, email, password);
+  });
+
+  test("a wrong password is refused", async ({ customer }) => {
+    const { page, context, email } = customer;
+    await context.clearCookies();
+    await page.goto("/signin");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("not-my-password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByTestId("problem")).toHaveAttribute("data-code", "invalid_credentials");
+    await expect(page.getByTestId("problem")).toHaveAttribute("role", "alert");
+    await expect(page.getByTestId("signed-in-as")).toHaveCount(0);
+    await expectAccessible(page, "/signin with an error");
+  });
+
+  test("session expired: a 401 sends the customer back to sign-in", async ({ customer, adminApi }) => {
+    const { page, context, email, password, api } = customer;
+    const mug = await adminApi.createProduct({ name: "Enamel Mug", description: "Speckled blue, 350 ml.", price: 1250, stock_quantity: 20, sku: unique("MUG") });
+    const order = await api.placePaidOrder(mug.id);
+    await context.clearCookies();
+    await page.goto(`/orders/${order.id}`);
+    // /me says nobody is signed in: straight to sign-in, remembering the page.
+    await page.waitForURL(/\/signin\?next=/);
+    await signIn(page, email, password);
+    await page.goto("/orders");
+    await expect(page.locator("tbody tr").first()).toBeVisible();
+    await context.clearCookies(); // the session is gone while the page is open
+    await page.getByLabel("Status").selectOption("FULFILLED");
+    await page.waitForURL(/\/signin\?expired=1/);
+    await expect(page.getByTestId("session-expired")).toBeVisible();
+    await expectAccessible(page, "/signin?expired=1");
+    await shot(page, "session-expired");
+    // Signing in again goes back to work.
+    await signIn(page, email, password);
+    await page.goto(`${WEB_URL}/orders/${order.id}`);
+    expect(orderIdOf(page)).toBe(order.id);
+    await expect(page.getByTestId("order-status")).toHaveText("PAID");
+  });
+});
