@@ -56,6 +56,11 @@ export function ConfirmDialog({ title, body, confirmLabel, cancelLabel = "Cancel
         e.preventDefault();
         finish(false);
       }}
+      onClose={(e) => {
+        // Closed by the browser some other way: a cancel. (Ignored when open again, e.g. after
+        // React's development-mode effect re-run.)
+        if (!e.currentTarget.open) finish(false);
+      }}
     >
       <h2 id={`${id}-title`}>{title}</h2>
       {body ? (
