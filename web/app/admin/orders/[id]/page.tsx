@@ -164,8 +164,9 @@ export default function AdminOrderPage() {
         </div>
       </div>
 
-      <h2>Items</h2>
-      <div className="table-wrap">
+      <h2 id="items-heading">Items</h2>
+      {/* Focusable so that a keyboard can scroll it sideways on a narrow screen. */}
+      <div className="table-wrap" tabIndex={0} role="region" aria-labelledby="items-heading">
         <table data-testid="order-items">
           <thead>
             <tr>
