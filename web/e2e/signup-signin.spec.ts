@@ -1,4 +1,4 @@
-import { WEB_URL, expect, expectAccessible, logPageErrors, orderIdOf, shot, signIn, signUp, test, unique } from "./fixtures";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, WEB_URL, expect, expectAccessible, logPageErrors, orderIdOf, shot, signIn, signUp, test, unique } from "./fixtures";
 
 test.describe("sign-up and sign-in", () => {
   test("a visitor signs up, signs out and signs in again", async ({ page }) => {
@@ -14,6 +14,13 @@ test.describe("sign-up and sign-in", () => {
     await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
     await expectAccessible(page, "/signin");
     await signIn(page, email, password);
+  });
+
+  test("the admin signs in and lands on the dashboard", async ({ page }) => {
+    logPageErrors(page, "admin");
+    await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+    await page.waitForURL(/\/admin$/);
+    await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
   });
 
   test("a wrong password is refused", async ({ customer }) => {
