@@ -40,6 +40,7 @@ test.describe("the checkout", () => {
     await expect(quote.getByTestId("quote-total")).toHaveText("$21.00");
     await cartTab.close();
     const quotedTotal = await quote.getByTestId("quote-total").textContent();
+    await page.getByLabel("Test payment token").blur(); // no focus ring in the picture
     await shot(page, "checkout");
 
     // A double click must make one order (one Idempotency-Key, one request in flight).

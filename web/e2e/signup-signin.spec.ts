@@ -1,4 +1,13 @@
-import { WEB_URL, expect, expectAccessible, logPageErrors, orderIdOf, shot, signIn, signUp, test, unique } from "./fixtures";
+import type { Page } from "@playwright/test";
+import { ADMIN_EMAIL, ADMIN_PASSWORD, expect, expectAccessible, logPageErrors, shot, signIn, signUp, test, unique } from "./fixtures";
+
+/** Fills the sign-in form of the page that is open (keeping its ?next=). */
+async function signInHere(page: Page, email: string, password: string) {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("signed-in-as")).toHaveText(email);
+}
 
 test.describe("sign-up and sign-in", () => {
   test("a visitor signs up, signs out and signs in again", async ({ page }) => {
@@ -14,6 +23,13 @@ test.describe("sign-up and sign-in", () => {
     await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
     await expectAccessible(page, "/signin");
     await signIn(page, email, password);
+  });
+
+  test("the admin signs in and lands on the dashboard", async ({ page }) => {
+    logPageErrors(page, "admin");
+    await signIn(page, ADMIN_EMAIL, ADMIN_PASSWORD);
+    await page.waitForURL(/\/admin$/);
+    await expect(page.getByRole("heading", { name: "Dashboard" })).toBeVisible();
   });
 
   test("a wrong password is refused", async ({ customer }) => {
@@ -35,21 +51,23 @@ test.describe("sign-up and sign-in", () => {
     const order = await api.placePaidOrder(mug.id);
     await context.clearCookies();
     await page.goto(`/orders/${order.id}`);
-    // /me says nobody is signed in: straight to sign-in, remembering the page.
+    // /me says nobody is signed in: straight to sign-in, remembering the page, which signing in
+    // goes back to.
     await page.waitForURL(/\/signin\?next=/);
-    await signIn(page, email, password);
+    await signInHere(page, email, password);
+    await page.waitForURL(new RegExp(`/orders/${order.id}$`));
+    await expect(page.getByTestId("order-status")).toHaveText("PAID");
     await page.goto("/orders");
     await expect(page.locator("tbody tr").first()).toBeVisible();
     await context.clearCookies(); // the session is gone while the page is open
     await page.getByLabel("Status").selectOption("FULFILLED");
-    await page.waitForURL(/\/signin\?expired=1/);
+    await page.waitForURL(/\/signin\?expired=1&next=/);
     await expect(page.getByTestId("session-expired")).toBeVisible();
     await expectAccessible(page, "/signin?expired=1");
     await shot(page, "session-expired");
-    // Signing in again goes back to work.
-    await signIn(page, email, password);
-    await page.goto(`${WEB_URL}/orders/${order.id}`);
-    expect(orderIdOf(page)).toBe(order.id);
-    await expect(page.getByTestId("order-status")).toHaveText("PAID");
+    // Signing in again goes back to the page the session ran out on.
+    await signInHere(page, email, password);
+    await page.waitForURL(/\/orders$/);
+    await expect(page.locator("tbody tr").first()).toBeVisible();
   });
 });
