@@ -29,7 +29,14 @@ test.describe("the admin's products", () => {
     await row.getByRole("button", { name: "Apply stock change" }).click();
     await expect(row.getByTestId("admin-stock")).toHaveText(/^10$/);
     expect(await adminApi.productStock(made[0].id)).toBe(10);
+    // Archiving is confirmed first (declining keeps it listed).
     await row.getByRole("button", { name: "Archive" }).click();
+    const dialog = admin.getByTestId("confirm-dialog");
+    await dialog.getByRole("button", { name: "Keep it listed" }).click();
+    await expect(dialog).toHaveCount(0);
+    expect(await adminApi.searchProducts(sku)).toHaveLength(1);
+    await row.getByRole("button", { name: "Archive" }).click();
+    await dialog.getByRole("button", { name: "Archive" }).click();
     await expect(row.getByRole("button", { name: "Un-archive" })).toBeVisible();
     expect(await adminApi.searchProducts(sku), "an archived product is still in the catalogue").toHaveLength(0);
     await expectAccessible(admin, "/admin/products (archived row)");
