@@ -1,7 +1,7 @@
 "use client";
 
 import Link from "next/link";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { LiveIndicator } from "@/components/LiveIndicator";
 import { Pager } from "@/components/Pager";
 import { Empty, Loading, ProblemAlert } from "@/components/ProblemAlert";
@@ -20,6 +20,11 @@ import { useLiveFeed } from "@/lib/useLive";
 
 const PAGE_SIZE = 25;
 
+/** Whether `a` is a later state of the order than `b` (by `updated_at`). */
+function isNewer(a: Order, b: Order): boolean {
+  return Date.parse(a.updated_at) > Date.parse(b.updated_at);
+}
+
 /** The back office: every order, filtered and paged, with status changes and a live feed. */
 export default function AdminOrdersPage() {
   const user = useRequireUser("ADMIN");
@@ -35,13 +40,19 @@ export default function AdminOrdersPage() {
   const [emailFilter, setEmailFilter] = useState<EmailFilter>({ kind: "none" });
   const emails = useCustomerEmails(page ? page.items.map((o) => o.user_id) : []);
 
+  // Loads may overlap (live events): only the latest one's answer is shown.
+  const loadSeq = useRef(0);
+  // Orders created since the page loaded that it does not show yet: their next events reload it.
+  const awaited = useRef(new Set<string>());
   const load = useCallback(async () => {
+    const seq = ++loadSeq.current;
     try {
       const p = await api.listAdminOrders({ ...filters, limit: PAGE_SIZE, cursor: trail.current });
+      if (seq !== loadSeq.current) return;
       setPage(p);
       setError(null);
     } catch (e) {
-      setError(e);
+      if (seq === loadSeq.current) setError(e);
     }
   }, [filters, trail]);
 
@@ -53,7 +64,8 @@ export default function AdminOrdersPage() {
   const flash = (id: string) => setHighlight((h) => ({ ...h, [id]: Date.now() }));
 
   const replaceRow = (order: Order) => {
-    setPage((p) => (p ? { ...p, items: p.items.map((o) => (o.id === order.id ? order : o)) } : p));
+    // Answers to overlapping fetches may come back out of order: never replace a newer state.
+    setPage((p) => (p ? { ...p, items: p.items.map((o) => (o.id === order.id && !isNewer(o, order) ? order : o)) } : p));
     flash(order.id);
   };
 
@@ -67,7 +79,10 @@ export default function AdminOrdersPage() {
       } catch {
         /* the next reload shows it */
       }
-    } else if (event.type === "order.created" && !trail.hasPrevious) {
+    } else if ((event.type === "order.created" || awaited.current.has(event.order_id)) && !trail.hasPrevious) {
+      // A new order, or a later event of one whose reload has not shown it yet (e.g. order.paid
+      // right after order.created): reload the first page, which shows its state now.
+      awaited.current.add(event.order_id);
       await load();
       flash(event.order_id);
     }
