@@ -26,13 +26,23 @@ type Confirm = (options: ConfirmOptions) => Promise<boolean>;
 
 interface ActionProps {
   order: Order;
+  /** The order's `ETag` as shown: sent as `If-Match`, so a change made meanwhile is refused (412). */
+  etag?: string | null;
   confirm: Confirm;
   /** Called after a write succeeded: the page refetches the order and its history. */
   onDone: (message: string) => void;
+  /** Called when the order changed meanwhile (412): the page refetches it. */
+  onStale?: () => void;
 }
 
 /** Problems the form shows next to its fields are not repeated in the alert at the action. */
 function actionProblem(error: unknown, shown: FieldErrors): unknown {
+  if (error instanceof ApiError && error.status === 412) {
+    return new ApiError({
+      ...error.problem,
+      detail: "The order changed since this page showed it (see above, now up to date). Check it and try again.",
+    });
+  }
   if (!(error instanceof ApiError) || !error.problem.errors?.length) return error;
   const rest = error.problem.errors.filter((e) => !(e.field in shown));
   return new ApiError({ ...error.problem, errors: rest.length ? rest : undefined });
@@ -50,7 +60,7 @@ const STATUS_ACTIONS: Record<OrderStatus, string> = {
 };
 
 /** Moves the order to one of its `allowed_transitions`, confirmed, with an optional note the customer sees. */
-export function StatusAction({ order, confirm, onDone }: ActionProps) {
+export function StatusAction({ order, etag, confirm, onDone, onStale }: ActionProps) {
   const [to, setTo] = useState<OrderStatus | "">("");
   const [note, setNote] = useState("");
   const [busy, setBusy] = useState(false);
@@ -105,12 +115,13 @@ export function StatusAction({ order, confirm, onDone }: ActionProps) {
           setBusy(true);
           setError(null);
           try {
-            await api.changeOrderStatus(order.id, { status: to, note: note.trim() || undefined });
+            await api.changeOrderStatus(order.id, { status: to, note: note.trim() || undefined }, etag);
             setTo("");
             setNote("");
             onDone(`The order is now ${to}.`);
           } catch (err) {
             setError(err);
+            if (err instanceof ApiError && err.status === 412) onStale?.();
           } finally {
             setBusy(false);
           }
@@ -147,7 +158,7 @@ export function StatusAction({ order, confirm, onDone }: ActionProps) {
 // ---------------------------------------------------------------------------------------------
 
 /** Ships every open unit or some of them, with carrier and tracking; confirmed. */
-export function ShipAction({ order, confirm, onDone }: ActionProps) {
+export function ShipAction({ order, etag, confirm, onDone, onStale }: ActionProps) {
   const [all, setAll] = useState(true);
   const [lines, setLines] = useState<ShipLineDraft[]>(() => order.items.map((i) => ({ product_id: i.product_id, quantity: "0" })));
   const [carrier, setCarrier] = useState("");
@@ -203,7 +214,7 @@ export function ShipAction({ order, confirm, onDone }: ActionProps) {
           setBusy(true);
           setError(null);
           try {
-            await api.createShipment(order.id, built.input, key.current.keyFor(built.input));
+            await api.createShipment(order.id, built.input, key.current.keyFor(built.input), etag);
             key.current.settle();
             setLines(order.items.map((i) => ({ product_id: i.product_id, quantity: "0" })));
             setCarrier("");
@@ -216,6 +227,7 @@ export function ShipAction({ order, confirm, onDone }: ActionProps) {
             const mapped = err instanceof ApiError ? lineErrorsFromProblem(order, err.problem.errors) : {};
             setErrors(mapped);
             setError(err);
+            if (err instanceof ApiError && err.status === 412) onStale?.();
           } finally {
             setBusy(false);
           }

@@ -711,11 +711,13 @@ export class ApiClient {
     void _cursor;
     return `${this.baseUrl}/api/admin/orders/export${adminOrderQuery(rest)}`;
   }
+  /** With `etag` (the order's `ETag`), a change made meanwhile answers 412 `precondition_failed`. */
   changeOrderStatus(
     id: string,
     change: { status: OrderStatus; note?: string; tracking?: Tracking },
+    etag?: string | null,
   ): Promise<Order> {
-    return this.json("PATCH", `/api/admin/orders/${encodeURIComponent(id)}/status`, change);
+    return this.json("PATCH", `/api/admin/orders/${encodeURIComponent(id)}/status`, change, etag ? { "If-Match": etag } : undefined);
   }
 
   /** `GET /api/orders/{id}` with its `ETag` (for `If-Match` on the admin's writes). */
@@ -723,8 +725,12 @@ export class ApiClient {
     const response = await this.request("GET", `/api/orders/${encodeURIComponent(id)}`);
     return { order: (await response.json()) as Order, etag: response.headers.get("ETag") };
   }
-  createShipment(id: string, input: ShipmentInput, idempotencyKey: string): Promise<Shipment> {
-    return this.json("POST", `/api/admin/orders/${encodeURIComponent(id)}/shipments`, input, { "Idempotency-Key": idempotencyKey });
+  /** With `etag` (the order's `ETag`), a change made meanwhile answers 412 `precondition_failed`. */
+  createShipment(id: string, input: ShipmentInput, idempotencyKey: string, etag?: string | null): Promise<Shipment> {
+    return this.json("POST", `/api/admin/orders/${encodeURIComponent(id)}/shipments`, input, {
+      "Idempotency-Key": idempotencyKey,
+      ...(etag ? { "If-Match": etag } : {}),
+    });
   }
   /** 201 succeeded, or 202 with the refund `pending` (resolved later). */
   createRefund(id: string, input: RefundInput, idempotencyKey: string): Promise<Refund> {

@@ -26,6 +26,7 @@ export default function AdminOrderPage() {
   const id = params.id;
   const user = useRequireUser("ADMIN");
   const [order, setOrder] = useState<Order | null>(null);
+  const [etag, setEtag] = useState<string | null>(null);
   const [history, setHistory] = useState<OrderHistoryEntry[]>([]);
   const [customer, setCustomer] = useState<Customer | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -34,8 +35,9 @@ export default function AdminOrderPage() {
 
   const refetch = useCallback(async () => {
     try {
-      const [o, h] = await Promise.all([api.getOrder(id), api.orderHistory(id)]);
-      setOrder(o);
+      const [o, h] = await Promise.all([api.getOrderWithEtag(id), api.orderHistory(id)]);
+      setOrder(o.order);
+      setEtag(o.etag);
       setHistory(h.items);
       setError(null);
     } catch (e) {
@@ -264,8 +266,8 @@ export default function AdminOrderPage() {
 
       <h2>Actions</h2>
       <div className="actions-grid">
-        <StatusAction order={order} confirm={confirm} onDone={done} />
-        <ShipAction order={order} confirm={confirm} onDone={done} />
+        <StatusAction order={order} etag={etag} confirm={confirm} onDone={done} onStale={() => void refetch()} />
+        <ShipAction order={order} etag={etag} confirm={confirm} onDone={done} onStale={() => void refetch()} />
         <RefundAction order={order} confirm={confirm} onDone={done} />
         <NoteAction order={order} onDone={done} />
       </div>
