@@ -30,19 +30,19 @@ test.describe("the admin's products", () => {
     await expect(row.getByTestId("admin-stock")).toHaveText(/^10$/);
     expect(await adminApi.productStock(made[0].id)).toBe(10);
     // Archiving is confirmed first (declining keeps it listed).
-    await row.getByRole("button", { name: "Archive" }).click();
+    await row.getByRole("button", { name: "Archive", exact: true }).click();
     const dialog = admin.getByTestId("confirm-dialog");
     await dialog.getByRole("button", { name: "Keep it listed" }).click();
     await expect(dialog).toHaveCount(0);
     expect(await adminApi.searchProducts(sku)).toHaveLength(1);
-    await row.getByRole("button", { name: "Archive" }).click();
-    await dialog.getByRole("button", { name: "Archive" }).click();
+    await row.getByRole("button", { name: "Archive", exact: true }).click();
+    await dialog.getByRole("button", { name: "Archive", exact: true }).click();
     await expect(row.getByRole("button", { name: "Un-archive" })).toBeVisible();
     expect(await adminApi.searchProducts(sku), "an archived product is still in the catalogue").toHaveLength(0);
     await expectAccessible(admin, "/admin/products (archived row)");
     await shot(admin, "admin-products");
     await row.getByRole("button", { name: "Un-archive" }).click();
-    await expect(row.getByRole("button", { name: "Archive" })).toBeVisible();
+    await expect(row.getByRole("button", { name: "Archive", exact: true })).toBeVisible();
     expect(await adminApi.searchProducts(sku)).toHaveLength(1);
   });
 });
