@@ -171,7 +171,7 @@ export function ShipAction({ order, etag, confirm, onDone, onStale }: ActionProp
 
   if (!isShippable(order)) {
     return (
-      <section className="panel" aria-labelledby="act-ship">
+      <section className="panel panel-wide" aria-labelledby="act-ship">
         <h2 id="act-ship">Ship</h2>
         <p className="muted">{order.status === "PAID" ? "Nothing is left to ship." : `Only a PAID order ships (this one is ${order.status}).`}</p>
       </section>
@@ -179,7 +179,7 @@ export function ShipAction({ order, etag, confirm, onDone, onStale }: ActionProp
   }
   const setLine = (index: number, quantity: string) => setLines((ls) => ls.map((l, i) => (i === index ? { ...l, quantity } : l)));
   return (
-    <section className="panel" aria-labelledby="act-ship">
+    <section className="panel panel-wide" aria-labelledby="act-ship">
       <h2 id="act-ship">Ship</h2>
       <form
         noValidate
@@ -349,7 +349,7 @@ export function RefundAction({ order, confirm, onDone }: ActionProps) {
 
   if (!isRefundable(order)) {
     return (
-      <section className="panel" aria-labelledby="act-refund">
+      <section className="panel panel-wide" aria-labelledby="act-refund">
         <h2 id="act-refund">Refund</h2>
         <p className="muted">Nothing to refund: the payment is {order.payment_status}.</p>
       </section>
@@ -362,7 +362,7 @@ export function RefundAction({ order, confirm, onDone }: ActionProps) {
   const setLine = (index: number, patch: Partial<RefundLineDraft>) => setLines((ls) => ls.map((l, i) => (i === index ? { ...l, ...patch } : l)));
 
   return (
-    <section className="panel" aria-labelledby="act-refund">
+    <section className="panel panel-wide" aria-labelledby="act-refund">
       <h2 id="act-refund">Refund</h2>
       <p className="hint">
         {money(remainingCaptured(order), order.currency)} of {money(order.total_amount, order.currency)} remains captured.

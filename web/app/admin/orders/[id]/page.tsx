@@ -267,9 +267,9 @@ export default function AdminOrderPage() {
       <h2>Actions</h2>
       <div className="actions-grid">
         <StatusAction order={order} etag={etag} confirm={confirm} onDone={done} onStale={() => void refetch()} />
+        <NoteAction order={order} onDone={done} />
         <ShipAction order={order} etag={etag} confirm={confirm} onDone={done} onStale={() => void refetch()} />
         <RefundAction order={order} confirm={confirm} onDone={done} />
-        <NoteAction order={order} onDone={done} />
       </div>
 
       <h2>History</h2>
