@@ -9,14 +9,15 @@
 # migrates it, starts `oms serve` on a free 127.0.0.1 port (development mode, COOKIE_SECURE=false,
 # rate limits off, PUBLIC_ORIGIN = the web app's origin so the WebSocket Origin check passes),
 # creates an admin, builds the Next.js app with OMS_API_URL pointing at that server (rewrites are
-# fixed at build time), starts `next start` on another free loopback port, and runs the Playwright
-# specs (`npx playwright test`: web/playwright.config.ts, web/e2e/*.spec.ts) with that browser through
-# executablePath (Playwright downloads no browser). The app is built into web/.next-e2e
-# (NEXT_DIST_DIR), leaving a developer's web/.next alone. Screenshots for the notes land in
-# web/e2e/screenshots/; the servers' logs, the failed tests' traces and screenshots
+# fixed at build time), starts `next start` on another free loopback port (with
+# web/e2e/proxy-keepalive.mjs, so its /api proxy never reuses a connection oms is closing), and runs
+# the Playwright specs (`npx playwright test`: web/playwright.config.ts, web/e2e/*.spec.ts) with that
+# browser through executablePath (Playwright downloads no browser). The app is built into
+# web/.next-e2e (NEXT_DIST_DIR), leaving a developer's web/.next alone. Screenshots for the notes
+# land in web/e2e/screenshots/; the servers' logs, the failed tests' traces and screenshots
 # (target/web-e2e/results) and the HTML report (target/web-e2e/report; `npx playwright show-report
-# ../target/web-e2e/report` in web/) in target/web-e2e/. Everything is stopped on exit; the whole run is
-# bounded by WEB_E2E_TIMEOUT seconds (default 900).
+# ../target/web-e2e/report` in web/) in target/web-e2e/. Everything is stopped on exit; the whole run
+# is bounded by WEB_E2E_TIMEOUT seconds (default 900).
 #
 # Settings (environment): PROFILE (cargo profile, default dev), OMS_BIN (a prebuilt oms), CHROMIUM
 # (the browser; default as above), WEB_E2E_SKIP_BUILD=1 (reuse web/.next-e2e: only when it was built for
@@ -135,7 +136,10 @@ main() {
   fi
 
   step "next start on 127.0.0.1:$web_port (log: $WORK_DIR/next.log)"
-  (cd "$WEB" && NEXT_TELEMETRY_DISABLED=1 exec setsid npx next start --hostname 127.0.0.1 --port "$web_port") \
+  # web/e2e/proxy-keepalive.mjs: the /api proxy drops idle connections to oms before oms does (a
+  # reused connection that oms was closing made a request fail with 500 now and then).
+  (cd "$WEB" && NEXT_TELEMETRY_DISABLED=1 NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--import=./e2e/proxy-keepalive.mjs" \
+    exec setsid npx next start --hostname 127.0.0.1 --port "$web_port") \
     >"$WORK_DIR/next.log" 2>&1 &
   WEB_PID=$!
   wait_http "http://127.0.0.1:$web_port/signin" "$WEB_PID" "next start" "$WORK_DIR/next.log" 60
