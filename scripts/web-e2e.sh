@@ -9,15 +9,20 @@
 # migrates it, starts `oms serve` on a free 127.0.0.1 port (development mode, COOKIE_SECURE=false,
 # rate limits off, PUBLIC_ORIGIN = the web app's origin so the WebSocket Origin check passes),
 # creates an admin, builds the Next.js app with OMS_API_URL pointing at that server (rewrites are
-# fixed at build time), starts `next start` on another free loopback port, and runs web/e2e/run.mjs
-# (playwright-core driving /usr/bin/chromium). The app is built into web/.next-e2e (NEXT_DIST_DIR),
-# leaving a developer's web/.next alone. Screenshots land in web/e2e/screenshots/; the
-# servers' logs in target/web-e2e/. Everything is stopped on exit; the whole run is bounded by
-# WEB_E2E_TIMEOUT seconds (default 900).
+# fixed at build time), starts `next start` on another free loopback port (with
+# web/e2e/proxy-keepalive.mjs, so its /api proxy never reuses a connection oms is closing), and runs
+# the Playwright specs (`npx playwright test`: web/playwright.config.ts, web/e2e/*.spec.ts) with that
+# browser through executablePath (Playwright downloads no browser). The app is built into
+# web/.next-e2e (NEXT_DIST_DIR), leaving a developer's web/.next alone. Screenshots for the notes
+# land in web/e2e/screenshots/; the servers' logs, the failed tests' traces and screenshots
+# (target/web-e2e/results) and the HTML report (target/web-e2e/report; `npx playwright show-report
+# ../target/web-e2e/report` in web/) in target/web-e2e/. Everything is stopped on exit; the whole run
+# is bounded by WEB_E2E_TIMEOUT seconds (default 900).
 #
 # Settings (environment): PROFILE (cargo profile, default dev), OMS_BIN (a prebuilt oms), CHROMIUM
 # (the browser; default as above), WEB_E2E_SKIP_BUILD=1 (reuse web/.next-e2e: only when it was built for
-# the same API port, i.e. never in CI), RUST_LOG (the server's, default warn).
+# the same API port, i.e. never in CI), RUST_LOG (the server's, default warn). Arguments are passed to
+# `playwright test` (e.g. `scripts/web-e2e.sh e2e/cart.spec.ts` or `--grep undo`).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -111,6 +116,7 @@ main() {
     JWT_SECRET="web-e2e-secret-0123456789abcdef0123456789abcdef" \
     RATE_LIMIT_AUTH_PER_MINUTE=0 RATE_LIMIT_API_PER_SECOND=0 RATE_LIMIT_ORDERS_PER_MINUTE=0 \
     TAX_RATES="GB=2000,DE=1900" \
+    WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOW_PRIVATE=true WEBHOOK_RETRY_SCHEDULE="1s,1s" \
     RUST_LOG="${RUST_LOG:-warn}" \
     "$oms" serve >"$WORK_DIR/server.log" 2>&1 &
   SERVER_PID=$!
@@ -130,15 +136,19 @@ main() {
   fi
 
   step "next start on 127.0.0.1:$web_port (log: $WORK_DIR/next.log)"
-  (cd "$WEB" && NEXT_TELEMETRY_DISABLED=1 exec setsid npx next start --hostname 127.0.0.1 --port "$web_port") \
+  # web/e2e/proxy-keepalive.mjs: the /api proxy drops idle connections to oms before oms does (a
+  # reused connection that oms was closing made a request fail with 500 now and then).
+  (cd "$WEB" && NEXT_TELEMETRY_DISABLED=1 NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--import=./e2e/proxy-keepalive.mjs" \
+    exec setsid npx next start --hostname 127.0.0.1 --port "$web_port") \
     >"$WORK_DIR/next.log" 2>&1 &
   WEB_PID=$!
   wait_http "http://127.0.0.1:$web_port/signin" "$WEB_PID" "next start" "$WORK_DIR/next.log" 60
 
-  step "browser tests (web/e2e/run.mjs)"
-  WEB_URL="http://127.0.0.1:$web_port" API_URL="http://127.0.0.1:$api_port" \
-    ADMIN_EMAIL="$E2E_ADMIN" ADMIN_PASSWORD="$password" CHROMIUM="$BROWSER_BIN" \
-    timeout --kill-after=10 "$TIMEOUT" node "$WEB/e2e/run.mjs"
+  step "browser tests (npx playwright test; report: $WORK_DIR/report)"
+  (cd "$WEB" && WEB_URL="http://127.0.0.1:$web_port" API_URL="http://127.0.0.1:$api_port" \
+    ADMIN_EMAIL="$E2E_ADMIN" ADMIN_PASSWORD="$password" CHROMIUM="$BROWSER_BIN" E2E_WORK_DIR="$WORK_DIR" \
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
+    timeout --kill-after=10 "$TIMEOUT" npx playwright test "$@")
 }
 
 main "$@"

@@ -49,6 +49,15 @@ export function Nav() {
               <li>
                 <Link href="/admin/products">Products</Link>
               </li>
+              <li>
+                <Link href="/admin/customers">Customers</Link>
+              </li>
+              <li>
+                <Link href="/admin/audit">Audit log</Link>
+              </li>
+              <li>
+                <Link href="/admin/webhooks">Webhooks</Link>
+              </li>
             </>
           ) : null}
           {loading ? null : user ? (

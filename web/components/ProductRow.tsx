@@ -1,11 +1,12 @@
 "use client";
 
 import { useState } from "react";
+import { useConfirm } from "@/components/ConfirmDialog";
 import { ProblemAlert } from "@/components/ProblemAlert";
 import { api, type Product } from "@/lib/api";
 import { money, parseMoney } from "@/lib/format";
 
-/** One product in the admin table: edit, stock delta, archive / un-archive. */
+/** One product in the admin table: edit, stock delta, archive (confirmed) / un-archive. */
 export function ProductRow({ product, onChanged }: { product: Product; onChanged: (p: Product) => void }) {
   const [editing, setEditing] = useState(false);
   const [name, setName] = useState(product.name);
@@ -17,6 +18,7 @@ export function ProductRow({ product, onChanged }: { product: Product; onChanged
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const base = `p-${product.id}`;
+  const { confirm, dialog } = useConfirm();
 
   const run = async (work: () => Promise<Product>) => {
     setBusy(true);
@@ -119,12 +121,27 @@ export function ProductRow({ product, onChanged }: { product: Product; onChanged
             type="button"
             className="secondary"
             disabled={busy}
-            onClick={() => void run(() => api.updateProduct(product.id, { archived: !product.archived }))}
+            onClick={async () => {
+              if (
+                !product.archived &&
+                !(await confirm({
+                  title: `Archive ${product.name}?`,
+                  body: <p>It leaves the catalogue: customers can no longer see or order it. Existing orders keep it. You can un-archive it later.</p>,
+                  confirmLabel: "Archive",
+                  cancelLabel: "Keep it listed",
+                  danger: true,
+                }))
+              ) {
+                return;
+              }
+              await run(() => api.updateProduct(product.id, { archived: !product.archived }));
+            }}
           >
             {product.archived ? "Un-archive" : "Archive"}
           </button>
         </div>
         <ProblemAlert error={error} />
+        {dialog}
       </td>
     </tr>
   );

@@ -50,7 +50,8 @@ export interface Product {
 
 export type OrderStatus = "PENDING" | "PAID" | "FULFILLED" | "CANCELLED";
 export const ORDER_STATUSES: readonly OrderStatus[] = ["PENDING", "PAID", "FULFILLED", "CANCELLED"];
-export type PaymentStatus = "unpaid" | "processing" | "captured" | "refunded" | "failed";
+export type PaymentStatus = "unpaid" | "processing" | "captured" | "partially_refunded" | "refunded" | "failed";
+export type FulfillmentStatus = "unfulfilled" | "partially_fulfilled" | "fulfilled";
 
 export interface ShippingAddress {
   name: string;
@@ -72,7 +73,130 @@ export interface OrderItem {
   quantity: number;
   unit_price: number;
   line_total: number;
+  /** API v3; absent from older servers' answers. */
+  quantity_shipped?: number;
+  quantity_cancelled?: number;
+  quantity_returned?: number;
 }
+
+/** One shipment of an order (API v3). */
+export interface Shipment {
+  id: string;
+  order_id: string;
+  items: { product_id: number; quantity: number }[];
+  carrier: string | null;
+  tracking_number: string | null;
+  created_at: string;
+}
+export type Restock = "cancel" | "return" | "no_restock";
+export interface RefundItem {
+  product_id: number;
+  quantity: number;
+  restock: Restock;
+}
+/** One refund of an order (API v3); `reason` only in admins' answers. */
+export interface Refund {
+  id: string;
+  order_id: string;
+  amount: number;
+  items: RefundItem[];
+  shipping: boolean;
+  reason?: string | null;
+  status: "succeeded" | "pending" | "failed";
+  created_at: string;
+}
+export interface ShipmentInput {
+  items?: { product_id: number; quantity: number }[];
+  carrier?: string;
+  tracking_number?: string;
+  note?: string;
+}
+/** Either `items` and/or `shipping`, or `amount` alone; `reason` always. */
+export interface RefundInput {
+  items?: RefundItem[];
+  shipping?: boolean;
+  amount?: number;
+  reason: string;
+}
+/** An internal note (`POST /api/admin/orders/{id}/notes`). */
+export interface OrderNote {
+  id: number;
+  note: string;
+  actor: { id: number; role: Role };
+  occurred_at: string;
+}
+
+export type CustomerStatus = "active" | "disabled";
+/** `GET /api/admin/customers` item. */
+export interface Customer {
+  id: number;
+  email: string;
+  role: Role;
+  status: CustomerStatus;
+  order_count: number;
+  total_spent: number;
+  last_order_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+export interface CustomerFilters {
+  q?: string;
+  role?: Role;
+  status?: CustomerStatus;
+}
+
+export interface AuditEntry {
+  id: number;
+  occurred_at: string;
+  action: string;
+  actor: { id: number; role: Role } | null;
+  target: { type: string; id: number | string } | null;
+  changes: Record<string, [unknown, unknown]> | null;
+  request_id: string | null;
+  client_ip: string | null;
+}
+export interface AuditFilters {
+  action?: string;
+  actor_id?: number;
+  target_type?: string;
+  target_id?: string;
+  /** RFC 3339, inclusive. */
+  created_from?: string;
+  /** RFC 3339, exclusive. */
+  created_to?: string;
+}
+
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  event_types: string[];
+  description: string | null;
+  enabled: boolean;
+  disabled_reason: string | null;
+  created_at: string;
+  updated_at: string;
+}
+/** The create answer: the only time (with rotate) the secret is shown. */
+export type CreatedWebhook = WebhookEndpoint & { secret: string };
+export interface WebhookInput {
+  url: string;
+  event_types: string[];
+  description?: string | null;
+  enabled?: boolean;
+}
+export type DeliveryStatus = "pending" | "succeeded" | "failed";
+export interface WebhookDelivery {
+  id: string;
+  event_id: number;
+  event_type: string;
+  status: DeliveryStatus;
+  attempts: number;
+  last_attempt_at: string | null;
+  next_attempt_at: string | null;
+  last_response_status: number | null;
+  last_error: string | null;
+}
+
 export interface Order {
   id: string;
   user_id: number;
@@ -88,6 +212,11 @@ export interface Order {
   shipping_address: ShippingAddress;
   tracking: Tracking | null;
   items: OrderItem[];
+  /** API v3. */
+  fulfillment_status?: FulfillmentStatus;
+  refunded_amount?: number;
+  shipments?: Shipment[];
+  refunds?: Refund[];
   created_at: string;
   updated_at: string;
   /**
@@ -193,6 +322,10 @@ export interface ProblemFieldError {
   message: string;
   product_id?: number;
   available?: number;
+  /** `exceeds_open_quantity`: the line's open units. */
+  open?: number;
+  /** `exceeds_refundable_quantity`: the line's refundable units. */
+  refundable?: number;
 }
 /** RFC 9457 problem JSON as the server sends it, with its extension members. */
 export interface Problem {
@@ -578,11 +711,94 @@ export class ApiClient {
     void _cursor;
     return `${this.baseUrl}/api/admin/orders/export${adminOrderQuery(rest)}`;
   }
+  /** With `etag` (the order's `ETag`), a change made meanwhile answers 412 `precondition_failed`. */
   changeOrderStatus(
     id: string,
     change: { status: OrderStatus; note?: string; tracking?: Tracking },
+    etag?: string | null,
   ): Promise<Order> {
-    return this.json("PATCH", `/api/admin/orders/${encodeURIComponent(id)}/status`, change);
+    return this.json("PATCH", `/api/admin/orders/${encodeURIComponent(id)}/status`, change, etag ? { "If-Match": etag } : undefined);
+  }
+
+  /** `GET /api/orders/{id}` with its `ETag` (for `If-Match` on the admin's writes). */
+  async getOrderWithEtag(id: string): Promise<{ order: Order; etag: string | null }> {
+    const response = await this.request("GET", `/api/orders/${encodeURIComponent(id)}`);
+    return { order: (await response.json()) as Order, etag: response.headers.get("ETag") };
+  }
+  /** With `etag` (the order's `ETag`), a change made meanwhile answers 412 `precondition_failed`. */
+  createShipment(id: string, input: ShipmentInput, idempotencyKey: string, etag?: string | null): Promise<Shipment> {
+    return this.json("POST", `/api/admin/orders/${encodeURIComponent(id)}/shipments`, input, {
+      "Idempotency-Key": idempotencyKey,
+      ...(etag ? { "If-Match": etag } : {}),
+    });
+  }
+  /** 201 succeeded, or 202 with the refund `pending` (resolved later). */
+  createRefund(id: string, input: RefundInput, idempotencyKey: string): Promise<Refund> {
+    return this.json("POST", `/api/admin/orders/${encodeURIComponent(id)}/refunds`, input, { "Idempotency-Key": idempotencyKey });
+  }
+  addOrderNote(id: string, note: string): Promise<OrderNote> {
+    return this.json("POST", `/api/admin/orders/${encodeURIComponent(id)}/notes`, { note });
+  }
+
+  // --- admin: customers ---
+
+  listCustomers(params: CustomerFilters & PageQuery = {}): Promise<Page<Customer>> {
+    return this.json(
+      "GET",
+      `/api/admin/customers${query({ q: params.q, role: params.role, status: params.status, limit: params.limit, cursor: params.cursor })}`,
+    );
+  }
+  getCustomer(id: number): Promise<Customer> {
+    return this.json("GET", `/api/admin/customers/${id}`);
+  }
+  /** With its `ETag`, for `If-Match` on {@link updateCustomer}. */
+  async getCustomerWithEtag(id: number): Promise<{ customer: Customer; etag: string | null }> {
+    const response = await this.request("GET", `/api/admin/customers/${id}`);
+    return { customer: (await response.json()) as Customer, etag: response.headers.get("ETag") };
+  }
+  /** With `etag`, a change made meanwhile by someone else answers 412 `precondition_failed`. */
+  updateCustomer(id: number, patch: { status?: CustomerStatus; role?: Role }, etag?: string | null): Promise<Customer> {
+    return this.json("PATCH", `/api/admin/customers/${id}`, patch, etag ? { "If-Match": etag } : undefined);
+  }
+
+  // --- admin: audit log ---
+
+  listAudit(filters: AuditFilters & PageQuery = {}): Promise<Page<AuditEntry>> {
+    return this.json("GET", `/api/admin/audit${query({ ...filters })}`);
+  }
+
+  // --- admin: webhooks ---
+
+  async listWebhooks(): Promise<WebhookEndpoint[]> {
+    const answer = await this.json<Page<WebhookEndpoint> | WebhookEndpoint[]>("GET", "/api/admin/webhooks?limit=200");
+    return Array.isArray(answer) ? answer : answer.items;
+  }
+  createWebhook(input: WebhookInput): Promise<CreatedWebhook> {
+    return this.json("POST", "/api/admin/webhooks", input);
+  }
+  updateWebhook(id: string, patch: Partial<WebhookInput>): Promise<WebhookEndpoint> {
+    return this.json("PATCH", `/api/admin/webhooks/${encodeURIComponent(id)}`, patch);
+  }
+  async deleteWebhook(id: string): Promise<void> {
+    await this.request("DELETE", `/api/admin/webhooks/${encodeURIComponent(id)}`);
+  }
+  rotateWebhookSecret(id: string): Promise<{ secret: string }> {
+    return this.json("POST", `/api/admin/webhooks/${encodeURIComponent(id)}/rotate-secret`);
+  }
+  async sendWebhookTest(id: string): Promise<void> {
+    await this.request("POST", `/api/admin/webhooks/${encodeURIComponent(id)}/test`);
+  }
+  listDeliveries(id: string, params: PageQuery & { status?: DeliveryStatus } = {}): Promise<Page<WebhookDelivery>> {
+    return this.json(
+      "GET",
+      `/api/admin/webhooks/${encodeURIComponent(id)}/deliveries${query({ status: params.status, limit: params.limit, cursor: params.cursor })}`,
+    );
+  }
+  async retryDelivery(id: string, deliveryId: string): Promise<void> {
+    await this.request(
+      "POST",
+      `/api/admin/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/retry`,
+    );
   }
 
   // --- admin: statistics ---

@@ -10,12 +10,21 @@
  * status is never missed even when events were pruned.
  */
 
-export type OrderEventType = "order.created" | "order.paid" | "order.status_changed" | "order.cancelled";
+export type OrderEventType =
+  | "order.created"
+  | "order.paid"
+  | "order.status_changed"
+  | "order.cancelled"
+  | "order.shipped"
+  | "order.refunded";
+/** Every type the SSE stream names (`event:`); the WebSocket carries the type in the JSON. */
 export const ORDER_EVENT_TYPES: readonly OrderEventType[] = [
   "order.created",
   "order.paid",
   "order.status_changed",
   "order.cancelled",
+  "order.shipped",
+  "order.refunded",
 ];
 
 export interface OrderEvent {
@@ -28,6 +37,14 @@ export interface OrderEvent {
   payment_status: string;
   total_amount: number;
   occurred_at: string;
+  /** API v3. */
+  fulfillment_status?: string;
+  refunded_amount?: number;
+  /** `order.shipped` (and a shipment that completes the order). */
+  shipment_id?: string;
+  /** `order.refunded`: the refund and its own amount. */
+  refund_id?: string;
+  amount?: number;
 }
 
 export type Transport = "websocket" | "sse";

@@ -1,7 +1,7 @@
 "use client";
 
 import Link from "next/link";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { LiveIndicator } from "@/components/LiveIndicator";
 import { Pager } from "@/components/Pager";
 import { Empty, Loading, ProblemAlert } from "@/components/ProblemAlert";
@@ -10,6 +10,8 @@ import { StatusChanger } from "@/components/StatusChanger";
 import { Toasts, useToasts } from "@/components/Toasts";
 import { api, ORDER_STATUSES, type AdminOrderFilters, type Order, type OrderStatus, type Page } from "@/lib/api";
 import { EMPTY_DRAFT, draftToFilters, type Draft } from "@/lib/adminFilters";
+import { resolveEmailFilter, type EmailFilter } from "@/lib/customerLookup";
+import { useCustomerEmails } from "@/lib/useCustomerEmails";
 import { dateTime, money, shortId } from "@/lib/format";
 import type { OrderEvent } from "@/lib/live";
 import { CursorTrail } from "@/lib/paging";
@@ -17,6 +19,11 @@ import { useRequireUser, useSession } from "@/lib/session";
 import { useLiveFeed } from "@/lib/useLive";
 
 const PAGE_SIZE = 25;
+
+/** Whether `a` is a later state of the order than `b` (by `updated_at`). */
+function isNewer(a: Order, b: Order): boolean {
+  return Date.parse(a.updated_at) > Date.parse(b.updated_at);
+}
 
 /** The back office: every order, filtered and paged, with status changes and a live feed. */
 export default function AdminOrdersPage() {
@@ -30,14 +37,22 @@ export default function AdminOrdersPage() {
   const [error, setError] = useState<unknown>(null);
   const [highlight, setHighlight] = useState<Record<string, number>>({});
   const { toasts, push } = useToasts();
+  const [emailFilter, setEmailFilter] = useState<EmailFilter>({ kind: "none" });
+  const emails = useCustomerEmails(page ? page.items.map((o) => o.user_id) : []);
 
+  // Loads may overlap (live events): only the latest one's answer is shown.
+  const loadSeq = useRef(0);
+  // Orders created since the page loaded that it does not show yet: their next events reload it.
+  const awaited = useRef(new Set<string>());
   const load = useCallback(async () => {
+    const seq = ++loadSeq.current;
     try {
       const p = await api.listAdminOrders({ ...filters, limit: PAGE_SIZE, cursor: trail.current });
+      if (seq !== loadSeq.current) return;
       setPage(p);
       setError(null);
     } catch (e) {
-      setError(e);
+      if (seq === loadSeq.current) setError(e);
     }
   }, [filters, trail]);
 
@@ -49,13 +64,14 @@ export default function AdminOrdersPage() {
   const flash = (id: string) => setHighlight((h) => ({ ...h, [id]: Date.now() }));
 
   const replaceRow = (order: Order) => {
-    setPage((p) => (p ? { ...p, items: p.items.map((o) => (o.id === order.id ? order : o)) } : p));
+    // Answers to overlapping fetches may come back out of order: never replace a newer state.
+    setPage((p) => (p ? { ...p, items: p.items.map((o) => (o.id === order.id && !isNewer(o, order) ? order : o)) } : p));
     flash(order.id);
   };
 
   const onEvent = async (event: OrderEvent) => {
     const label = `Order #${shortId(event.order_id)}: ${event.from_status ? `${event.from_status} → ` : "new, "}${event.to_status} (${money(event.total_amount)})`;
-    push(label, `/orders/${event.order_id}`);
+    push(label, `/admin/orders/${event.order_id}`);
     const shown = page?.items.some((o) => o.id === event.order_id);
     if (shown) {
       try {
@@ -63,7 +79,10 @@ export default function AdminOrdersPage() {
       } catch {
         /* the next reload shows it */
       }
-    } else if (event.type === "order.created" && !trail.hasPrevious) {
+    } else if ((event.type === "order.created" || awaited.current.has(event.order_id)) && !trail.hasPrevious) {
+      // A new order, or a later event of one whose reload has not shown it yet (e.g. order.paid
+      // right after order.created): reload the first page, which shows its state now.
+      awaited.current.add(event.order_id);
       await load();
       flash(event.order_id);
     }
@@ -97,7 +116,7 @@ export default function AdminOrdersPage() {
       <form
         className="filters"
         aria-label="Filters"
-        onSubmit={(e) => {
+        onSubmit={async (e) => {
           e.preventDefault();
           const [f, bad] = draftToFilters(draft);
           if (bad.length) {
@@ -105,6 +124,29 @@ export default function AdminOrdersPage() {
             return;
           }
           setDraftError(null);
+          // The API filters by an exact address only: a partial one is searched among customers first.
+          let resolved = resolveEmailFilter(draft.email, null);
+          if (resolved.kind === "no_match") {
+            try {
+              const found = await api.listCustomers({ q: resolved.text, limit: 20 });
+              resolved = resolveEmailFilter(draft.email, found.items);
+            } catch (err) {
+              setError(err);
+              return;
+            }
+          }
+          setEmailFilter(resolved);
+          delete f.email;
+          if (resolved.kind === "exact") f.email = resolved.email;
+          else if (resolved.kind === "user") {
+            if (f.user_id !== undefined && f.user_id !== resolved.user_id) {
+              setDraftError(`The email matches user ${resolved.user_id}, not user ${f.user_id}.`);
+              return;
+            }
+            f.user_id = resolved.user_id;
+          } else if (resolved.kind === "no_match" || resolved.kind === "choose") {
+            return;
+          }
           setFilters(f);
           setPage(null);
           setTrail(CursorTrail.first());
@@ -119,8 +161,18 @@ export default function AdminOrdersPage() {
           ))}
         </fieldset>
         <div>
-          <label htmlFor="f-email">Customer email</label>
-          <input id="f-email" type="email" value={draft.email} onChange={(e) => setDraft({ ...draft, email: e.target.value })} />
+          <label htmlFor="f-email">Customer email (or part of it)</label>
+          <input
+            id="f-email"
+            type="search"
+            autoComplete="off"
+            aria-describedby="f-email-hint"
+            value={draft.email}
+            onChange={(e) => setDraft({ ...draft, email: e.target.value })}
+          />
+          <p id="f-email-hint" className="hint">
+            A whole address matches exactly; part of one is looked up among customers.
+          </p>
         </div>
         <div>
           <label htmlFor="f-user">User id</label>
@@ -149,6 +201,7 @@ export default function AdminOrdersPage() {
             className="secondary"
             onClick={() => {
               setDraft(EMPTY_DRAFT);
+              setEmailFilter({ kind: "none" });
               setFilters({});
               setPage(null);
               setTrail(CursorTrail.first());
@@ -164,6 +217,46 @@ export default function AdminOrdersPage() {
       {draftError ? (
         <div className="alert alert-error" role="alert">
           {draftError}
+        </div>
+      ) : null}
+      {emailFilter.kind === "user" ? (
+        <p className="hint" role="status" data-testid="email-resolved">
+          Showing the orders of <strong>{emailFilter.email}</strong> (user {emailFilter.user_id}), the only customer whose email contains “
+          {draft.email.trim()}”.
+        </p>
+      ) : null}
+      {emailFilter.kind === "no_match" ? (
+        <div className="alert alert-warn" role="alert" data-testid="email-no-match">
+          No customer&apos;s email contains “{emailFilter.text}”.
+        </div>
+      ) : null}
+      {emailFilter.kind === "choose" ? (
+        <div className="alert alert-warn" role="alert" data-testid="email-choose">
+          <p>
+            {emailFilter.matches.length}
+            {emailFilter.matches.length >= 20 ? "+" : ""} customers&apos; emails contain “{emailFilter.text}”. Choose one:
+          </p>
+          <ul>
+            {emailFilter.matches.map((c) => (
+              <li key={c.id}>
+                <button
+                  type="button"
+                  className="link"
+                  onClick={() => {
+                    const next = { ...draft, email: c.email };
+                    setDraft(next);
+                    setEmailFilter({ kind: "exact", email: c.email });
+                    const [f] = draftToFilters(next);
+                    setFilters(f);
+                    setPage(null);
+                    setTrail(CursorTrail.first());
+                  }}
+                >
+                  {c.email}
+                </button>
+              </li>
+            ))}
+          </ul>
         </div>
       ) : null}
       <ProblemAlert error={error} />
@@ -187,9 +280,13 @@ export default function AdminOrdersPage() {
               {page.items.map((o) => (
                 <tr key={`${o.id}-${highlight[o.id] ?? 0}`} className={highlight[o.id] ? "highlight" : undefined} data-testid={`order-row-${o.id}`}>
                   <td>
-                    <Link href={`/orders/${o.id}`}>#{shortId(o.id)}</Link>
+                    <Link href={`/admin/orders/${o.id}`}>
+                      #{shortId(o.id)}
+                    </Link>
                   </td>
-                  <td>user {o.user_id}</td>
+                  <td data-testid="row-customer">
+                    <Link href={`/admin/customers/${o.user_id}`}>{emails.get(o.user_id) ?? `user ${o.user_id}`}</Link>
+                  </td>
                   <td>{dateTime(o.created_at)}</td>
                   <td>
                     <StatusBadge status={o.status} testId="row-status" />
