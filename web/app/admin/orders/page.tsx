@@ -1,7 +1,7 @@
 "use client";
 
 import Link from "next/link";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { LiveIndicator } from "@/components/LiveIndicator";
 import { Pager } from "@/components/Pager";
 import { Empty, Loading, ProblemAlert } from "@/components/ProblemAlert";
@@ -31,13 +31,23 @@ export default function AdminOrdersPage() {
   const [highlight, setHighlight] = useState<Record<string, number>>({});
   const { toasts, push } = useToasts();
 
+  // Loads overlap (events, reconnects, filters): only the last one started may set the page, so an
+  // older answer never replaces a newer one.
+  const loadSeq = useRef(0);
+  // Orders announced new that the page has not shown yet: their next events reload the page too (an
+  // order's PAID can arrive while the reload its creation started is still on its way, or after that
+  // reload read it as PENDING).
+  const arriving = useRef(new Set<string>());
+
   const load = useCallback(async () => {
+    const seq = ++loadSeq.current;
     try {
       const p = await api.listAdminOrders({ ...filters, limit: PAGE_SIZE, cursor: trail.current });
+      if (seq !== loadSeq.current) return;
       setPage(p);
       setError(null);
     } catch (e) {
-      setError(e);
+      if (seq === loadSeq.current) setError(e);
     }
   }, [filters, trail]);
 
@@ -58,12 +68,14 @@ export default function AdminOrdersPage() {
     push(label, `/orders/${event.order_id}`);
     const shown = page?.items.some((o) => o.id === event.order_id);
     if (shown) {
+      arriving.current.delete(event.order_id);
       try {
         replaceRow(await api.getOrder(event.order_id));
       } catch {
         /* the next reload shows it */
       }
-    } else if (event.type === "order.created" && !trail.hasPrevious) {
+    } else if ((event.type === "order.created" || arriving.current.has(event.order_id)) && !trail.hasPrevious) {
+      arriving.current.add(event.order_id);
       await load();
       flash(event.order_id);
     }
