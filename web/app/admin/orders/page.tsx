@@ -40,10 +40,14 @@ export default function AdminOrdersPage() {
   const [emailFilter, setEmailFilter] = useState<EmailFilter>({ kind: "none" });
   const emails = useCustomerEmails(page ? page.items.map((o) => o.user_id) : []);
 
-  // Loads may overlap (live events): only the latest one's answer is shown.
+  // Loads overlap (events, reconnects, filters): only the last one started may set the page, so an
+  // older answer never replaces a newer one.
   const loadSeq = useRef(0);
-  // Orders created since the page loaded that it does not show yet: their next events reload it.
-  const awaited = useRef(new Set<string>());
+  // Orders announced new that the page has not shown yet: their next events reload the page too (an
+  // order's PAID can arrive while the reload its creation started is still on its way, or after that
+  // reload read it as PENDING).
+  const arriving = useRef(new Set<string>());
+
   const load = useCallback(async () => {
     const seq = ++loadSeq.current;
     try {
@@ -74,15 +78,14 @@ export default function AdminOrdersPage() {
     push(label, `/admin/orders/${event.order_id}`);
     const shown = page?.items.some((o) => o.id === event.order_id);
     if (shown) {
+      arriving.current.delete(event.order_id);
       try {
         replaceRow(await api.getOrder(event.order_id));
       } catch {
         /* the next reload shows it */
       }
-    } else if ((event.type === "order.created" || awaited.current.has(event.order_id)) && !trail.hasPrevious) {
-      // A new order, or a later event of one whose reload has not shown it yet (e.g. order.paid
-      // right after order.created): reload the first page, which shows its state now.
-      awaited.current.add(event.order_id);
+    } else if ((event.type === "order.created" || arriving.current.has(event.order_id)) && !trail.hasPrevious) {
+      arriving.current.add(event.order_id);
       await load();
       flash(event.order_id);
     }
