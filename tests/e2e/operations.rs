@@ -1,5 +1,7 @@
 //! Health, readiness, OpenAPI, request ids, security headers, CORS.
 
+use std::time::Duration;
+
 use e2e::{json_of, plain_client, spawn_app};
 use reqwest::StatusCode;
 
@@ -84,6 +86,36 @@ async fn request_ids_and_security_headers() {
     let fresh = client.get(app.url("/nowhere")).send().await.unwrap();
     assert_eq!(fresh.status(), StatusCode::NOT_FOUND);
     assert!(fresh.headers().contains_key("x-request-id"));
+}
+
+/// The server says how long it keeps an idle connection (`Keep-Alive: timeout=4`), and keeps it
+/// at least that long: a second request on the same socket 3.5 s after the first is answered. A
+/// pooling client that reads the hint drops the socket before the server does.
+#[tokio::test]
+async fn idle_connections_live_as_long_as_the_keep_alive_hint_says() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let app = spawn_app().await;
+    let host = format!("127.0.0.1:{}", app.port);
+    let mut socket = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    let mut answers = Vec::new();
+    for pause in [None, Some(Duration::from_millis(3_500))] {
+        if let Some(pause) = pause {
+            tokio::time::sleep(pause).await;
+        }
+        socket.write_all(request.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf))
+            .await
+            .expect("an answer within 5 s")
+            .unwrap();
+        answers.push(String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase());
+    }
+    for answer in &answers {
+        assert!(answer.starts_with("http/1.1 200"), "{answer}");
+        assert!(answer.contains("\r\nkeep-alive: timeout=4\r\n"), "{answer}");
+    }
 }
 
 #[tokio::test]

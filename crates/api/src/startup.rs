@@ -410,6 +410,7 @@ impl Application {
                 .wrap(from_fn(request_id))
         })
         .workers(workers)
+        .keep_alive(crate::security_headers::KEEP_ALIVE)
         .listen(listener)?
         // `oms serve` handles the signals itself (see `run_until_signalled`).
         .disable_signals()
