@@ -262,7 +262,11 @@ async fn follow(
         request.headers_mut().insert("Authorization", bearer);
         let connected = timeout(
             Duration::from_secs(3),
-            tokio_tungstenite::connect_async(request),
+            tokio_tungstenite::connect_async_with_config(
+                request,
+                Some(crate::realtime::client_config()),
+                true,
+            ),
         )
         .await;
         let Ok(Ok((mut ws, _))) = connected else {
