@@ -11,6 +11,7 @@
 //! | `RUN_MIGRATIONS` | `false` | run the embedded migrations when `oms serve` starts |
 //! | `BIND_ADDR` | `127.0.0.1:8080` | address the HTTP server listens on |
 //! | `HTTP_WORKERS` | `0` | HTTP worker threads; 0 = one per core |
+//! | `HTTP_KEEP_ALIVE` | `5s` | an idle keep-alive connection is closed after this (whole seconds, at least 2); answers say `Keep-Alive: timeout=` one second less |
 //! | `SHUTDOWN_TIMEOUT` | `10s` | on SIGTERM/SIGINT, how long in-flight requests may take to finish |
 //! | `PUBLIC_ORIGIN` | `http://localhost:8080` | the browser origin the server is reached at |
 //! | `CORS_ALLOWED_ORIGINS` | (none) | comma-separated origins allowed to call with credentials |
@@ -152,6 +153,9 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// `HTTP_WORKERS`: HTTP worker threads; 0 means one per CPU core (tests use 1).
     pub workers: usize,
+    /// `HTTP_KEEP_ALIVE`: an idle keep-alive connection is closed after this (whole seconds, at
+    /// least 2; see [`crate::security_headers::keep_alive_secs`]).
+    pub keep_alive: Duration,
     /// On shutdown, how long in-flight requests may take to finish (whole seconds, at least 1).
     pub shutdown_timeout: Duration,
 }
@@ -320,6 +324,7 @@ impl Settings {
                     .map(|p| parse_net(p))
                     .collect::<Result<_, _>>()?,
                 workers: num_var(&get, "HTTP_WORKERS", 0)?,
+                keep_alive: duration_var(&get, "HTTP_KEEP_ALIVE", "5s")?,
                 shutdown_timeout: duration_var(&get, "SHUTDOWN_TIMEOUT", "10s")?,
             },
             auth: AuthSettings {
@@ -952,9 +957,11 @@ mod tests {
             ("JWT_TTL", "30m"),
             ("CURRENCY", "eur"),
             ("HTTP_WORKERS", "3"),
+            ("HTTP_KEEP_ALIVE", "75s"),
         ])
         .expect("valid");
         assert_eq!(s.http.workers, 3);
+        assert_eq!(s.http.keep_alive, Duration::from_secs(75));
         assert_eq!(s.http.trusted_proxies.len(), 2);
         assert_eq!(
             s.http.cors_allowed_origins,

@@ -68,7 +68,7 @@ use crate::paging::CursorKey;
 use crate::panic_guard::catch_panic;
 use crate::rate_limit::{ClientAddress, RateLimiters};
 use crate::request_id::request_id;
-use crate::security_headers::security_headers;
+use crate::security_headers::{keep_alive_secs, security_headers};
 use crate::shutdown::ShutdownHandle;
 use crate::state::{AppState, Readiness};
 use crate::telemetry::RequestSpan;
@@ -378,6 +378,7 @@ impl Application {
             n => n,
         };
         let configure_realtime = realtime.configure.clone();
+        let keep_alive = settings.http.keep_alive;
         let server = HttpServer::new(move || {
             let limiters = limiters.clone();
             let configure_realtime = configure_realtime.clone();
@@ -402,7 +403,7 @@ impl Application {
                 .wrap(handlers::problem_fallbacks())
                 .wrap(limiters.api.middleware())
                 .wrap(cors(&cors_settings))
-                .wrap(security_headers())
+                .wrap(security_headers(keep_alive))
                 .wrap(from_fn(error_reporting::tag_request))
                 .wrap(error_reporting::middleware(sentry_enabled))
                 .wrap(from_fn(metrics::track))
@@ -410,7 +411,7 @@ impl Application {
                 .wrap(from_fn(request_id))
         })
         .workers(workers)
-        .keep_alive(crate::security_headers::KEEP_ALIVE)
+        .keep_alive(Duration::from_secs(keep_alive_secs(keep_alive)))
         .listen(listener)?
         // `oms serve` handles the signals itself (see `run_until_signalled`).
         .disable_signals()
