@@ -70,10 +70,10 @@ export function cardErrorMessage(error: StripeError | undefined): string {
 let loading: { url: string; promise: Promise<StripeFactory> } | null = null;
 
 /**
- * Loads Stripe.js once per page (the same promise for every caller asking for the same URL).
- * The tag goes at the end of <body>: a script that looks up its own tag as the document's last
- * `<script>` (localstripe's fake Stripe.js does, to find its server) finds it. A failed load is
- * forgotten, so a later call tries again.
+ * Loads Stripe.js once per page (the same promise for every caller asking for the same URL),
+ * with a plain (not module) script tag, so `document.currentScript` is set while it runs (the
+ * fake Stripe.js of localstripe finds its server from it). A failed load is forgotten, so a later
+ * call tries again.
  */
 export function loadStripeJs(url: string): Promise<StripeFactory> {
   const existing = (window as { Stripe?: StripeFactory }).Stripe;
