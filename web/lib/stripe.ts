@@ -67,6 +67,27 @@ export function cardErrorMessage(error: StripeError | undefined): string {
   return message || "The card could not be used. Check its number, expiry date and security code.";
 }
 
+/** A card error from Stripe.js (shown at the card field); its message is the one to show. */
+export class CardError extends Error {
+  constructor(readonly stripeError: StripeError | undefined) {
+    super(cardErrorMessage(stripeError));
+  }
+}
+
+/**
+ * Creates a PaymentMethod from the mounted card Element and answers its id; a card error (or a
+ * throw, e.g. a lost connection) is thrown as a CardError.
+ */
+export async function createCardPaymentMethod(stripe: StripeJs, card: StripeCardElement, name?: string): Promise<string> {
+  const made = await stripe
+    .createPaymentMethod({ type: "card", card, ...(name ? { billing_details: { name } } : {}) })
+    .catch((): { paymentMethod?: { id: string }; error?: StripeError } => ({
+      error: { message: "The card could not be checked with Stripe. Check your connection and try again." },
+    }));
+  if (!made?.paymentMethod?.id) throw new CardError(made?.error);
+  return made.paymentMethod.id;
+}
+
 let loading: { url: string; promise: Promise<StripeFactory> } | null = null;
 
 /**

@@ -11,14 +11,7 @@ import { cart, useCart } from "@/lib/cart";
 import { money } from "@/lib/format";
 import { COUNTRIES, EMPTY_ADDRESS, buildOrderBody, loadAddress, mapFieldErrors, paymentProvider, quoteAddress, saveAddress, type AddressForm } from "@/lib/checkout";
 import { useRequireUser } from "@/lib/session";
-import { CardPaymentMethods, cardErrorMessage, stripeConfig, type StripeCardChange, type StripeError } from "@/lib/stripe";
-
-/** A card error from Stripe.js (the field shows it); anything else it throws is not one. */
-class CardError extends Error {
-  constructor(readonly stripeError: StripeError | undefined) {
-    super(cardErrorMessage(stripeError));
-  }
-}
+import { CardError, CardPaymentMethods, cardErrorMessage, createCardPaymentMethod, stripeConfig, type StripeCardChange } from "@/lib/stripe";
 
 const FIELDS: { key: Exclude<keyof ShippingAddress, "country">; label: string; required: boolean; autoComplete: string; max: number }[] = [
   { key: "name", label: "Full name", required: true, autoComplete: "name", max: 200 },
@@ -169,16 +162,7 @@ export default function CheckoutPage() {
         const handle = stripeCard;
         if (!handle) throw new CardError({ message: "The card form is not ready yet. Please wait a moment and try again." });
         setCardError(null);
-        paymentToken = await paymentMethods.current.get(async () => {
-          // Stripe.js answers card errors as `error`; a throw (e.g. a lost connection) is shown the same way.
-          const made = await handle.stripe
-            .createPaymentMethod({ type: "card", card: handle.card, billing_details: { name: address.name.trim() } })
-            .catch((): { paymentMethod?: { id: string }; error?: StripeError } => ({
-              error: { message: "The card could not be checked with Stripe. Check your connection and try again." },
-            }));
-          if (!made?.paymentMethod?.id) throw new CardError(made?.error);
-          return made.paymentMethod.id;
-        });
+        paymentToken = await paymentMethods.current.get(() => createCardPaymentMethod(handle.stripe, handle.card, address.name.trim()));
       }
       // The same attempt (same key) while the body is unchanged and no final answer came back, so
       // a double click or a retry after a network error never makes a second order.
