@@ -18,7 +18,23 @@
  * succeeds, 4000…0341 is declined when charged, 4000 0025 0000 3155 needs 3-D Secure.
  */
 import type { APIRequestContext, Browser, BrowserContext, Page } from "@playwright/test";
-import { ADMIN_EMAIL, ADMIN_PASSWORD, Api, addToCart, expect, expectAccessible, logPageErrors, newCustomer, orderIdOf, shot, test, unique, type Customer } from "./fixtures";
+import {
+  ADMIN_EMAIL,
+  ADMIN_PASSWORD,
+  Api,
+  addToCart,
+  expect,
+  expectAccessible,
+  logPageErrors,
+  newCustomer,
+  orderBody,
+  orderIdOf,
+  shot,
+  test,
+  unique,
+  type Customer,
+  type OrderBody,
+} from "./fixtures";
 
 const STRIPE_WEB_URL = process.env.STRIPE_WEB_URL ?? "";
 const STRIPE_API_URL = process.env.STRIPE_API_URL ?? "";
@@ -183,6 +199,27 @@ test.describe("the Stripe checkout (card form, localstripe)", () => {
     await expect(page.getByTestId("place-order")).toBeEnabled();
     await expectAccessible(page, "/checkout (Stripe, card error)", FAKE_CARD);
     expect(await admin.adminOrders(`email=${encodeURIComponent(email)}`), "an order was placed").toEqual([]);
+    await context.close();
+  });
+
+  test("an unpaid order is paid from its page with a card (no token field there either)", async ({ browser, request }) => {
+    const admin = await Api.signIn(request, ADMIN_EMAIL, ADMIN_PASSWORD, STRIPE_API_URL);
+    const mug = await admin.createProduct({ name: "Enamel Mug", description: null, price: 1250, stock_quantity: 20, sku: unique("MUG") });
+    const { page, context, api } = await stripeShopper(browser, request);
+    // Placed without a payment (the API allows it): PENDING, unpaid, payable from its page.
+    const { payment: _none, ...unpaid } = orderBody(mug.id);
+    const placed = await api.placeOrder(unpaid as OrderBody);
+    expect(placed.body.status, JSON.stringify(placed.body)).toBe("PENDING");
+    await page.goto(`/orders/${placed.body.id}`);
+    await expect(page.getByTestId("payment-status")).toHaveText("unpaid");
+    await expect(page.getByLabel("Test payment token")).toHaveCount(0);
+    await expect(page.getByLabel("Stripe PaymentMethod id")).toHaveCount(0);
+    await expect(page.getByTestId("card-element")).toHaveAttribute("data-state", "ready");
+    await fillCard(page, "4242424242424242");
+    await expectAccessible(page, `/orders/${placed.body.id} (Stripe, unpaid)`, FAKE_CARD);
+    await page.getByRole("button", { name: "Pay now" }).click();
+    await expect(page.getByTestId("order-status")).toHaveText("PAID");
+    expect((await intentsOf(request, placed.body.id)).map((i) => i.status)).toEqual(["succeeded"]);
     await context.close();
   });
 
