@@ -131,6 +131,23 @@ ensure_pinned_venv() {
   cp "$requirements" "$stamp"
 }
 
+# --- localstripe -------------------------------------------------------------------------------
+
+# Installs localstripe (pinned in scripts/requirements-stripe.txt) into the virtualenv .venv/stripe
+# with the launcher scripts/localstripe-loopback.py as .venv/stripe/bin/localstripe-loopback (run
+# by the virtualenv's interpreter; localstripe on 127.0.0.1 only, its store in memory, printing
+# `LISTENING <port>` first), and sets LOCALSTRIPE_LAUNCHER to the launcher's path.
+# STRIPE_TEST_PYTHON names an interpreter to prefer.
+ensure_localstripe() {
+  local venv="$ROOT/.venv/stripe"
+  LOCALSTRIPE_LAUNCHER="$venv/bin/localstripe-loopback"
+  ensure_pinned_venv "$venv" "$ROOT/scripts/requirements-stripe.txt" 9 STRIPE_TEST_PYTHON
+  { printf '#!%s\n' "$venv/bin/python"; cat "$ROOT/scripts/localstripe-loopback.py"; } \
+    >"$LOCALSTRIPE_LAUNCHER.tmp"
+  chmod +x "$LOCALSTRIPE_LAUNCHER.tmp"
+  mv "$LOCALSTRIPE_LAUNCHER.tmp" "$LOCALSTRIPE_LAUNCHER"
+}
+
 # --- building ----------------------------------------------------------------------------------
 
 # `cargo build ARGS...` in the checkout; prints the executables built, one a line (from Cargo's

@@ -17,26 +17,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
-readonly VENV="$ROOT/.venv/stripe"
-readonly REQUIREMENTS="$ROOT/scripts/requirements-stripe.txt"
-readonly LAUNCHER_SOURCE="$ROOT/scripts/localstripe-loopback.py"
-readonly LAUNCHER="$VENV/bin/localstripe-loopback"
-
-# Creates .venv/stripe with the pinned requirements and writes the launcher with the
-# virtualenv's interpreter.
-ensure_venv() {
-  ensure_pinned_venv "$VENV" "$REQUIREMENTS" 9 STRIPE_TEST_PYTHON
-  { printf '#!%s\n' "$VENV/bin/python"; cat "$LAUNCHER_SOURCE"; } >"$LAUNCHER.tmp"
-  chmod +x "$LAUNCHER.tmp"
-  mv "$LAUNCHER.tmp" "$LAUNCHER"
-}
-
 main() {
   cd "$ROOT"
-  ensure_venv
+  # .venv/stripe with the pinned requirements and its launcher (scripts/lib.sh).
+  ensure_localstripe
   build_oms >/dev/null
   if [ -z "${DATABASE_URL:-}" ]; then use_database; fi
-  export LOCALSTRIPE_BIN="$LAUNCHER"
+  export LOCALSTRIPE_BIN="$LOCALSTRIPE_LAUNCHER"
   step "Stripe e2e tests against localstripe (LOCALSTRIPE_BIN=.venv/stripe/bin/localstripe-loopback)"
   if cargo nextest --version >/dev/null 2>&1; then
     # shellcheck disable=SC2086 # NEXTEST_ARGS is a list of arguments

@@ -5,7 +5,7 @@ import nextTs from "eslint-config-next/typescript";
 export default defineConfig([
   ...nextVitals,
   ...nextTs,
-  globalIgnores([".next/**", ".next-e2e/**", "node_modules/**", "next-env.d.ts", "e2e/screenshots/**"]),
+  globalIgnores([".next/**", ".next-e2e/**", ".next-e2e-stripe/**", "node_modules/**", "next-env.d.ts", "e2e/screenshots/**"]),
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],

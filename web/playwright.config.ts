@@ -4,7 +4,8 @@ import { join } from "node:path";
 /**
  * The browser tests (web/e2e/*.spec.ts), run by scripts/web-e2e.sh against a real `oms serve` and
  * `next start`, which it passes in the environment: WEB_URL, API_URL, ADMIN_EMAIL, ADMIN_PASSWORD and
- * CHROMIUM (the browser: Debian's chromium; Playwright never downloads one). Traces and screenshots of
+ * CHROMIUM (the browser: Debian's chromium; Playwright never downloads one); for the Stripe project
+ * also STRIPE_WEB_URL, STRIPE_API_URL, LOCALSTRIPE_URL and STRIPE_SECRET_KEY. Traces and screenshots of
  * failed tests, and the HTML report, go to E2E_WORK_DIR (target/web-e2e), out of git.
  */
 const workDir = process.env.E2E_WORK_DIR ?? join(__dirname, "..", "target", "web-e2e");
@@ -48,5 +49,11 @@ export default defineConfig({
       ],
     },
   },
-  projects: [{ name: "chromium", use: { browserName: "chromium" } }],
+  projects: [
+    { name: "chromium", use: { browserName: "chromium" }, testIgnore: "**/checkout-stripe.spec.ts" },
+    // The Stripe checkout, against the second stack scripts/web-e2e.sh starts (a build with
+    // NEXT_PUBLIC_PAYMENT_PROVIDER=stripe, oms with PAYMENT_PROVIDER=stripe, localstripe): its
+    // spec skips itself when STRIPE_WEB_URL is not set.
+    { name: "stripe", use: { browserName: "chromium", baseURL: process.env.STRIPE_WEB_URL }, testMatch: "**/checkout-stripe.spec.ts" },
+  ],
 });

@@ -1,5 +1,3 @@
-import { paymentProvider } from "@/lib/checkout";
-
 /** The simulated payment provider's test tokens, explained next to every payment token field. */
 export const TEST_TOKENS: { token: string; effect: string }[] = [
   { token: "tok_visa", effect: "succeeds: the order is paid at once" },
@@ -8,25 +6,19 @@ export const TEST_TOKENS: { token: string; effect: string }[] = [
   { token: "tok_error", effect: "fails without charging: the order stays pending (processing) until the provider is asked again" },
 ];
 
-/** The payment field's label for the provider this app was built for (NEXT_PUBLIC_PAYMENT_PROVIDER). */
+/**
+ * The payment field's label. Only the simulated provider has one: with Stripe (NEXT_PUBLIC_PAYMENT_PROVIDER)
+ * the checkout and the order page take a card (components/StripeCard.tsx) instead.
+ */
 export function paymentTokenLabel(): string {
-  return paymentProvider() === "stripe" ? "Stripe PaymentMethod id" : "Test payment token";
+  return "Test payment token";
 }
 
 /**
- * What to type in the payment field. With the simulated provider (the server's default) no card
- * exists: the field takes one of its test tokens. With Stripe it takes a PaymentMethod id (this app
- * has no card form of its own).
+ * What to type in the payment field: with the simulated provider (the server's default) no card
+ * exists, and the field takes one of its test tokens.
  */
 export function TestTokenHelp({ id }: { id: string }) {
-  if (paymentProvider() === "stripe") {
-    return (
-      <p id={id} className="hint">
-        Payments go through Stripe. This page has no card form yet: it takes the id of a PaymentMethod made with Stripe (in
-        Stripe&apos;s test mode, <code>pm_card_visa</code>).
-      </p>
-    );
-  }
   return (
     <div id={id} className="hint">
       <p>This shop runs a simulated payment provider: no real card is charged. Test tokens:</p>

@@ -54,12 +54,14 @@ export class Api {
   private constructor(
     private readonly request: APIRequestContext,
     private readonly token: string,
+    private readonly base: string,
   ) {}
 
-  static async signIn(request: APIRequestContext, email: string, password: string): Promise<Api> {
-    const r = await request.post(`${API_URL}/api/auth/token`, { data: { email, password } });
+  /** Signs in at `base` (API_URL unless another server's, e.g. the Stripe stack's). */
+  static async signIn(request: APIRequestContext, email: string, password: string, base = API_URL): Promise<Api> {
+    const r = await request.post(`${base}/api/auth/token`, { data: { email, password } });
     expect(r.status(), `POST /api/auth/token for ${email}: ${await r.text()}`).toBe(200);
-    return new Api(request, (await r.json()).access_token);
+    return new Api(request, (await r.json()).access_token, base);
   }
 
   private headers(extra: Record<string, string> = {}) {
@@ -67,31 +69,31 @@ export class Api {
   }
 
   async createProduct(product: NewProduct): Promise<Product> {
-    const r = await this.request.post(`${API_URL}/api/admin/products`, { headers: this.headers(), data: product });
+    const r = await this.request.post(`${this.base}/api/admin/products`, { headers: this.headers(), data: product });
     expect(r.status(), `POST /api/admin/products ${product.sku}: ${await r.text()}`).toBe(201);
     return r.json();
   }
 
   async changeStock(id: number, delta: number): Promise<void> {
-    const r = await this.request.patch(`${API_URL}/api/admin/products/${id}`, { headers: this.headers(), data: { stock_delta: delta } });
+    const r = await this.request.patch(`${this.base}/api/admin/products/${id}`, { headers: this.headers(), data: { stock_delta: delta } });
     expect(r.status(), `PATCH /api/admin/products/${id}: ${await r.text()}`).toBe(200);
   }
 
   async productStock(id: number): Promise<number> {
-    const r = await this.request.get(`${API_URL}/api/products/${id}`);
+    const r = await this.request.get(`${this.base}/api/products/${id}`);
     expect(r.status(), `GET /api/products/${id}`).toBe(200);
     return (await r.json()).stock_quantity;
   }
 
   async searchProducts(q: string): Promise<Product[]> {
-    const r = await this.request.get(`${API_URL}/api/products?q=${encodeURIComponent(q)}`);
+    const r = await this.request.get(`${this.base}/api/products?q=${encodeURIComponent(q)}`);
     expect(r.status(), `GET /api/products?q=${q}`).toBe(200);
     return (await r.json()).items;
   }
 
   /** POST /api/orders; answers the status and the body (an order, or a problem). */
   async placeOrder(body: OrderBody, idempotencyKey = unique("key")): Promise<{ status: number; body: Order & { code?: string } }> {
-    const r = await this.request.post(`${API_URL}/api/orders`, { headers: this.headers({ "Idempotency-Key": idempotencyKey }), data: body });
+    const r = await this.request.post(`${this.base}/api/orders`, { headers: this.headers({ "Idempotency-Key": idempotencyKey }), data: body });
     return { status: r.status(), body: await r.json() };
   }
 
@@ -104,13 +106,20 @@ export class Api {
 
   /** GET /api/admin/orders with a query string (admin): the first page's items. */
   async adminOrders(query: string): Promise<Order[]> {
-    const r = await this.request.get(`${API_URL}/api/admin/orders?${query}`, { headers: this.headers() });
+    const r = await this.request.get(`${this.base}/api/admin/orders?${query}`, { headers: this.headers() });
     expect(r.status(), `GET /api/admin/orders?${query}`).toBe(200);
     return (await r.json()).items;
   }
 
+  /** GET /api/orders/{id} (its owner or an admin). */
+  async order(id: string): Promise<Order & { payment_status: string }> {
+    const r = await this.request.get(`${this.base}/api/orders/${id}`, { headers: this.headers() });
+    expect(r.status(), `GET /api/orders/${id}`).toBe(200);
+    return r.json();
+  }
+
   async setOrderStatus(id: string, status: string): Promise<void> {
-    const r = await this.request.patch(`${API_URL}/api/admin/orders/${id}/status`, { headers: this.headers(), data: { status } });
+    const r = await this.request.patch(`${this.base}/api/admin/orders/${id}/status`, { headers: this.headers(), data: { status } });
     expect(r.status(), `PATCH /api/admin/orders/${id}/status ${status}: ${await r.text()}`).toBe(200);
   }
 }
@@ -130,14 +139,19 @@ export type Customer = { email: string; password: string; page: Page; context: B
  * Registers a fresh customer through the web app's origin (so the session cookies land in the
  * context) and answers them signed in.
  */
-export async function newCustomer(browser: Browser, request: APIRequestContext, options: Parameters<Browser["newContext"]>[0] = {}): Promise<Customer> {
+export async function newCustomer(
+  browser: Browser,
+  request: APIRequestContext,
+  options: Parameters<Browser["newContext"]>[0] = {},
+  apiUrl = API_URL,
+): Promise<Customer> {
   const context = await browser.newContext({ baseURL: WEB_URL, ...options });
   const page = await context.newPage();
   const email = `${unique("shopper")}@example.com`;
   const password = "correct-horse-battery";
-  const r = await context.request.post(`${WEB_URL}/api/auth/register`, { data: { email, password } });
+  const r = await context.request.post(`${options.baseURL ?? WEB_URL}/api/auth/register`, { data: { email, password } });
   expect(r.status(), `POST /api/auth/register ${email}: ${await r.text()}`).toBe(201);
-  return { email, password, page, context, api: await Api.signIn(request, email, password) };
+  return { email, password, page, context, api: await Api.signIn(request, email, password, apiUrl) };
 }
 
 /** A page signed in as the admin (session cookies from POST /api/auth/login). */
@@ -195,10 +209,13 @@ export async function shot(page: Page, name: string): Promise<void> {
 
 /**
  * Runs axe on the page as it is now and fails on any serious or critical violation, listing each
- * with the elements concerned.
+ * with the elements concerned. `exclude`: selectors of parts that are not the app's own (e.g. a
+ * test double's markup standing in for a third party's frame).
  */
-export async function expectAccessible(page: Page, what = page.url()): Promise<void> {
-  const results = await new AxeBuilder({ page }).analyze();
+export async function expectAccessible(page: Page, what = page.url(), exclude: string[] = []): Promise<void> {
+  let axe = new AxeBuilder({ page });
+  for (const selector of exclude) axe = axe.exclude(selector);
+  const results = await axe.analyze();
   const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   const report = bad
     .map(

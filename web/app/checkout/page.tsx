@@ -2,14 +2,16 @@
 
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { Empty, Loading, ProblemAlert } from "@/components/ProblemAlert";
+import { StripeCard, type StripeCardHandle } from "@/components/StripeCard";
 import { TEST_TOKENS, TestTokenHelp, paymentTokenLabel } from "@/components/TestTokens";
 import { ApiError, CheckoutAttempt, api, type Quote, type ShippingAddress } from "@/lib/api";
 import { cart, useCart } from "@/lib/cart";
 import { money } from "@/lib/format";
 import { COUNTRIES, EMPTY_ADDRESS, buildOrderBody, loadAddress, mapFieldErrors, paymentProvider, quoteAddress, saveAddress, type AddressForm } from "@/lib/checkout";
 import { useRequireUser } from "@/lib/session";
+import { CardError, CardPaymentMethods, cardErrorMessage, createCardPaymentMethod, stripeConfig, type StripeCardChange } from "@/lib/stripe";
 
 const FIELDS: { key: Exclude<keyof ShippingAddress, "country">; label: string; required: boolean; autoComplete: string; max: number }[] = [
   { key: "name", label: "Full name", required: true, autoComplete: "name", max: 200 },
@@ -32,12 +34,24 @@ export default function CheckoutPage() {
   // once the session is known, so the server's empty state never meets this one in hydration).
   const [address, setAddress] = useState<AddressForm>(() => (typeof window === "undefined" ? EMPTY_ADDRESS : (loadAddress() ?? EMPTY_ADDRESS)));
   const [token, setToken] = useState(provider === "simulated" ? "tok_visa" : "");
+  // With Stripe: Stripe.js and its card Element once mounted, the message shown at the card field,
+  // and the PaymentMethod made from the card as typed (reused by a retry while the card is unchanged).
+  const stripe = provider === "stripe" ? stripeConfig() : null;
+  const [stripeCard, setStripeCard] = useState<StripeCardHandle | null>(null);
+  const [cardError, setCardError] = useState<string | null>(null);
+  const paymentMethods = useRef(new CardPaymentMethods());
+  const submitting = useRef(false);
+  const onCardChange = useCallback((event: StripeCardChange | undefined) => {
+    paymentMethods.current.cardChanged();
+    setCardError(event?.error ? cardErrorMessage(event.error) : null);
+  }, []);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   // The last quote answer and the request (cart and country) it answered.
   const [quoted, setQuoted] = useState<{ key: string; quote: Quote | null; error: unknown } | null>(null);
-  // A Stripe charge that the customer's bank must still confirm (3-D Secure): the placed order.
-  const [awaitingAction, setAwaitingAction] = useState<string | null>(null);
+  // A Stripe charge that the customer's bank must still confirm (3-D Secure): the placed order, and
+  // whether the confirmation is on screen (Stripe.js) or failed (its message).
+  const [awaitingAction, setAwaitingAction] = useState<{ orderId: string; failure: string | null; confirming: boolean } | null>(null);
   const formRef = useRef<HTMLFormElement>(null);
 
   // The quote: what placement would charge now for the cart and the destination country, asked
@@ -74,16 +88,31 @@ export default function CheckoutPage() {
     return (
       <section>
         <h1>Checkout</h1>
-        <div className="alert alert-warn" role="status" data-testid="payment-action">
-          <strong>Your bank must confirm this payment.</strong>
-          <p>
-            Your order is placed and waits for the payment to be confirmed (3-D Secure). Finish the confirmation your
-            bank asks for; the order turns paid by itself once it is confirmed, and is cancelled if it never is.
-          </p>
-          <p>
-            <Link href={`/orders/${awaitingAction}`}>Follow your order</Link>
-          </p>
-        </div>
+        {awaitingAction.failure ? (
+          <div className="alert alert-error" role="alert" data-testid="payment-action-failed">
+            <strong>Your bank did not confirm this payment.</strong>
+            <p>
+              {awaitingAction.failure} Your order is placed but not paid: nothing was charged. You may pay it from the
+              order&apos;s page until it expires.
+            </p>
+            <p>
+              <Link href={`/orders/${awaitingAction.orderId}`}>See your order</Link>
+            </p>
+          </div>
+        ) : (
+          <div className="alert alert-warn" role="status" data-testid="payment-action">
+            <strong>Your bank must confirm this payment.</strong>
+            <p>
+              Your order is placed and waits for the payment to be confirmed (3-D Secure).{" "}
+              {awaitingAction.confirming
+                ? "Finish the confirmation your bank shows; the order's page opens once it is done."
+                : "The order turns paid by itself once it is confirmed, and is cancelled if it never is."}
+            </p>
+            <p>
+              <Link href={`/orders/${awaitingAction.orderId}`}>Follow your order</Link>
+            </p>
+          </div>
+        )}
       </section>
     );
   }
@@ -120,28 +149,56 @@ export default function CheckoutPage() {
       : error;
 
   const submit = async () => {
+    // One submission at a time: with Stripe each one first makes a PaymentMethod, and two of them
+    // would be two order bodies (two keys, two orders).
+    if (submitting.current) return;
+    submitting.current = true;
     setBusy(true);
     setError(null);
     saveAddress(address);
     try {
+      let paymentToken = token;
+      if (stripe) {
+        const handle = stripeCard;
+        if (!handle) throw new CardError({ message: "The card form is not ready yet. Please wait a moment and try again." });
+        setCardError(null);
+        paymentToken = await paymentMethods.current.get(() => createCardPaymentMethod(handle.stripe, handle.card, address.name.trim()));
+      }
       // The same attempt (same key) while the body is unchanged and no final answer came back, so
       // a double click or a retry after a network error never makes a second order.
-      const result = await attempt.current.place(api, buildOrderBody(lines, address, token));
+      const result = await attempt.current.place(api, buildOrderBody(lines, address, paymentToken));
+      paymentMethods.current.forget();
       cart.clear();
-      if (result.order.payment?.client_secret) {
-        // A shop that loads Stripe.js passes the secret to stripe.handleNextAction() here.
-        setAwaitingAction(result.order.id);
+      const clientSecret = result.order.payment?.client_secret;
+      if (clientSecret) {
+        // 3-D Secure: Stripe.js shows the bank's confirmation; the server learns the outcome from
+        // Stripe (webhook, reconciler) and the order's page follows it live.
+        setAwaitingAction({ orderId: result.order.id, failure: null, confirming: Boolean(stripeCard) });
+        if (!stripeCard) return;
+        const confirmed = await stripeCard.stripe.confirmCardPayment(clientSecret).catch((e: unknown) => ({ error: { message: e instanceof Error ? e.message : undefined } }));
+        if (confirmed?.error || !confirmed) {
+          setAwaitingAction({ orderId: result.order.id, failure: cardErrorMessage(confirmed?.error), confirming: false });
+          return;
+        }
+        router.push(`/orders/${result.order.id}?processing=1`);
         return;
       }
       router.push(`/orders/${result.order.id}${result.status === 202 ? "?processing=1" : ""}`);
     } catch (e) {
-      setError(e);
+      submitting.current = false;
       setBusy(false);
+      if (e instanceof CardError) {
+        setCardError(e.message);
+        stripeCard?.card.focus?.();
+        return;
+      }
+      if (e instanceof ApiError && e.problem.code === "payment_declined") paymentMethods.current.forget();
+      setError(e);
       // Focus the first field the server refused, so keyboard and screen-reader users land on it.
       if (e instanceof ApiError && e.problem.code === "validation_failed") {
         const mapped = mapFieldErrors(e.problem.errors);
         const first = [...FIELDS.map((f) => f.key), "country" as const].find((k) => mapped.address[k]);
-        const id = first ? `addr-${first}` : mapped.payment ? "payment-token" : null;
+        const id = first ? `addr-${first}` : mapped.payment && !stripe ? "payment-token" : null;
         if (id) setTimeout(() => document.getElementById(id)?.focus(), 0);
       }
     }
@@ -218,32 +275,57 @@ export default function CheckoutPage() {
           </fieldset>
           <fieldset>
             <legend>Payment</legend>
-            <label htmlFor="payment-token">{paymentTokenLabel()}</label>
-            <input
-              id="payment-token"
-              required
-              value={token}
-              list={provider === "simulated" ? "test-tokens" : undefined}
-              placeholder={provider === "stripe" ? "pm_…" : undefined}
-              aria-invalid={fieldErrors.payment ? true : undefined}
-              aria-describedby={describedBy(fieldErrors.payment && "payment-token-error", "token-help")}
-              onChange={(e) => setToken(e.target.value)}
-            />
-            {provider === "simulated" ? (
-              <datalist id="test-tokens">
-                {TEST_TOKENS.map((t) => (
-                  <option key={t.token} value={t.token} />
-                ))}
-              </datalist>
-            ) : null}
-            {fieldErrors.payment ? (
-              <p id="payment-token-error" className="field-error">
-                {fieldErrors.payment}
-              </p>
-            ) : null}
-            <TestTokenHelp id="token-help" />
+            {stripe ? (
+              <>
+                <StripeCard
+                  config={stripe}
+                  error={cardError ?? fieldErrors.payment ?? null}
+                  describedBy={declined ? "payment-declined" : undefined}
+                  onChange={onCardChange}
+                  onReady={setStripeCard}
+                />
+                {declined ? (
+                  <div id="payment-declined" className="alert alert-error" role="alert" data-testid="payment-declined">
+                    <strong>Your card was declined.</strong>
+                    <p>
+                      The payment was not accepted{problem?.detail ? ` (${problem.detail})` : ""}. Nothing was charged, the order
+                      was cancelled and its items were put back in stock. Your cart is unchanged: try another card.
+                    </p>
+                    {typeof problem?.order_id === "string" ? (
+                      <p>
+                        <Link href={`/orders/${problem.order_id}`}>See the cancelled order</Link>
+                      </p>
+                    ) : null}
+                  </div>
+                ) : null}
+              </>
+            ) : (
+              <>
+                <label htmlFor="payment-token">{paymentTokenLabel()}</label>
+                <input
+                  id="payment-token"
+                  required
+                  value={token}
+                  list="test-tokens"
+                  aria-invalid={fieldErrors.payment ? true : undefined}
+                  aria-describedby={describedBy(fieldErrors.payment && "payment-token-error", "token-help")}
+                  onChange={(e) => setToken(e.target.value)}
+                />
+                <datalist id="test-tokens">
+                  {TEST_TOKENS.map((t) => (
+                    <option key={t.token} value={t.token} />
+                  ))}
+                </datalist>
+                {fieldErrors.payment ? (
+                  <p id="payment-token-error" className="field-error">
+                    {fieldErrors.payment}
+                  </p>
+                ) : null}
+                <TestTokenHelp id="token-help" />
+              </>
+            )}
           </fieldset>
-          {declined ? (
+          {declined && stripe ? null : declined ? (
             <div className="alert alert-error" role="alert" data-testid="payment-declined">
               <strong>Payment declined.</strong>
               <p>
@@ -286,7 +368,7 @@ export default function CheckoutPage() {
             <ProblemAlert error={generalError} />
           )}
           <div className="form-actions">
-            <button type="submit" disabled={busy} data-testid="place-order">
+            <button type="submit" disabled={busy || (stripe !== null && !stripeCard)} data-testid="place-order">
               {busy ? "Placing your order…" : quote && !quoting ? `Place order (${money(quote.total_amount, quote.currency)})` : "Place order"}
             </button>
             <Link href="/cart">Back to cart</Link>

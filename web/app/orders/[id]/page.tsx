@@ -6,10 +6,13 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { LiveIndicator } from "@/components/LiveIndicator";
 import { Loading, ProblemAlert } from "@/components/ProblemAlert";
 import { StatusBadge } from "@/components/StatusBadge";
+import { StripeCard, type StripeCardHandle } from "@/components/StripeCard";
 import { TestTokenHelp, paymentTokenLabel } from "@/components/TestTokens";
 import { ApiError, api, newIdempotencyKey, type Order, type OrderHistoryEntry, type OrderStatus, type PaymentStatus } from "@/lib/api";
+import { paymentProvider } from "@/lib/checkout";
 import { dateTime, money } from "@/lib/format";
 import { useRequireUser } from "@/lib/session";
+import { CardError, CardPaymentMethods, cardErrorMessage, createCardPaymentMethod, stripeConfig, type StripeCardChange } from "@/lib/stripe";
 import { useLiveFeed } from "@/lib/useLive";
 
 /**
@@ -28,6 +31,15 @@ export default function OrderPage() {
   const [busy, setBusy] = useState(false);
   const [token, setToken] = useState("tok_visa");
   const payKey = useRef<{ token: string; key: string } | null>(null);
+  // With Stripe the pay form takes a card, as the checkout does (components/StripeCard.tsx).
+  const stripe = paymentProvider() === "stripe" ? stripeConfig() : null;
+  const [stripeCard, setStripeCard] = useState<StripeCardHandle | null>(null);
+  const [cardError, setCardError] = useState<string | null>(null);
+  const paymentMethods = useRef(new CardPaymentMethods());
+  const onCardChange = useCallback((event: StripeCardChange | undefined) => {
+    paymentMethods.current.cardChanged();
+    setCardError(event?.error ? cardErrorMessage(event.error) : null);
+  }, []);
   // History entries are the order's events: the newest id is where a reconnect resumes from.
   const resumeRef = useRef<(id: number) => void>(() => undefined);
 
@@ -152,14 +164,36 @@ export default function OrderPage() {
             if (busy) return;
             setBusy(true);
             setActionError(null);
-            // One key per payment attempt with this token, kept for a retry after a network error.
-            if (!payKey.current || payKey.current.token !== token) payKey.current = { token, key: newIdempotencyKey() };
+            setCardError(null);
             try {
-              setOrder(await api.payOrder(order.id, token, payKey.current.key));
+              let payToken = token;
+              if (stripe) {
+                const handle = stripeCard;
+                if (!handle) throw new CardError({ message: "The card form is not ready yet. Please wait a moment and try again." });
+                payToken = await paymentMethods.current.get(() => createCardPaymentMethod(handle.stripe, handle.card));
+              }
+              // One key per payment attempt with this token, kept for a retry after a network error.
+              if (!payKey.current || payKey.current.token !== payToken) payKey.current = { token: payToken, key: newIdempotencyKey() };
+              const paid = await api.payOrder(order.id, payToken, payKey.current.key);
               payKey.current = null;
+              paymentMethods.current.forget();
+              setOrder(paid);
+              const clientSecret = paid.payment?.client_secret;
+              if (clientSecret && stripeCard) {
+                // 3-D Secure: the bank's confirmation in the page; the order turns paid live.
+                const confirmed = await stripeCard.stripe.confirmCardPayment(clientSecret).catch(() => undefined);
+                if (!confirmed || confirmed.error) setCardError(`Your bank did not confirm this payment. ${cardErrorMessage(confirmed?.error)}`);
+              }
             } catch (err) {
-              if (err instanceof ApiError && err.status !== 0 && err.status < 500) payKey.current = null;
-              setActionError(err);
+              if (err instanceof CardError) {
+                setCardError(err.message);
+              } else {
+                if (err instanceof ApiError && err.status !== 0 && err.status < 500) {
+                  payKey.current = null;
+                  paymentMethods.current.forget();
+                }
+                setActionError(err);
+              }
             } finally {
               setBusy(false);
               void refetch();
@@ -167,10 +201,16 @@ export default function OrderPage() {
           }}
         >
           <h2>Pay for this order</h2>
-          <label htmlFor="pay-token">{paymentTokenLabel()}</label>
-          <input id="pay-token" value={token} onChange={(e) => setToken(e.target.value)} aria-describedby="pay-help" required />
-          <TestTokenHelp id="pay-help" />
-          <button type="submit" disabled={busy}>
+          {stripe ? (
+            <StripeCard config={stripe} error={cardError} onChange={onCardChange} onReady={setStripeCard} />
+          ) : (
+            <>
+              <label htmlFor="pay-token">{paymentTokenLabel()}</label>
+              <input id="pay-token" value={token} onChange={(e) => setToken(e.target.value)} aria-describedby="pay-help" required />
+              <TestTokenHelp id="pay-help" />
+            </>
+          )}
+          <button type="submit" disabled={busy || (stripe !== null && !stripeCard)}>
             {busy ? "Paying…" : "Pay now"}
           </button>
         </form>
