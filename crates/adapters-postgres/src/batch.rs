@@ -216,8 +216,8 @@ async fn run_batch<J: BatchJob>(pool: &PgPool, batch: Vec<Queued<J>>) {
 /// transaction only: every table its statements read has the index they look rows up by). Planning
 /// every statement for its values instead (`plan_cache_mode = force_custom_plan`, the first fix)
 /// cost more than the writes: pgbench running a placement's statements spent 3.2 ms of backend CPU
-/// per order with it and 1.4 ms with this (`bench/README.md`, "PostgreSQL's side of a placement"). One
-/// round trip more per transaction, shared by its jobs.
+/// per order with it and 1.4 ms with this (`bench/README.md`, "PostgreSQL's side of a
+/// placement"). One round trip more per transaction, shared by its jobs.
 async fn run_together<J: BatchJob>(
     pool: &PgPool,
     jobs: &[J],
