@@ -1,9 +1,28 @@
 //! `POST /api/orders/quote`: priced exactly as placement prices, reserving and writing nothing,
 //! with placement's refusals; signed in, CSRF for cookie sessions, not limited per user.
 
-use e2e::{json_of, order_body, plain_client, spawn_app, spawn_app_with};
-use reqwest::StatusCode;
+use e2e::{Session, TestApp, json_of, order_body, plain_client, spawn_app, spawn_app_with};
+use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
+
+/// `POST /api/orders/quote` by `customer` with `body`.
+async fn post_quote(app: &TestApp, customer: &Session, body: &Value) -> Response {
+    send(app, customer, "/api/orders/quote", body).await
+}
+
+/// `POST /api/orders` by `customer` with `body`.
+async fn post_order(app: &TestApp, customer: &Session, body: &Value) -> Response {
+    send(app, customer, "/api/orders", body).await
+}
+
+async fn send(app: &TestApp, customer: &Session, path: &str, body: &Value) -> Response {
+    customer
+        .post(app, path)
+        .json(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+}
 
 /// The members of a placed order that a quote must equal.
 fn priced(order: &Value) -> Value {
@@ -38,12 +57,7 @@ async fn a_quote_prices_as_placement_and_writes_nothing() {
     // `payment` is ignored: nothing is charged
     body["payment"] = json!({"token": "tok_visa"});
 
-    let response = customer
-        .post(&app, "/api/orders/quote")
-        .json(&body)
-        .send()
-        .await
-        .expect("quote");
+    let response = post_quote(&app, &customer, &body).await;
     assert_eq!(response.status(), StatusCode::OK);
     let quote = json_of(response).await;
     assert_eq!(quote["items"].as_array().expect("items").len(), 2);
@@ -61,12 +75,7 @@ async fn a_quote_prices_as_placement_and_writes_nothing() {
     assert_eq!(app.charge_count().await, 0);
 
     // the order placed with the same body costs exactly what the quote said
-    let response = customer
-        .post(&app, "/api/orders")
-        .json(&body)
-        .send()
-        .await
-        .expect("place");
+    let response = post_order(&app, &customer, &body).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let order = json_of(response).await;
     let mut expected = quote.clone();
@@ -77,21 +86,11 @@ async fn a_quote_prices_as_placement_and_writes_nothing() {
     assert!(order["tax_amount"].as_i64().expect("tax") > 0);
 
     // `available` is the stock now
-    let response = customer
-        .post(&app, "/api/orders/quote")
-        .json(&order_body(lamp.id, 1))
-        .send()
-        .await
-        .expect("quote");
+    let response = post_quote(&app, &customer, &order_body(lamp.id, 1)).await;
     assert_eq!(json_of(response).await["items"][0]["available"], 3);
 
     // free shipping from the threshold, as placement
-    let response = customer
-        .post(&app, "/api/orders/quote")
-        .json(&order_body(mug.id, 16))
-        .send()
-        .await
-        .expect("quote");
+    let response = post_quote(&app, &customer, &order_body(mug.id, 16)).await;
     let free = json_of(response).await;
     assert_eq!(free["subtotal"], 5328);
     assert_eq!(free["shipping_amount"], 0);
@@ -109,12 +108,7 @@ async fn a_quote_refuses_as_placement_does() {
         .as_array_mut()
         .expect("items")
         .push(json!({"product_id": scarce.id, "quantity": 3}));
-    let response = customer
-        .post(&app, "/api/orders/quote")
-        .json(&body)
-        .send()
-        .await
-        .expect("quote");
+    let response = post_quote(&app, &customer, &body).await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
     let problem = json_of(response).await;
     assert_eq!(problem["code"], "insufficient_stock");
@@ -122,12 +116,7 @@ async fn a_quote_refuses_as_placement_does() {
     assert_eq!(problem["errors"][0]["product_id"], scarce.id);
     assert_eq!(problem["errors"][0]["available"], 2);
 
-    let response = customer
-        .post(&app, "/api/orders/quote")
-        .json(&order_body(999_999, 1))
-        .send()
-        .await
-        .expect("quote");
+    let response = post_quote(&app, &customer, &order_body(999_999, 1)).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let problem = json_of(response).await;
     assert_eq!(problem["code"], "unknown_product");
@@ -143,12 +132,7 @@ async fn a_quote_refuses_as_placement_does() {
         .await
         .expect("archive");
     assert_eq!(archived.status(), StatusCode::NO_CONTENT);
-    let response = customer
-        .post(&app, "/api/orders/quote")
-        .json(&order_body(plenty.id, 1))
-        .send()
-        .await
-        .expect("quote");
+    let response = post_quote(&app, &customer, &order_body(plenty.id, 1)).await;
     assert_eq!(json_of(response).await["code"], "unknown_product");
 
     for (bad, field) in [
@@ -159,12 +143,7 @@ async fn a_quote_refuses_as_placement_does() {
         (order_body(scarce.id, 0), "items[0].quantity"),
         (order_body(scarce.id, 1001), "items[0].quantity"),
     ] {
-        let response = customer
-            .post(&app, "/api/orders/quote")
-            .json(&bad)
-            .send()
-            .await
-            .expect("quote");
+        let response = post_quote(&app, &customer, &bad).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         let problem = json_of(response).await;
         assert_eq!(problem["code"], "validation_failed");
@@ -172,12 +151,7 @@ async fn a_quote_refuses_as_placement_does() {
     }
     let mut unknown_member = order_body(scarce.id, 1);
     unknown_member["coupon"] = json!("FREE");
-    let response = customer
-        .post(&app, "/api/orders/quote")
-        .json(&unknown_member)
-        .send()
-        .await
-        .expect("quote");
+    let response = post_quote(&app, &customer, &unknown_member).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.order_count().await, 0);
 }
@@ -211,33 +185,13 @@ async fn a_quote_needs_a_session_and_csrf_and_is_not_limited_as_a_placement() {
 
     // one placement per minute, but quotes go on
     for _ in 0..5 {
-        let response = customer
-            .post(&app, "/api/orders/quote")
-            .json(&order_body(lamp.id, 1))
-            .send()
-            .await
-            .expect("quote");
+        let response = post_quote(&app, &customer, &order_body(lamp.id, 1)).await;
         assert_eq!(response.status(), StatusCode::OK);
     }
-    let first = customer
-        .post(&app, "/api/orders")
-        .json(&order_body(lamp.id, 1))
-        .send()
-        .await
-        .expect("place");
+    let first = post_order(&app, &customer, &order_body(lamp.id, 1)).await;
     assert_eq!(first.status(), StatusCode::CREATED);
-    let second = customer
-        .post(&app, "/api/orders")
-        .json(&order_body(lamp.id, 1))
-        .send()
-        .await
-        .expect("place");
+    let second = post_order(&app, &customer, &order_body(lamp.id, 1)).await;
     assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
-    let response = customer
-        .post(&app, "/api/orders/quote")
-        .json(&order_body(lamp.id, 1))
-        .send()
-        .await
-        .expect("quote");
+    let response = post_quote(&app, &customer, &order_body(lamp.id, 1)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
