@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useParams } from "next/navigation";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { LiveIndicator } from "@/components/LiveIndicator";
+import { OrderTotals } from "@/components/OrderTotals";
 import { Loading, ProblemAlert } from "@/components/ProblemAlert";
 import { StatusBadge } from "@/components/StatusBadge";
 import { StripeCard, type StripeCardHandle } from "@/components/StripeCard";
@@ -121,18 +122,7 @@ export default function OrderPage() {
               </li>
             ))}
           </ul>
-          <dl className="summary">
-            <dt>Subtotal</dt>
-            <dd>{money(order.subtotal, order.currency)}</dd>
-            <dt>Shipping</dt>
-            <dd>{money(order.shipping_amount, order.currency)}</dd>
-            <dt>Tax</dt>
-            <dd>{money(order.tax_amount, order.currency)}</dd>
-            <dt>Total</dt>
-            <dd>
-              <strong data-testid="order-total">{money(order.total_amount, order.currency)}</strong>
-            </dd>
-          </dl>
+          <OrderTotals order={order} />
         </div>
         <div>
           <h2>Ship to</h2>

@@ -7,6 +7,7 @@ import { AdminGate } from "@/components/AdminGate";
 import { NoteAction, RefundAction, ShipAction, StatusAction } from "@/components/AdminOrderActions";
 import { useConfirm } from "@/components/ConfirmDialog";
 import { LiveIndicator } from "@/components/LiveIndicator";
+import { OrderTotals } from "@/components/OrderTotals";
 import { Loading, ProblemAlert } from "@/components/ProblemAlert";
 import { StatusBadge } from "@/components/StatusBadge";
 import { Toasts, useToasts } from "@/components/Toasts";
@@ -145,24 +146,14 @@ export default function AdminOrderPage() {
         </div>
         <div>
           <h2>Payment</h2>
-          <dl className="summary">
-            <dt>Subtotal</dt>
-            <dd>{money(order.subtotal, order.currency)}</dd>
-            <dt>Shipping</dt>
-            <dd>{money(order.shipping_amount, order.currency)}</dd>
-            <dt>Tax</dt>
-            <dd>{money(order.tax_amount, order.currency)}</dd>
-            <dt>Total</dt>
-            <dd>
-              <strong data-testid="order-total">{money(order.total_amount, order.currency)}</strong>
-            </dd>
+          <OrderTotals order={order}>
             <dt>Refunded</dt>
             <dd data-testid="refunded-amount">{money(order.refunded_amount ?? 0, order.currency)}</dd>
             <dt>Remains captured</dt>
             <dd>{money(remainingCaptured(order), order.currency)}</dd>
             <dt>Collected</dt>
             <dd>{order.payment_collected ? "yes" : "no"}</dd>
-          </dl>
+          </OrderTotals>
         </div>
       </div>
 
